@@ -1,0 +1,9 @@
+"""Whisper's fixed audio geometry, named once; everything else is derived from these."""
+
+SAMPLE_RATE = 16_000  # Hz: Whisper's feature extractor works at 16 kHz only
+WINDOW_SECONDS = 30  # one encoder window
+HOP_LENGTH = 160  # samples between mel frames (10 ms)
+N_FFT = 400  # 25 ms analysis window
+
+WINDOW_SAMPLES = SAMPLE_RATE * WINDOW_SECONDS  # 480,000 samples per window
+FRAMES_PER_WINDOW = WINDOW_SAMPLES // HOP_LENGTH  # 3,000 mel frames per window
