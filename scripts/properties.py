@@ -1,0 +1,27 @@
+"""Read serving.properties the way DJL hands it to the handler: ``option.`` stripped, other keys as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SERVING_PROPERTIES = PROJECT_ROOT / "serving.properties"
+
+
+def read_properties(path: Path = SERVING_PROPERTIES) -> dict[str, str]:
+    """Java-properties subset: ``key=value`` lines, ``#``/``!`` comments, blank lines."""
+    entries: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, _, value = line.partition("=")
+        entries[key.strip()] = value.strip()
+    return entries
+
+
+def handler_options(path: Path = SERVING_PROPERTIES, **overrides: str) -> dict[str, str]:
+    """serving.properties as written (``option.`` kept), with ``option.<key>`` overrides applied."""
+    entries = read_properties(path)
+    entries.update({f"option.{key}": value for key, value in overrides.items()})
+    return entries

@@ -1,0 +1,78 @@
+"""Request errors and the one place where exceptions become HTTP status codes.
+
+Every problem with a client's input raises a subclass of :class:`RequestError` that names the problem. Anything else
+is a bug (5xx, traceback logged) or the accelerator running out of memory (507).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+class RequestError(Exception):
+    """A problem with the client's request: the message is safe to return to the client."""
+
+    status = 400
+    kind = "bad_request"
+
+
+class BadParameter(RequestError):
+    status = 400
+    kind = "bad_parameter"
+
+
+class AudioTooLarge(RequestError):
+    status = 413
+    kind = "too_large"
+
+
+class AudioTooLong(RequestError):
+    status = 413
+    kind = "too_long"
+
+
+class UnsupportedMediaType(RequestError):
+    status = 415
+    kind = "unsupported_media_type"
+
+
+class UndecodableAudio(RequestError):
+    status = 422
+    kind = "undecodable_audio"
+
+
+class ConfigurationError(ValueError):
+    """A bad serving option: model loading fails with this message."""
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    status: int
+    kind: str
+    message: str
+
+    def body(self) -> dict:
+        return {"error": {"code": self.status, "type": self.kind, "message": self.message}}
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is always present where inference runs
+        return isinstance(exc, MemoryError)
+    return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+
+
+def error_response(exc: BaseException, request_id: str = "-") -> ErrorResponse:
+    """Map any exception to the response a client gets; bugs are logged with their traceback."""
+    if isinstance(exc, RequestError):
+        logger.info("request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, exc)
+        return ErrorResponse(exc.status, exc.kind, str(exc))
+    if _is_out_of_memory(exc):
+        logger.error("request %s: out of memory", request_id, exc_info=exc)
+        return ErrorResponse(507, "out_of_memory", "the server ran out of memory for this request; retry later")
+    logger.error("request %s: internal error", request_id, exc_info=exc)
+    return ErrorResponse(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log")

@@ -1,0 +1,27 @@
+"""The committed test clips and their reference texts (made by ``python -m scripts.make_speech``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+AUDIO = DATA / "audio"
+REFERENCES: dict[str, dict] = json.loads((DATA / "references.json").read_text())
+
+
+def clip_bytes(name: str) -> bytes:
+    return (AUDIO / name).read_bytes()
+
+
+def clips(language: str | None = None, codec: str | None = None) -> list[str]:
+    return sorted(
+        name
+        for name, info in REFERENCES.items()
+        if (language is None or info["language"] == language) and (codec is None or info["codec"] == codec)
+    )
+
+
+def english_speech_clips() -> list[str]:
+    """English clips with distinct sentences (the codec clips repeat one sentence and are tested on their own)."""
+    return [name for name in clips("en") if not name.startswith("codec_")]

@@ -1,0 +1,83 @@
+import io
+import wave
+
+import numpy as np
+import pytest
+
+from serving.audio import AudioLimits, decode_audio, duration_seconds
+from serving.constants import SAMPLE_RATE
+from serving.errors import AudioTooLarge, AudioTooLong, BadParameter, UndecodableAudio, UnsupportedMediaType
+from tests.clips import REFERENCES, clip_bytes, clips
+
+GENEROUS = AudioLimits(max_bytes=10**8, max_seconds=600)
+
+
+def wav_bytes(samples: np.ndarray, rate: int = SAMPLE_RATE, channels: int = 1) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((samples * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", [n for n in clips() if n.startswith("codec_")])
+def test_every_codec_decodes_to_mono_16k_of_the_right_length(name):
+    waveform = decode_audio(clip_bytes(name), GENEROUS)
+    assert waveform.dtype == np.float32 and waveform.ndim == 1
+    assert duration_seconds(waveform) == pytest.approx(REFERENCES[name]["seconds"], abs=0.08)
+    assert 0.01 < float(np.abs(waveform).max()) <= 1.0
+
+
+def test_resampling_keeps_a_tone_at_its_frequency():
+    rate = 44_100
+    t = np.arange(rate) / rate
+    waveform = decode_audio(wav_bytes(0.5 * np.sin(2 * np.pi * 440 * t), rate), GENEROUS)
+    assert waveform.size == pytest.approx(SAMPLE_RATE, abs=32)
+    spectrum = np.abs(np.fft.rfft(waveform[:SAMPLE_RATE]))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)  # one second of audio: bins are 1 Hz apart
+
+
+def test_stereo_is_mixed_down():
+    left = np.full(SAMPLE_RATE, 0.5)
+    interleaved = np.stack([left, -left], axis=1).reshape(-1)  # opposite channels cancel out
+    waveform = decode_audio(wav_bytes(interleaved, channels=2), GENEROUS)
+    assert waveform.size == SAMPLE_RATE
+    assert float(np.abs(waveform).max()) < 1e-3
+
+
+def test_empty_body_is_a_bad_request():
+    with pytest.raises(BadParameter, match="empty body"):
+        decode_audio(b"", GENEROUS)
+
+
+def test_too_many_bytes_is_413_before_decoding():
+    with pytest.raises(AudioTooLarge, match="limit is 100 bytes") as caught:
+        decode_audio(b"x" * 101, AudioLimits(max_bytes=100, max_seconds=600))
+    assert caught.value.status == 413
+
+
+def test_too_long_is_413():
+    with pytest.raises(AudioTooLong, match="limit of 2 s|limit is 2 s") as caught:
+        decode_audio(wav_bytes(np.zeros(3 * SAMPLE_RATE)), AudioLimits(max_bytes=10**8, max_seconds=2))
+    assert caught.value.status == 413
+
+
+def test_not_audio_is_415():
+    with pytest.raises(UnsupportedMediaType) as caught:
+        decode_audio(b"this is plainly not an audio file" * 20, GENEROUS)
+    assert caught.value.status == 415
+
+
+def test_a_picture_is_an_unsupported_format():
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cf"
+                        "c0f01f0005000201a5f1b2a60000000049454e44ae426082")
+    with pytest.raises(UnsupportedMediaType):
+        decode_audio(png, GENEROUS)
+
+
+def test_a_header_without_samples_is_422():
+    with pytest.raises(UndecodableAudio) as caught:
+        decode_audio(clip_bytes("codec_wav.wav")[:44], GENEROUS)
+    assert caught.value.status == 422

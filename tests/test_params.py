@@ -1,0 +1,43 @@
+import pytest
+
+from serving.errors import BadParameter
+from serving.params import parse_params
+
+
+def test_defaults():
+    params = parse_params({})
+    assert (params.language, params.task, params.prompt, params.temperature, params.response_format) == (
+        None, "transcribe", None, 0.0, "json",
+    )
+
+
+@pytest.mark.parametrize("value", ["de", "DE", "german", "German", " de "])
+def test_language_code_or_english_name(value):
+    assert parse_params({"language": value}).language == "de"
+
+
+def test_empty_language_means_detect():
+    assert parse_params({"language": ""}).language is None
+
+
+def test_string_values_from_headers_are_coerced():
+    params = parse_params({"temperature": "0.4", "task": "Translate", "response_format": "TEXT"})
+    assert (params.temperature, params.task, params.response_format) == (0.4, "translate", "text")
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"language": "klingon"}, "language 'klingon' is not supported"),
+        ({"task": "summarize"}, "'task'='summarize'"),
+        ({"temperature": "hot"}, "'temperature'='hot'"),
+        ({"temperature": 1.5}, "'temperature'=1.5"),
+        ({"response_format": "docx"}, "'response_format'='docx'"),
+        ({"beam_size": 5}, "unknown parameter 'beam_size'"),
+    ],
+)
+def test_bad_parameter_is_named(values, named):
+    with pytest.raises(BadParameter) as caught:
+        parse_params(values)
+    assert named in str(caught.value)
+    assert caught.value.status == 400

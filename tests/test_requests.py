@@ -1,0 +1,85 @@
+import base64
+import json
+
+import pytest
+
+from serving.errors import BadParameter, UnsupportedMediaType
+from serving.requests import RawRequest, parse_request
+
+AUDIO = b"RIFF....WAVEfmt "
+
+
+def raw(body: bytes, **headers: str) -> RawRequest:
+    return RawRequest({key.replace("_", "-"): value for key, value in headers.items()}, body)
+
+
+@pytest.mark.parametrize("content_type", ["audio/wav", "audio/mpeg", "application/octet-stream", "video/webm", None])
+def test_raw_audio_body(content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    parsed = parse_request(RawRequest(headers, AUDIO))
+    assert parsed.audio == AUDIO
+    assert parsed.params.language is None
+
+
+def test_parameters_from_properties_case_insensitively():
+    parsed = parse_request(RawRequest({"content-type": "audio/wav", "Language": "fr", "TASK": "translate"}, AUDIO))
+    assert (parsed.params.language, parsed.params.task) == ("fr", "translate")
+
+
+def test_unrelated_headers_are_not_parameters():
+    parsed = parse_request(RawRequest({"Content-Type": "audio/wav", "User-Agent": "curl", "Accept": "*/*"}, AUDIO))
+    assert parsed.params.response_format == "json"
+
+
+def test_json_audio_with_parameters():
+    body = json.dumps({"audio": base64.b64encode(AUDIO).decode(), "language": "es", "response_format": "text"})
+    parsed = parse_request(raw(body.encode(), Content_Type="application/json; charset=utf-8"))
+    assert parsed.audio == AUDIO
+    assert (parsed.params.language, parsed.params.response_format) == ("es", "text")
+
+
+def test_hugging_face_style_json():
+    body = json.dumps({"inputs": base64.b64encode(AUDIO).decode(), "parameters": {"task": "translate"}})
+    parsed = parse_request(raw(body.encode(), Content_Type="application/json"))
+    assert parsed.audio == AUDIO
+    assert parsed.params.task == "translate"
+
+
+def test_json_body_parameters_win_over_properties():
+    body = json.dumps({"audio": base64.b64encode(AUDIO).decode(), "language": "de"})
+    parsed = parse_request(RawRequest({"Content-Type": "application/json", "language": "fr"}, body.encode()))
+    assert parsed.params.language == "de"
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be an object"),
+        (b'{"language": "en"}', "no 'audio' field"),
+        (b'{"audio": 12}', "'audio' must be a base64-encoded string"),
+        (b'{"audio": "@@@"}', "'audio' is not valid base64"),
+        (b'{"audio": "AAAA", "speed": 2}', "unknown parameter 'speed'"),
+        (b'{"inputs": "AAAA", "parameters": {"beam": 1}}', "unknown parameter 'beam'"),
+        (b'{"inputs": "AAAA", "extra": 1}', "unknown field(s) ['extra']"),
+        (b'{"inputs": "AAAA", "parameters": [1]}', "'parameters' must be a JSON object"),
+    ],
+)
+def test_bad_json_is_a_named_bad_parameter(body, named):
+    with pytest.raises(BadParameter) as caught:
+        parse_request(raw(body, Content_Type="application/json"))
+    assert named in str(caught.value)
+
+
+def test_deeply_nested_json_is_a_bad_parameter_not_a_crash():
+    body = b'{"audio": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(BadParameter):
+        parse_request(raw(body, Content_Type="application/json"))
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "image/png", "multipart/form-data; boundary=x"])
+def test_unsupported_content_type_is_415(content_type):
+    with pytest.raises(UnsupportedMediaType) as caught:
+        parse_request(raw(AUDIO, Content_Type=content_type))
+    assert caught.value.status == 415
+    assert content_type.split(";")[0] in str(caught.value)

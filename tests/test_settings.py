@@ -1,0 +1,49 @@
+import pytest
+
+from serving.errors import ConfigurationError
+from serving.settings import DEFAULT_MODEL_ID, load_settings
+
+
+def test_defaults_when_nothing_is_set():
+    settings = load_settings({}, environ={})
+    assert settings.model_id == DEFAULT_MODEL_ID
+    assert settings.max_batch_windows == 16
+    assert settings.dtype == "auto"
+
+
+def test_strings_from_properties_are_coerced():
+    settings = load_settings({"max_batch_windows": "4", "max_audio_seconds": "90.5", "tensor_parallel_degree": "2"}, {})
+    assert (settings.max_batch_windows, settings.max_audio_seconds, settings.tensor_parallel_degree) == (4, 90.5, 2)
+
+
+def test_tensor_parallel_degree_accepts_max():
+    assert load_settings({"tensor_parallel_degree": "MAX"}, {}).tensor_parallel_degree == "max"
+
+
+def test_environment_options_apply_and_properties_win():
+    environ = {"OPTION_DTYPE": "bf16", "OPTION_MAX_BATCH_WINDOWS": "3", "PATH": "/bin"}
+    settings = load_settings({"max_batch_windows": "5"}, environ)
+    assert settings.dtype == "bf16"
+    assert settings.max_batch_windows == 5
+
+
+def test_djl_keys_are_accepted_and_ignored():
+    settings = load_settings({"engine": "Python", "batch_size": "8", "model_dir": "/opt/ml/model", "device_id": "-1"}, {})
+    assert settings.model_id == DEFAULT_MODEL_ID
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("dtype", "fp8", "'auto', 'fp16', 'bf16' or 'fp32'"),
+        ("max_batch_windows", "0", "greater than or equal to 1"),
+        ("tensor_parallel_degree", "two", "Literal['max']"),
+        ("attn_implementation", "flash", "'sdpa', 'eager' or 'flash_attention_2'"),
+        ("max_audio_seconds", "-1", "greater than 0"),
+    ],
+)
+def test_bad_value_names_the_key_and_accepted_values(key, value, named):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({key: value}, {})
+    assert f"option.{key}={value!r}" in str(caught.value)
+    assert named in str(caught.value)

@@ -1,0 +1,130 @@
+"""End to end through handle() on the real whisper-base (converted from the PyPI CTranslate2 wheels)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from serving import model
+from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from tests.handler import send, send_batch, start_handler
+from tests.reference import faster_whisper_transcribe, normalise, wer
+
+pytestmark = pytest.mark.real_model
+
+AUDIO_WAV = {"Content-Type": "audio/wav"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_handler(whisper_base_dir):
+    start_handler(whisper_base_dir)
+    yield
+    model._service = None
+
+
+@pytest.fixture(scope="module")
+def english_results():
+    """All English clips in one DJL batch (one model pass), and faster-whisper on each."""
+    names = english_speech_clips()
+    replies = send_batch([(clip_bytes(name), AUDIO_WAV) for name in names])
+    ours = [reply.json() for reply in replies]
+    theirs = [faster_whisper_transcribe(clip_bytes(name))[0] for name in names]
+    return names, ours, theirs
+
+
+def test_english_wer_is_low_and_not_worse_than_faster_whisper(english_results):
+    names, ours, theirs = english_results
+    references = [REFERENCES[name]["text"] for name in names]
+    our_wer = wer(references, [document["text"] for document in ours])
+    their_wer = wer(references, theirs)
+    print(f"\nWER ours {our_wer:.3%}  faster-whisper {their_wer:.3%}  over {len(names)} English clips")
+    assert our_wer <= their_wer
+    assert our_wer < 0.10
+
+
+def test_english_clips_are_detected_as_english(english_results):
+    _, ours, _ = english_results
+    assert [document["language"] for document in ours] == ["en"] * len(ours)
+
+
+@pytest.mark.parametrize("name", [n for n in clips() if not n.startswith("en_")])
+def test_language_is_detected(name):
+    reply = send(clip_bytes(name), AUDIO_WAV)
+    assert reply.code == 200
+    assert reply.json()["language"] == REFERENCES[name]["language"]
+
+
+@pytest.mark.parametrize("name", [n for n in clips() if n.startswith("codec_")])
+def test_every_codec_transcribes_to_the_reference(name):
+    reply = send(clip_bytes(name), {"Content-Type": "application/octet-stream"})
+    assert normalise(reply.json()["text"]) == normalise(REFERENCES[name]["text"])
+
+
+def test_translate_gives_english():
+    german = [n for n in clips("de")]
+    replies = send_batch([(clip_bytes(n), {**AUDIO_WAV, "task": "translate"}) for n in german])
+    transcripts = send_batch([(clip_bytes(n), AUDIO_WAV) for n in german])
+    for reply, transcript in zip(replies, transcripts):
+        translated = reply.json()["text"]
+        assert reply.json()["language"] == "de"
+        assert translated and translated.isascii(), translated
+        assert wer([transcript.json()["text"]], [translated]) > 0.5  # not the German transcript again
+
+
+def test_forced_language_is_honoured():
+    """The German clip forced to English comes back in English: Whisper decodes with the forced language token."""
+    name = clips("de")[0]
+    forced = send(clip_bytes(name), {**AUDIO_WAV, "language": "english"}).json()
+    detected = send(clip_bytes(name), AUDIO_WAV).json()
+    assert (forced["language"], detected["language"]) == ("en", "de")
+    assert forced["text"] != detected["text"] and forced["text"].isascii()
+
+
+def test_json_and_hugging_face_bodies_give_the_same_transcript_as_raw_audio():
+    import base64
+
+    name = "en_slt_lights.wav" if "en_slt_lights.wav" in REFERENCES else english_speech_clips()[0]
+    audio = clip_bytes(name)
+    encoded = base64.b64encode(audio).decode()
+    raw = send(audio, AUDIO_WAV).json()["text"]
+    plain = send(json.dumps({"audio": encoded, "language": "en"}).encode(), {"Content-Type": "application/json"})
+    hf = send(json.dumps({"inputs": encoded, "parameters": {"response_format": "text"}}).encode(),
+              {"Content-Type": "application/json"})
+    assert plain.json()["text"] == raw
+    assert hf.body.decode() == raw and hf.content_type.startswith("text/plain")
+
+
+def test_mixed_batch_keeps_good_items_correct():
+    english = english_speech_clips()[:2]
+    requests = [
+        (clip_bytes(english[0]), AUDIO_WAV),
+        (b"\x00\x01garbage" * 64, AUDIO_WAV),
+        (clip_bytes(english[1]), {**AUDIO_WAV, "X-Amzn-SageMaker-Custom-Attributes": "language=en; temperature=2"}),
+        (clip_bytes(english[1]), {"CONTENT-TYPE": "AUDIO/WAV", "X-Amzn-SageMaker-Custom-Attributes": "language=en"}),
+    ]
+    replies = send_batch(requests)
+    documents = [reply.json() for reply in replies]
+    alone = [send(clip_bytes(name), AUDIO_WAV).json()["text"] for name in english]
+    assert documents[0]["text"] == alone[0]
+    assert documents[1]["error"]["code"] == 415
+    assert documents[2]["error"]["code"] == 400 and "temperature" in documents[2]["error"]["message"]
+    assert documents[3]["text"] == alone[1]
+
+
+def test_audio_longer_than_one_window_is_transcribed_to_the_end():
+    """Six sentences with pauses, ~40 s: both windows are transcribed; the last sentence is in the result."""
+    from serving.audio import AudioLimits, decode_audio
+    from tests.test_audio import wav_bytes
+
+    names = english_speech_clips()[:8]
+    pause = np.zeros(16_000, dtype=np.float32)
+    parts = []
+    for name in names:
+        parts += [decode_audio(clip_bytes(name), AudioLimits(10**8, 60)), pause]
+    waveform = np.concatenate(parts)
+    assert waveform.size / 16_000 > 35
+    document = send(wav_bytes(waveform), AUDIO_WAV).json()
+    text = normalise(document["text"])
+    assert normalise(REFERENCES[names[0]]["text"]) in text
+    assert normalise(REFERENCES[names[-1]]["text"]) in text
+    assert document["duration"] == pytest.approx(waveform.size / 16_000, abs=0.01)
