@@ -7,7 +7,7 @@ from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
 AUDIO = DATA / "audio"
-REFERENCES: dict[str, dict] = json.loads((DATA / "references.json").read_text())
+REFERENCES: dict[str, dict] = json.loads((DATA / "references.json").read_text(encoding="utf-8"))
 
 
 def clip_bytes(name: str) -> bytes:
