@@ -8,7 +8,7 @@ import pytest
 from serving import model
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from tests.handler import send, send_batch, start_handler
-from tests.reference import faster_whisper_transcribe, normalise, wer
+from scripts.reference import faster_whisper_transcribe, normalise, wer
 
 pytestmark = pytest.mark.real_model
 
