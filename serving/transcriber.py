@@ -19,6 +19,7 @@ from serving.decoding import DecodeOptions, WhisperDecoder
 from serving.features import LogMel
 from serving.loading import LoadedModel, input_device
 from serving.params import TranscriptionParams
+from serving.timing import StageTimer
 from serving.windows import split_windows
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Transcriber:
 
     def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]:
         started = time.perf_counter()
+        timer = StageTimer()
         # 1. Cut every request's audio into 30 s windows.
         audio = [split_windows(job.waveform) for job in jobs]
         languages: list[str | None] = [job.params.language for job in jobs]
@@ -61,22 +63,26 @@ class Transcriber:
         # 3. Features, encoder, language detection and generation, one GPU batch at a time.
         for start in range(0, len(order), self.max_batch_windows):
             batch = order[start : start + self.max_batch_windows]
-            self._run_batch(batch, audio, languages, texts)
+            self._run_batch(batch, audio, languages, texts, timer)
         results = [
             Transcription(_join(parts), language or "", duration_seconds(job.waveform))
             for job, parts, language in zip(jobs, texts, languages)
         ]
-        _log_timing(results, len(order), time.perf_counter() - started)
+        _log_timing(results, len(order), time.perf_counter() - started, timer)
         return results
 
-    def _run_batch(self, batch, audio, languages, texts) -> None:
-        windows = np.stack([audio[w.job][w.index] for w in batch])
-        states = self.decoder.encode(self.log_mel(windows))
-        self._detect(batch, states, languages)
+    def _run_batch(self, batch, audio, languages, texts, timer: StageTimer) -> None:
+        with timer("log-mel"):
+            features = self.log_mel(np.stack([audio[w.job][w.index] for w in batch]))
+        with timer("encode"):
+            states = self.decoder.encode(features)
+        with timer("detect"):
+            self._detect(batch, states, languages)
         for options in dict.fromkeys(w.options for w in batch):
             rows = [i for i, w in enumerate(batch) if w.options == options]
             group = [batch[i] for i in rows]
-            decoded = self.decoder.generate(states[rows], [languages[w.job] for w in group], options)
+            with timer("generate"):
+                decoded = self.decoder.generate(states[rows], [languages[w.job] for w in group], options)
             for window, text in zip(group, decoded):
                 texts[window.job][window.index] = text
 
@@ -103,9 +109,9 @@ def _join(parts: list[str]) -> str:
     return " ".join(part for part in parts if part)
 
 
-def _log_timing(results: list[Transcription], windows: int, seconds: float) -> None:
+def _log_timing(results: list[Transcription], windows: int, seconds: float, timer: StageTimer) -> None:
     audio_seconds = sum(r.duration for r in results)
     logger.info(
-        "transcribed %d request(s), %d window(s), %.1f s of audio in %.2f s (RTFx %.1f)",
-        len(results), windows, audio_seconds, seconds, audio_seconds / max(seconds, 1e-9),
+        "transcribed %d request(s), %d window(s), %.1f s of audio in %.2f s (RTFx %.1f): %s",
+        len(results), windows, audio_seconds, seconds, audio_seconds / max(seconds, 1e-9), timer,
     )
