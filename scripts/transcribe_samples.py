@@ -1,7 +1,7 @@
-"""The main job on a laptop: build the embedded whisper-base on first use, start the handler the way DJL does
-(serving.properties options in a first, empty Input), and transcribe the bundled sample files through ``handle()``.
+"""The main job's client: send audio files to a running server (``python -m scripts.serve``) over HTTP, the way a
+SageMaker client would, and print each transcript with its language and the round-trip time.
 
-    python -m scripts.transcribe_samples [FILE ...]
+    python -m scripts.transcribe_samples [--url http://127.0.0.1:8080] [FILE ...]
 """
 
 from __future__ import annotations
@@ -9,52 +9,47 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
-import os
 import sys
 import time
 from pathlib import Path
 
-from scripts.djl_requests import initial_input, outputs_of, request_input
-from scripts.embedded_model import ensure_whisper_base
-from scripts.properties import PROJECT_ROOT, handler_options
+import httpx
+
+from scripts.properties import PROJECT_ROOT
 
 SAMPLES = PROJECT_ROOT / "tests" / "data" / "audio"
+DEFAULT_URL = "http://127.0.0.1:8080"
+TIMEOUT_SECONDS = 600
 mimetypes.add_type("audio/mp4", ".m4a")
 mimetypes.add_type("audio/webm", ".webm")
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from serving import model  # imported after HF_HUB_OFFLINE is set
-
-    started = time.perf_counter()
-    model_dir = str(arguments.model or ensure_whisper_base())
-    options = handler_options(model_id=model_dir)
-    assert model.handle(initial_input(options, model_dir=str(PROJECT_ROOT), device_id="-1")) is None
-    print(f"model {model_dir} ready in {time.perf_counter() - started:.1f} s", flush=True)
-    for path in arguments.files or sorted(SAMPLES.iterdir()):
-        _transcribe(model, path)
-    return 0
+    failures = 0
+    with httpx.Client(base_url=arguments.url, timeout=TIMEOUT_SECONDS) as client:
+        for path in arguments.files or sorted(SAMPLES.iterdir()):
+            failures += not _transcribe(client, path)
+    return 1 if failures else 0
 
 
-def _transcribe(model, path: Path) -> None:
+def _transcribe(client: httpx.Client, path: Path) -> bool:
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    request = request_input(path.read_bytes(), {"Content-Type": content_type}, model_dir=str(PROJECT_ROOT))
     started = time.perf_counter()
-    (response,) = outputs_of(model.handle(request))
+    response = client.post("/invocations", content=path.read_bytes(), headers={"Content-Type": content_type})
     seconds = time.perf_counter() - started
-    result = json.loads(response.body)
-    if response.code != 200:
-        print(f"{path.name:22s} HTTP {response.code}: {result['error']['message']}")
-        return
-    print(f"{path.name:22s} [{result['language']}] {seconds:5.2f} s  {result['text']}", flush=True)
+    document = json.loads(response.content)
+    if response.status_code != 200:
+        print(f"{path.name:22s} HTTP {response.status_code}: {document['error']['message']}", flush=True)
+        return False
+    print(f"{path.name:22s} [{document['language']}] {seconds:5.2f} s  {document['text']}", flush=True)
+    return True
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, help="audio files (default: the bundled samples)")
-    parser.add_argument("--model", type=Path, help="a transformers Whisper directory (default: embedded whisper-base)")
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the server (default {DEFAULT_URL})")
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Load tests and measurements against a running server."""

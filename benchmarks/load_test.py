@@ -1,0 +1,341 @@
+"""Load test: the real server in a subprocess on 127.0.0.1, many concurrent HTTP clients, a mix of short and long
+(> 30 s) speech, malformed and oversized audio, json and text responses. Every response is checked against its
+own request (the transcript is closest to that request's reference, the duration is that clip's), none may be
+lost, none may be 5xx. Prints throughput and latency percentiles.
+
+    python -m benchmarks.load_test [--requests 500] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from scripts.properties import PROJECT_ROOT
+from scripts.reference import wer
+from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+
+logger = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+SAMPLE_RATE = 16000
+GAP_SECONDS = 0.3  # silence between concatenated clips
+MAX_AUDIO_BYTES = 3_000_000  # the handler's limit in this test (413 above)
+MAX_REQUEST_BYTES = 6_000_000  # the server's request limit in this test (413 above)
+SERVER_OPTIONS = (f"max_audio_bytes={MAX_AUDIO_BYTES}",)
+STARTUP_SECONDS = 180
+SHUTDOWN_SECONDS = 120
+REQUEST_TIMEOUT_SECONDS = 600
+MAX_WER = 0.5
+DURATION_TOLERANCE = 0.1
+MIX = {"short": 0.55, "long": 0.12, "malformed": 0.23, "oversized": 0.10}
+FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and what its response must be."""
+
+    index: int
+    kind: str
+    body: bytes
+    headers: dict[str, str]
+    status: int = 200  # the expected code: the HTTP status, or inside the body when answered in a batch
+    response_format: str = "json"
+    reference: str = ""
+    language: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    status: int  # 0 when no response came back
+    body: bytes
+    seconds: float
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    requests: int
+    wall_seconds: float
+    throughput: float
+    p50: float
+    p99: float
+    by_status: dict[int, int]
+    by_kind: dict[str, int]
+    problems: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------- requests
+def build_cases(count: int, seed: int = 0) -> list[Case]:
+    rng = random.Random(seed)
+    kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
+    builders = {"short": _short, "long": _long, "malformed": _malformed, "oversized": _oversized}
+    return [builders[kind](index, rng) for index, kind in enumerate(kinds)]
+
+
+def _format_headers(rng: random.Random, content_type: str) -> tuple[str, dict[str, str]]:
+    response_format = rng.choice(FORMATS)
+    if rng.random() < 0.5:
+        return response_format, {"Content-Type": content_type, "response_format": response_format}
+    attributes = f"response_format={response_format}"
+    return response_format, {"Content-Type": content_type, "X-Amzn-SageMaker-Custom-Attributes": attributes}
+
+
+def _short(index: int, rng: random.Random) -> Case:
+    name = rng.choice(clips())
+    info = REFERENCES[name]
+    response_format, headers = _format_headers(rng, "application/octet-stream")
+    return Case(index, "short", clip_bytes(name), headers, 200, response_format,
+                info["text"], info["language"], info["seconds"])
+
+
+def _long(index: int, rng: random.Random) -> Case:
+    names = english_speech_clips()
+    rng.shuffle(names)
+    response_format, headers = _format_headers(rng, "audio/wav")
+    body, seconds = concatenated_wav(names)
+    reference = " ".join(REFERENCES[name]["text"] for name in names)
+    return Case(index, "long", body, headers, 200, response_format, reference, "en", seconds)
+
+
+def _malformed(index: int, rng: random.Random) -> Case:
+    choice = rng.randrange(4)
+    if choice == 0:  # not audio at all: an unrecognised format
+        return Case(index, "malformed", rng.randbytes(20_000), {"Content-Type": "audio/wav"}, 415)
+    if choice == 1:  # empty body
+        return Case(index, "malformed", b"", {"Content-Type": "audio/wav"}, 400)
+    if choice == 2:  # a bad parameter
+        body = clip_bytes("en_kal_dog.wav")
+        return Case(index, "malformed", body, {"Content-Type": "audio/wav", "language": "klingon"}, 400)
+    return Case(index, "malformed", b"a,b\n1,2\n", {"Content-Type": "text/csv"}, 415)
+
+
+def _oversized(index: int, rng: random.Random) -> Case:
+    if rng.random() < 0.5:  # over the handler's max_audio_bytes: 413 from the handler
+        seconds = MAX_AUDIO_BYTES // 2 // SAMPLE_RATE + 5
+        return Case(index, "oversized", silence_wav(seconds), {"Content-Type": "audio/wav"}, 413)
+    # over the server's request limit: 413 from the HTTP layer, before the handler
+    return Case(index, "oversized", rng.randbytes(MAX_REQUEST_BYTES + 1000), {"Content-Type": "audio/wav"}, 413)
+
+
+def concatenated_wav(names: Sequence[str]) -> tuple[bytes, float]:
+    gap = b"\x00\x00" * int(GAP_SECONDS * SAMPLE_RATE)
+    frames = gap.join(_pcm16(clip_bytes(name)) for name in names)
+    return _wav(frames), len(frames) / 2 / SAMPLE_RATE
+
+
+def silence_wav(seconds: float) -> bytes:
+    return _wav(b"\x00\x00" * int(seconds * SAMPLE_RATE))
+
+
+def _pcm16(data: bytes) -> bytes:
+    with wave.open(io.BytesIO(data)) as reader:
+        if (reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+            raise ValueError("concatenation needs 16 kHz mono 16-bit WAV clips")
+        return reader.readframes(reader.getnframes())
+
+
+def _wav(frames: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(SAMPLE_RATE)
+        writer.writeframes(frames)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------------ client
+async def run_load(url: str, cases: Sequence[Case], concurrency: int) -> tuple[list[Outcome], float]:
+    """``concurrency`` clients take the next case until none is left; returns the outcomes and the wall time."""
+    pending = iter(cases)
+    outcomes: list[Outcome] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+
+        async def worker() -> None:
+            for case in pending:  # a shared iterator: each case is taken once, then the worker ends
+                outcomes.append(await _send(client, case))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return outcomes, time.perf_counter() - started
+
+
+async def _send(client: httpx.AsyncClient, case: Case) -> Outcome:
+    path = "/invocations" if case.index % 2 else "/predictions/whisper"
+    started = time.perf_counter()
+    try:
+        response = await client.post(path, content=case.body, headers=case.headers)
+    except httpx.HTTPError as exc:
+        return Outcome(case, 0, b"", time.perf_counter() - started, f"{type(exc).__name__}: {exc}")
+    return Outcome(case, response.status_code, response.content, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------------------------------------ checks
+def problem(outcome: Outcome, references: Sequence[str]) -> str | None:
+    """Why ``outcome`` is not the right answer to its own request (None when it is)."""
+    case = outcome.case
+    label = f"#{case.index} {case.kind}"
+    if outcome.status == 0:
+        return f"{label}: lost ({outcome.error})"
+    if outcome.status >= 500:
+        return f"{label}: HTTP {outcome.status}"
+    if case.status != 200:
+        code = _error_code(outcome)
+        return None if code == case.status else f"{label}: expected {case.status}, got {outcome.status} ({code})"
+    if outcome.status != 200 or _error_code(outcome) is not None:
+        return f"{label}: HTTP {outcome.status} {outcome.body[:200]!r}"
+    return _transcript_problem(label, case, outcome.body, references)
+
+
+def _error_code(outcome: Outcome) -> int | None:
+    """The code of an error body (the handler's ``{"error": {"code"}}`` or DJL's ``{"code"}``), else None."""
+    try:
+        document = json.loads(outcome.body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    if isinstance(document.get("error"), dict):
+        return document["error"].get("code")
+    return document.get("code") if outcome.status >= 400 else None
+
+
+def _transcript_problem(label: str, case: Case, body: bytes, references: Sequence[str]) -> str | None:
+    if case.response_format == "json":
+        document = json.loads(body)
+        text = document["text"]
+        if abs(document["duration"] - case.seconds) > DURATION_TOLERANCE:
+            return f"{label}: duration {document['duration']} is not this request's {case.seconds}"
+    else:
+        text = body.decode("utf-8")
+    own = wer([case.reference], [text])
+    closest = min((wer([other], [text]) for other in references if other != case.reference), default=1.0)
+    if own > MAX_WER or own >= closest:
+        return f"{label}: transcript {text[:80]!r} does not match its reference (WER {own:.2f}, other {closest:.2f})"
+    return None
+
+
+def summarize(outcomes: Sequence[Outcome], wall_seconds: float) -> Summary:
+    references = sorted({outcome.case.reference for outcome in outcomes if outcome.case.reference})
+    problems = [p for p in (problem(outcome, references) for outcome in outcomes) if p]
+    latencies = sorted(outcome.seconds for outcome in outcomes)
+    return Summary(
+        requests=len(outcomes),
+        wall_seconds=wall_seconds,
+        throughput=len(outcomes) / wall_seconds,
+        p50=_percentile(latencies, 0.50),
+        p99=_percentile(latencies, 0.99),
+        by_status=dict(sorted(Counter(outcome.status for outcome in outcomes).items())),
+        by_kind=dict(sorted(Counter(outcome.case.kind for outcome in outcomes).items())),
+        problems=problems,
+    )
+
+
+def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, round(fraction * (len(sorted_values) - 1)))]
+
+
+# ------------------------------------------------------------------------------------------------------ server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def server_process(port: int, options: Sequence[str] = SERVER_OPTIONS,
+                   log_path: str = os.devnull) -> Iterator[subprocess.Popen]:
+    """``python -m scripts.serve`` on 127.0.0.1:``port``, ready (/ping 200) on entry, SIGTERM-stopped on exit."""
+    command = [sys.executable, "-m", "scripts.serve", "--host", HOST, "--port", str(port)]
+    for option in options:
+        command += ["--option", option]
+    env = {**os.environ, "SERVING_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES), "HF_HUB_OFFLINE": "1"}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://{HOST}:{port}", process)
+        yield process
+    finally:
+        stop(process)
+
+
+def wait_ready(url: str, process: subprocess.Popen, seconds: float = STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the server was not ready within {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+# -------------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--server-log", default=os.devnull, help="where the server's log goes")
+    arguments = parser.parse_args(argv)
+    cases = build_cases(arguments.requests, arguments.seed)
+    port = free_port()
+    with server_process(port, log_path=arguments.server_log):
+        outcomes, wall = asyncio.run(run_load(f"http://{HOST}:{port}", cases, arguments.concurrency))
+    summary = summarize(outcomes, wall)
+    print(format_summary(summary, arguments.concurrency))
+    return 1 if summary.problems or summary.requests != len(cases) else 0
+
+
+def format_summary(summary: Summary, concurrency: int) -> str:
+    lines = [
+        f"{summary.requests} requests from {concurrency} clients in {summary.wall_seconds:.1f} s: "
+        f"{summary.throughput:.2f} requests/s, latency p50 {summary.p50:.2f} s, p99 {summary.p99:.2f} s",
+        f"by kind: {summary.by_kind}",
+        f"by status: {summary.by_status}",
+        f"problems: {len(summary.problems)}",
+        *summary.problems[:20],
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

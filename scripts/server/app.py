@@ -1,0 +1,93 @@
+"""The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``. The model loads in the background
+after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
+accepting and waits for the requests in flight, then the batcher finishes what is queued."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from scripts.djl_requests import DjlHttpError, DjlWorkerError
+from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
+from scripts.server.config import ServerConfig
+from scripts.server.engine import LoadedEngine, load_engine
+from scripts.server.djl_http import RequestTooLarge, error_response, read_body, to_http, to_java_input
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[ServerConfig], LoadedEngine]
+
+
+@dataclass
+class ModelState:
+    batcher: SyncBatcher | None = None
+
+
+def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loader = load_engine) -> Starlette:
+    state = ModelState()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette):
+        loading = asyncio.create_task(_load(state, config, loader, on_fatal), name="model-load")
+        yield
+        if not loading.done():
+            logger.info("shutting down while the model is still loading")
+        if state.batcher is not None:
+            await state.batcher.close()
+            logger.info("drained: every queued request was answered")
+
+    async def ping(_: Request) -> Response:
+        if state.batcher is None:
+            return JSONResponse({"status": "Unhealthy"}, status_code=503)
+        return JSONResponse({"status": "Healthy"})
+
+    async def invocations(request: Request) -> Response:
+        return await _invoke(request, state, config)
+
+    async def predictions(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name != config.model_name:
+            return error_response(404, "ModelNotFoundException", f"Model not found: {name}")
+        return await _invoke(request, state, config)
+
+    routes = [
+        Route("/ping", ping, methods=["GET"]),
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/predictions/{name}", predictions, methods=["POST", "PUT"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _load(state: ModelState, config: ServerConfig, loader: Loader, on_fatal: Callable[[], None]) -> None:
+    try:
+        engine = await asyncio.to_thread(loader, config)
+    except Exception:  # noqa: BLE001 - any load failure ends the server (no request status involved)
+        logger.exception("model loading failed; stopping the server")
+        on_fatal()
+        return
+    state.batcher = SyncBatcher(engine)
+    logger.info("ready on http://%s:%d", config.host, config.port)
+
+
+async def _invoke(request: Request, state: ModelState, config: ServerConfig) -> Response:
+    if state.batcher is None:
+        return error_response(503, "ServiceUnavailableException", "the model is not loaded yet")
+    try:
+        body = await read_body(request, config.max_request_bytes)
+    except RequestTooLarge as exc:
+        return error_response(413, "RequestEntityTooLarge", str(exc))
+    try:
+        response = await state.batcher.submit(await to_java_input(request, body))
+    except DjlHttpError as exc:
+        return error_response(exc.code, "BadRequestException", exc.message)
+    except DjlWorkerError as exc:
+        return error_response(WORKER_UNAVAILABLE, "WlmException", str(exc))
+    return to_http(response)

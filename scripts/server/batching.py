@@ -1,0 +1,98 @@
+"""DJL's sync-mode dynamic batching: up to ``batch_size`` requests that arrive within ``max_batch_delay`` ms of the
+first go to ONE handle() call (a single request goes unbatched), run in a worker thread so the event loop keeps
+accepting; the batched Output is split per request exactly as PyPredictor does (code >= 300 fails them all).
+
+A dispatcher has ``submit(request) -> response`` and ``close()``; an async-mode dispatcher (one awaited handle()
+per request) would be a second class with the same two methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from scripts.djl_requests import DjlHttpError, DjlResponse, DjlWorkerError, JavaInput, batch_input, outputs_of
+from scripts.server.engine import LoadedEngine, call_handler
+
+logger = logging.getLogger(__name__)
+
+WORKER_UNAVAILABLE = 503  # WlmException: the worker thread died
+
+
+@dataclass
+class _Pending:
+    request: JavaInput
+    future: asyncio.Future
+
+
+class SyncBatcher:
+    def __init__(self, engine: LoadedEngine) -> None:
+        self._engine = engine
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="djl-worker")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
+
+    async def submit(self, request: JavaInput) -> DjlResponse:
+        future = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(request, future))
+        return await future
+
+    async def close(self) -> None:
+        """Finish everything queued, then stop the worker."""
+        await self._queue.join()
+        self._task.cancel()
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._collect()
+            try:
+                await self._predict(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _collect(self) -> list[_Pending]:
+        settings = self._engine.settings
+        batch = [await self._queue.get()]
+        deadline = asyncio.get_running_loop().time() + settings.max_batch_delay_ms / 1000
+        while len(batch) < settings.batch_size:
+            if not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+                continue
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except asyncio.TimeoutError:
+                break
+        return batch
+
+    async def _predict(self, batch: list[_Pending]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            responses = await loop.run_in_executor(self._executor, self._handle, [p.request for p in batch])
+        except (DjlHttpError, DjlWorkerError) as exc:
+            for pending in batch:
+                _resolve(pending.future, exc)
+            return
+        for pending, response in zip(batch, responses):
+            _resolve(pending.future, response)
+
+    def _handle(self, requests: list[JavaInput]) -> list[DjlResponse]:
+        """Worker thread: batch Input -> handle() -> one response per request (PyPredictor.batchPredict)."""
+        inputs = batch_input(requests, self._engine.context)
+        output = call_handler(self._engine, inputs)
+        return outputs_of(output, inputs)
+
+
+def _resolve(future: asyncio.Future, outcome: DjlResponse | Exception) -> None:
+    if future.done():  # the client went away
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

@@ -1,0 +1,60 @@
+"""The server's options: where the model artifact is, which options its first Input carries, how to listen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scripts.properties import read_properties
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_MODEL_NAME = "whisper"
+PROPERTIES_FILE = "serving.properties"
+# DJL's default request limit (SERVING_MAX_REQUEST_SIZE), answered with 413 by Netty.
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
+MAX_REQUEST_ENV = "SERVING_MAX_REQUEST_SIZE"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    model_dir: Path
+    properties: Mapping[str, str]  # serving.properties as written (option. kept), overrides applied
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    model_name: str = DEFAULT_MODEL_NAME
+    device_id: str = "-1"
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    env: Mapping[str, str] = field(default_factory=dict)  # the OPTION_* variables DJL would read
+
+
+def build_config(
+    model_dir: Path,
+    model_id: str,
+    overrides: Mapping[str, str] | None = None,
+    **listen: object,
+) -> ServerConfig:
+    """serving.properties of ``model_dir`` with ``option.model_id`` and ``option.<key>`` overrides."""
+    properties = read_properties(model_dir / PROPERTIES_FILE)
+    properties["option.model_id"] = model_id
+    properties.update({_option_key(key): value for key, value in (overrides or {}).items()})
+    max_request = int(os.environ.get(MAX_REQUEST_ENV, DEFAULT_MAX_REQUEST_BYTES))
+    listen.setdefault("max_request_bytes", max_request)
+    return ServerConfig(model_dir=model_dir, properties=properties, env=dict(os.environ), **listen)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """``key=value`` from the command line (``--option max_audio_bytes=1000``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ValueError(f"expected key=value, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def _option_key(key: str) -> str:
+    """``batch_size``/``max_batch_delay``/``engine`` are top-level DJL keys; everything else is an option."""
+    if key in ("batch_size", "max_batch_delay", "engine") or key.startswith("option."):
+        return key
+    return f"option.{key}"

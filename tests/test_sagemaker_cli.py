@@ -1,0 +1,363 @@
+"""The SageMaker tool against a real moto server on 127.0.0.1: uploaded bytes, exact requests, idempotent delete."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+import boto3
+import moto.server as moto_server
+
+from scripts.sagemaker.cli import main  # noqa: E402
+from scripts.sagemaker.local import LocalOptions, docker_command, engine_problem  # noqa: E402
+
+REGION = "eu-west-1"
+BUCKET = "whisper-artifacts"
+ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
+IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_url, monkeypatch, tmp_path):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    requests.post(f"{moto_url}/moto-api/reset")
+    return moto_url
+
+
+import requests  # noqa: E402
+
+
+def client(service: str, url: str):
+    return boto3.client(service, region_name=REGION, endpoint_url=url)
+
+
+def run(url: str, *argv: str) -> int:
+    if argv[0] in {"deploy", "transform"} and "--instance-type" not in argv:
+        argv = (*argv, "--instance-type", "ml.g4dn.xlarge")  # moto's instance-type enum predates g5/g6
+    return main([*argv, "--endpoint-url", url])
+
+
+@pytest.fixture
+def artifact(tmp_path) -> Path:
+    out = tmp_path / "artifact"
+    assert main(["package", "--output", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def captured(aws_env, monkeypatch):
+    """Every SageMaker / autoscaling / CloudWatch request the CLI sends, via a botocore before-call hook."""
+    calls: list[tuple[str, dict]] = []
+    original = boto3.Session.client
+
+    def hooked(self, *args, **kwargs):
+        made = original(self, *args, **kwargs)
+        made.meta.events.register("before-call.*.*", lambda model, params, **_: calls.append(
+            (f"{made.meta.service_model.service_name}.{model.name}", json.loads(params["body"] or b"{}")
+             if params.get("headers", {}).get("Content-Type", "").startswith("application/x-amz-json") else None)))
+        return made
+
+    monkeypatch.setattr(boto3.Session, "client", hooked)
+    return calls
+
+
+def requests_named(calls, name):
+    return [body for op, body in calls if op == name]
+
+
+# --- package -------------------------------------------------------------------------------------------------
+
+
+def test_package_holds_exactly_the_artifact(artifact):
+    files = sorted(p.relative_to(artifact).as_posix() for p in artifact.rglob("*") if p.is_file())
+    assert "serving.properties" in files and "requirements.txt" in files and "serving/model.py" in files
+    assert all(f.startswith("serving/") or f in {"serving.properties", "requirements.txt"} for f in files)
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_package_writes_the_tensor_parallel_degree_into_serving_properties(tmp_path):
+    """The file wins over OPTION_* variables in DJL, so the degree is packaged, not passed as environment."""
+    out = tmp_path / "artifact"
+    assert main(["package", "--output", str(out), "--tensor-parallel-degree", "4"]) == 0
+    lines = (out / "serving.properties").read_text().splitlines()
+    assert [line for line in lines if line.startswith("option.tensor_parallel_degree")] == [
+        "option.tensor_parallel_degree=4"
+    ]
+
+
+def test_package_rejects_torch_in_requirements(tmp_path, capsys):
+    source = tmp_path / "src"
+    (source / "serving").mkdir(parents=True)
+    (source / "serving" / "model.py").write_text("def handle(inputs): pass\n")
+    (source / "serving.properties").write_text(
+        "engine=Python\noption.entryPoint=serving/model.py\noption.rolling_batch=disable\n")
+    (source / "requirements.txt").write_text("av>=12\nTorch==2.4  # no\n")
+    from scripts.sagemaker.artifact import PackageOptions, package
+    from scripts.sagemaker.errors import CliError
+
+    with pytest.raises(CliError, match="torch"):
+        package(PackageOptions(output_dir=tmp_path / "out", source_dir=source))
+
+
+# --- upload --------------------------------------------------------------------------------------------------
+
+
+def test_upload_copies_bytes_uncompressed_and_skips_unchanged(aws_env, artifact, tmp_path, capsys):
+    s3 = client("s3", aws_env)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    big = os.urandom(9 * 1024 * 1024)  # over the multipart threshold
+    (weights / "model.safetensors").write_bytes(big)
+    (weights / "config.json").write_text("{}")
+
+    assert run(aws_env, "upload", f"s3://{BUCKET}/whisper/v1", "--artifact-dir", str(artifact),
+               "--weights-dir", str(weights)) == 0
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+    expected = {f"whisper/v1/{p.relative_to(artifact).as_posix()}" for p in artifact.rglob("*") if p.is_file()}
+    assert keys == expected | {"whisper/v1/weights/model.safetensors", "whisper/v1/weights/config.json"}
+    body = s3.get_object(Bucket=BUCKET, Key="whisper/v1/weights/model.safetensors")["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(big).digest()
+    properties = s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving.properties")["Body"].read().decode()
+    assert "option.model_id=/opt/ml/model/weights\n" in properties
+    assert s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving/model.py")["Body"].read() == \
+        (artifact / "serving" / "model.py").read_bytes()
+    assert f"{len(keys)} uploaded, 0 unchanged" in capsys.readouterr().out
+
+    (artifact / "serving" / "model.py").write_text("# changed\n")
+    assert run(aws_env, "upload", f"s3://{BUCKET}/whisper/v1", "--artifact-dir", str(artifact),
+               "--weights-dir", str(weights)) == 0
+    assert f"1 uploaded, {len(keys) - 1} unchanged" in capsys.readouterr().out
+    assert s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving/model.py")["Body"].read() == b"# changed\n"
+
+
+def test_upload_to_missing_bucket_is_a_message(aws_env, artifact, capsys):
+    assert run(aws_env, "upload", "s3://no-such-bucket/p/", "--artifact-dir", str(artifact)) == 1
+    err = capsys.readouterr().err
+    assert "bucket does not exist" in err and "Traceback" not in err
+
+
+# --- deploy --------------------------------------------------------------------------------------------------
+
+
+def test_deploy_sends_exact_requests(captured, capsys):
+    assert run(_url(), "deploy", f"s3://{BUCKET}/whisper/v1/", "--role-arn", ROLE, "--instance-type",
+               "ml.g4dn.12xlarge", "--env", "OPTION_MAX_BATCH_WINDOWS=32", "--startup-timeout", "1200",
+               "--download-timeout", "900", "--volume-gb", "100", "--poll-seconds", "0") == 0
+    assert requests_named(captured, "sagemaker.CreateModel") == [{
+        "ModelName": "whisper",
+        "PrimaryContainer": {
+            "Image": IMAGE,
+            "ModelDataSource": {"S3DataSource": {"S3Uri": f"s3://{BUCKET}/whisper/v1/", "S3DataType": "S3Prefix",
+                                                 "CompressionType": "None"}},
+            "Environment": {"OPTION_MAX_BATCH_WINDOWS": "32"},
+        },
+        "ExecutionRoleArn": ROLE,
+        "EnableNetworkIsolation": False,
+        "Tags": [{"Key": "project", "Value": "whisper-lmi"}],
+    }]
+    assert requests_named(captured, "sagemaker.CreateEndpointConfig") == [{
+        "EndpointConfigName": "whisper",
+        "ProductionVariants": [{
+            "VariantName": "AllTraffic", "ModelName": "whisper", "InstanceType": "ml.g4dn.12xlarge",
+            "InitialInstanceCount": 1, "InitialVariantWeight": 1.0,
+            "ContainerStartupHealthCheckTimeoutInSeconds": 1200, "ModelDataDownloadTimeoutInSeconds": 900,
+            "VolumeSizeInGB": 100,
+        }],
+        "Tags": [{"Key": "project", "Value": "whisper-lmi"}],
+    }]
+    assert requests_named(captured, "sagemaker.CreateEndpoint") == [
+        {"EndpointName": "whisper", "EndpointConfigName": "whisper", "Tags": [{"Key": "project", "Value": "whisper-lmi"}]}
+    ]
+    assert "sagemaker.DescribeEndpoint" in [op for op, _ in captured]
+    assert "endpoint whisper: InService" in capsys.readouterr().out
+    described = client("sagemaker", _url()).describe_model(ModelName="whisper")
+    assert described["PrimaryContainer"]["Image"] == IMAGE
+
+
+def _url() -> str:
+    return _URL[0]
+
+
+_URL: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _remember_url(moto_url):
+    _URL[:] = [moto_url]
+
+
+def test_deploy_async_with_scale_to_zero(captured):
+    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--name", "whisper-async", "--async",
+               "--success-topic", "arn:aws:sns:eu-west-1:123456789012:ok", "--max-concurrent-invocations", "4",
+               "--min-instances", "0", "--max-instances", "3", "--target-invocations", "5", "--no-wait") == 0
+    config = requests_named(captured, "sagemaker.CreateEndpointConfig")[0]
+    assert config["AsyncInferenceConfig"] == {
+        "OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/w/async-output/",
+                         "S3FailurePath": f"s3://{BUCKET}/w/async-failure/",
+                         "NotificationConfig": {"SuccessTopic": "arn:aws:sns:eu-west-1:123456789012:ok"}},
+        "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
+    }
+    target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/whisper-async/variant/AllTraffic",
+              "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
+    assert requests_named(captured, "application-autoscaling.RegisterScalableTarget") == [
+        {**target, "MinCapacity": 0, "MaxCapacity": 3}]
+    tracking, step = requests_named(captured, "application-autoscaling.PutScalingPolicy")
+    assert tracking["TargetTrackingScalingPolicyConfiguration"] == {
+        "TargetValue": 5.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60,
+        "CustomizedMetricSpecification": {"MetricName": "ApproximateBacklogSizePerInstance",
+                                          "Namespace": "AWS/SageMaker", "Statistic": "Average",
+                                          "Dimensions": [{"Name": "EndpointName", "Value": "whisper-async"}]}}
+    assert step["PolicyType"] == "StepScaling"
+    scaling = client("application-autoscaling", _url())
+    targets = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [
+        ("endpoint/whisper-async/variant/AllTraffic", 0, 3)]
+    alarms = client("cloudwatch", _url()).describe_alarms(AlarmNames=["whisper-async-HasBacklogWithoutCapacity"])
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    step_arn = [p["PolicyARN"] for p in policies if p["PolicyName"] == "whisper-async-scale-from-zero"]
+    assert alarms["MetricAlarms"][0]["AlarmActions"] == step_arn and len(step_arn) == 1
+
+
+def test_realtime_autoscaling_uses_invocations_per_instance(captured):
+    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "1",
+               "--max-instances", "4", "--target-invocations", "20", "--no-wait") == 0
+    (policy,) = requests_named(captured, "application-autoscaling.PutScalingPolicy")
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+
+
+def test_deploy_without_role_or_with_zero_realtime_is_a_message(aws_env, capsys, monkeypatch):
+    monkeypatch.delenv("WHISPER_LMI_ROLE_ARN", raising=False)
+    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/") == 1
+    assert "no SageMaker execution role" in capsys.readouterr().err
+    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "0",
+               "--max-instances", "1") == 1
+    assert "needs --async" in capsys.readouterr().err
+
+
+def test_dry_run_prints_and_sends_nothing(captured, capsys):
+    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "[dry-run] sagemaker.create_model" in out and '"CompressionType": "None"' in out
+    assert captured == []
+
+
+# --- invoke --------------------------------------------------------------------------------------------------
+
+
+def test_invoke_sends_custom_attributes(aws_env, tmp_path, capsys, monkeypatch):
+    audio = tmp_path / "talk.mp3"
+    audio.write_bytes(b"ID3fake")
+    seen = []
+    original = boto3.Session.client
+
+    def spy(self, *args, **kwargs):
+        made = original(self, *args, **kwargs)
+        made.meta.events.register("before-call.sagemaker-runtime.InvokeEndpoint",
+                                  lambda params, **_: seen.append(params["headers"]))
+        return made
+
+    monkeypatch.setattr(boto3.Session, "client", spy)
+    code = run(aws_env, "invoke", str(audio), "--language", "de", "--task", "translate", "--response-format", "text")
+    assert seen and seen[0]["Content-Type"] == "audio/mpeg"
+    assert seen[0]["X-Amzn-SageMaker-Custom-Attributes"] == "language=de; task=translate; response_format=text"
+    assert code == 0  # moto answers with its canned body
+
+
+def test_custom_attributes_limits():
+    from scripts.sagemaker.errors import CliError
+    from scripts.sagemaker.invoke import TranscriptionParams
+
+    assert TranscriptionParams(language="de", temperature=0.2).custom_attributes() == "language=de; temperature=0.2"
+    with pytest.raises(CliError, match="ASCII"):
+        TranscriptionParams(prompt="Müller").custom_attributes()
+    with pytest.raises(CliError, match="1024"):
+        TranscriptionParams(prompt="x" * 1020).custom_attributes()
+
+
+def test_multipart_body_shape():
+    from scripts.sagemaker.invoke import multipart_body
+
+    body, content_type = multipart_body("dir/a.wav", b"RIFF", "audio/wav", boundary="B")
+    assert content_type == "multipart/form-data; boundary=B"
+    assert body == (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
+                    b"Content-Type: audio/wav\r\n\r\nRIFF\r\n--B--\r\n")
+
+
+# --- transform, delete ---------------------------------------------------------------------------------------
+
+
+def test_transform_job_shape(captured):
+    assert run(_url(), "transform", f"s3://{BUCKET}/in", f"s3://{BUCKET}/out/", "--job-name", "bulk-1",
+               "--instance-count", "2") == 0
+    (job,) = requests_named(captured, "sagemaker.CreateTransformJob")
+    assert job["TransformInput"] == {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/in/"}},
+        "ContentType": "application/octet-stream", "CompressionType": "None", "SplitType": "None"}
+    assert job["TransformOutput"] == {"S3OutputPath": f"s3://{BUCKET}/out/", "AssembleWith": "None"}
+    assert job["TransformResources"] == {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 2}
+    assert (job["ModelName"], job["BatchStrategy"], job["MaxPayloadInMB"]) == ("whisper", "SingleRecord", 64)
+
+
+def test_delete_is_idempotent(aws_env, capsys):
+    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "1",
+               "--max-instances", "2", "--poll-seconds", "0") == 0
+    assert run(aws_env, "delete") == 0
+    out = capsys.readouterr().out
+    assert "delete_endpoint:whisper" in out and "delete_endpoint_config:whisper" in out
+    assert "delete_model:whisper" in out
+    sagemaker = client("sagemaker", aws_env)
+    assert sagemaker.list_endpoints()["Endpoints"] == [] and sagemaker.list_models()["Models"] == []
+    assert client("application-autoscaling", aws_env).describe_scalable_targets(
+        ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert run(aws_env, "delete") == 0
+    assert "nothing left to delete for whisper" in capsys.readouterr().out
+
+
+# --- local ---------------------------------------------------------------------------------------------------
+
+
+def test_local_docker_command(tmp_path):
+    options = LocalOptions(artifact_dir=tmp_path, image=IMAGE, environment={"OPTION_TENSOR_PARALLEL_DEGREE": "2"})
+    assert docker_command(options) == [
+        "docker", "run", "--rm", "--gpus", "all", "--shm-size", "12g", "-p", "8080:8080",
+        "-v", f"{tmp_path.resolve()}:/opt/ml/model:ro", "-e", "OPTION_TENSOR_PARALLEL_DEGREE=2", IMAGE, "serve"]
+
+
+def test_local_without_engine_prints_and_explains(tmp_path, capsys, monkeypatch):
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    assert engine_problem() == "no Docker engine reachable (Cannot connect to the Docker daemon)"
+    assert main(["local", "--artifact-dir", str(tmp_path), "--region", REGION]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("docker run --rm --gpus all") and IMAGE in captured.out
+    assert "the command above was not run" in captured.err
