@@ -4,6 +4,7 @@ every response checked against its own request (a smaller run of ``benchmarks/lo
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import httpx
@@ -59,7 +60,7 @@ def test_sigterm_answers_requests_in_flight_then_exits(server):
     responses = asyncio.run(in_flight())
     assert [response.status_code for response in responses] == [200] * 4
     assert all(wer([reference], [response.json()["text"]]) < MAX_WER for response in responses)
-    assert stop(process) == 0
+    assert stop(process) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
     assert time.monotonic() - started < 120
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/ping", timeout=2)
