@@ -9,13 +9,15 @@ SERVING_PROPERTIES = PROJECT_ROOT / "serving.properties"
 
 
 def read_properties(path: Path = SERVING_PROPERTIES) -> dict[str, str]:
-    """Java-properties subset: ``key=value`` lines, ``#``/``!`` comments, blank lines."""
+    """Java-properties subset: ``key=value`` lines, ``#``/``!`` comments, blank lines; anything else is an error."""
     entries: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
         if not line or line.startswith(("#", "!")):
             continue
-        key, _, value = line.partition("=")
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{path}:{number}: not a key=value line: {raw!r}")
         entries[key.strip()] = value.strip()
     return entries
 

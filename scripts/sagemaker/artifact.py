@@ -20,6 +20,7 @@ from scripts.sagemaker.constants import (
     REQUIREMENTS_FILE,
     SERVING_PACKAGE,
 )
+from scripts.properties import read_properties
 from scripts.sagemaker.errors import CliError
 
 logger = logging.getLogger(__name__)
@@ -37,17 +38,10 @@ class PackageOptions:
 
 
 def parse_properties(path: Path) -> dict[str, str]:
-    """Java-properties subset (``key=value``, ``#``/``!`` comments); a line without ``=`` is an error."""
-    entries: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise CliError(f"{path}:{number}: not a key=value line: {raw!r}")
-        entries[key.strip()] = value.strip()
-    return entries
+    try:
+        return read_properties(path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def requirement_names(path: Path) -> list[str]:
