@@ -17,6 +17,8 @@ from serving.service import Response, TranscriptionService
 
 logger = logging.getLogger(__name__)
 
+BODY_KEY = "data"  # DJL's content key for the request body
+
 _service: TranscriptionService | None = None
 
 
@@ -40,13 +42,19 @@ def _ensure_service(properties: Mapping[str, str]) -> TranscriptionService:
 
 
 def _raw(item: Input) -> RawRequest:
+    """DJL puts the body in content ``data`` and form fields and query parameters in entries named by field."""
     properties = {key: str(value) for key, value in item.get_properties().items()}
-    return RawRequest(properties=properties, body=_body(item))
+    content = item.get_content()
+    entries = {key: _as_bytes(value) for key, value in zip(content.get_keys(), content.get_values())}
+    body = entries.pop(BODY_KEY, b"")
+    return RawRequest(properties=properties, body=body, fields=entries)
 
 
-def _body(item: Input) -> bytes:
-    """The request body: content ``data`` (DJL reads it off the socket as a bytearray, None when absent)."""
-    return bytes(item.get_as_bytes() or b"")
+def _as_bytes(value: bytes | bytearray | str | None) -> bytes:
+    """DJL reads content off its socket as bytearray; the stand-in may hold str or None."""
+    if value is None:
+        return b""
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
 def _single_output(response: Response) -> Output:

@@ -1,11 +1,14 @@
 """Stage 0: a raw request (properties + body) -> the audio bytes and validated parameters.
 
 Accepted bodies:
+  * an OpenAI-style form (``multipart/form-data``): the audio in field ``file``, parameters in the other fields
+    (``model`` is accepted and ignored: the endpoint serves one model);
   * raw audio (``Content-Type: audio/*``, ``application/octet-stream`` or none), parameters from request
     properties (SageMaker ``X-Amzn-SageMaker-Custom-Attributes: language=de; task=translate`` arrive that way);
   * JSON ``{"audio": "<base64>", <parameters>}``;
   * JSON in the Hugging Face style ``{"inputs": "<base64>", "parameters": {...}}``.
-Parameters in a JSON body take precedence over those from properties.
+Query parameters (``?language=de``), which DJL delivers as content entries beside the body, count as parameters
+too. Precedence, lowest first: properties, query, body.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from serving.errors import BadParameter, UnsupportedMediaType
@@ -23,14 +26,19 @@ from serving.params import PARAMETER_NAMES, TranscriptionParams, parse_params
 AUDIO_MEDIA_PREFIXES = ("audio/",)
 AUDIO_MEDIA_TYPES = frozenset({"application/octet-stream", "video/webm", "video/mp4", "video/ogg"})
 JSON_MEDIA_TYPES = frozenset({"application/json"})
+FORM_MEDIA_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+FORM_AUDIO_FIELD = "file"
+FORM_IGNORED_FIELDS = frozenset({"model"})
 
 
 @dataclass(frozen=True)
 class RawRequest:
-    """What the server received, independent of DJL: properties (headers etc.), body and its content type."""
+    """What the server received, independent of DJL: properties (headers etc.), the body, and the other content
+    entries DJL delivers by name (form fields, query parameters)."""
 
     properties: Mapping[str, str]
     body: bytes
+    fields: Mapping[str, bytes] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()
@@ -54,15 +62,44 @@ class ParsedRequest:
 def parse_request(raw: RawRequest) -> ParsedRequest:
     media_type = raw.media_type
     from_properties = _params_from_properties(raw)
+    if media_type in FORM_MEDIA_TYPES:
+        audio, from_form = _parse_form(raw.fields)
+        return ParsedRequest(audio, parse_params({**from_properties, **from_form}))
+    from_query = _text_fields(raw.fields)
     if media_type in JSON_MEDIA_TYPES:
         audio, from_body = _parse_json(raw.body)
-        return ParsedRequest(audio, parse_params({**from_properties, **from_body}))
+        return ParsedRequest(audio, parse_params({**from_properties, **from_query, **from_body}))
     if not media_type or media_type in AUDIO_MEDIA_TYPES or media_type.startswith(AUDIO_MEDIA_PREFIXES):
-        return ParsedRequest(raw.body, parse_params(from_properties))
+        return ParsedRequest(raw.body, parse_params({**from_properties, **from_query}))
     raise UnsupportedMediaType(
         f"Content-Type {media_type!r} is not supported; send audio/* or application/octet-stream with the audio "
-        "as the body, or application/json with base64 audio"
+        "as the body, multipart/form-data with the audio in field 'file', or application/json with base64 audio"
     )
+
+
+def _parse_form(fields: Mapping[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    if FORM_AUDIO_FIELD not in fields:
+        raise BadParameter(
+            f"the form has no {FORM_AUDIO_FIELD!r} field with the audio ({_summary(fields)}); to send raw audio "
+            "as the body, set Content-Type: audio/* (curl --data-binary defaults to a form)"
+        )
+    values = {k: v for k, v in fields.items() if k != FORM_AUDIO_FIELD and k not in FORM_IGNORED_FIELDS}
+    return fields[FORM_AUDIO_FIELD], _text_fields(values)
+
+
+def _summary(fields: Mapping[str, bytes], shown: int = 3, width: int = 24) -> str:
+    """A bounded description of the field names: a binary body parsed as a form has many odd ones."""
+    names = [repr(name[:width]) for name in list(fields)[:shown]]
+    more = f" and {len(fields) - shown} more" if len(fields) > shown else ""
+    return f"{len(fields)} field(s): {', '.join(names)}{more}" if fields else "no fields"
+
+
+def _text_fields(fields: Mapping[str, bytes]) -> dict[str, str]:
+    """Form fields or query parameters as text; each name is validated as a parameter later."""
+    try:
+        return {name: value.decode("utf-8") for name, value in fields.items()}
+    except UnicodeDecodeError:
+        raise BadParameter("a form field or query parameter is not UTF-8 text") from None
 
 
 def _params_from_properties(raw: RawRequest) -> dict[str, str]:

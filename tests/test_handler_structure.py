@@ -10,7 +10,7 @@ import pytest
 
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
-from scripts.djl_requests import initial_input
+from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
 from scripts.properties import PROJECT_ROOT, handler_options
 from tests.clips import REFERENCES, clip_bytes
 from tests.handler import send, send_batch, start_handler
@@ -112,3 +112,19 @@ def test_error_body_is_json_naming_the_problem():
     reply = send(b"x" * 50, {"Content-Type": "audio/wav"})
     error = json.loads(reply.body)["error"]
     assert set(error) == {"code", "type", "message"} and error["type"] == "unsupported_media_type"
+
+
+def test_openai_form_upload_through_handle():
+    fields = {"file": clip_bytes("en_slt_lights.wav"), "model": "whisper-1", "language": "it", "response_format": "json"}
+    (response,) = outputs_of(model.handle(multipart_input(fields, model_dir=str(PROJECT_ROOT))))
+    assert response.code == 200
+    document = json.loads(response.body)
+    assert document["language"] == "it"
+    assert document["duration"] == pytest.approx(REFERENCES["en_slt_lights.wav"]["seconds"], abs=0.01)
+
+
+def test_query_parameters_through_handle():
+    request = request_input(clip_bytes("en_slt_lights.wav"), {"Content-Type": "audio/wav"},
+                            model_dir=str(PROJECT_ROOT), query={"language": "pt", "response_format": "json"})
+    (response,) = outputs_of(model.handle(request))
+    assert response.code == 200 and json.loads(response.body)["language"] == "pt"

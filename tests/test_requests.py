@@ -77,9 +77,50 @@ def test_deeply_nested_json_is_a_bad_parameter_not_a_crash():
         parse_request(raw(body, Content_Type="application/json"))
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "image/png", "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize("content_type", ["text/plain", "image/png", "text/csv; charset=utf-8"])
 def test_unsupported_content_type_is_415(content_type):
     with pytest.raises(UnsupportedMediaType) as caught:
         parse_request(raw(AUDIO, Content_Type=content_type))
     assert caught.value.status == 415
     assert content_type.split(";")[0] in str(caught.value)
+
+
+FORM = "multipart/form-data; boundary=abc"
+
+
+def test_openai_form_upload():
+    fields = {"file": AUDIO, "model": b"whisper-1", "language": b"de", "response_format": b"text"}
+    parsed = parse_request(RawRequest({"Content-Type": FORM}, b"", fields))
+    assert parsed.audio == AUDIO
+    assert (parsed.params.language, parsed.params.response_format) == ("de", "text")
+
+
+def test_form_without_file_names_the_field_and_the_curl_pitfall():
+    with pytest.raises(BadParameter, match="no 'file' field") as caught:
+        parse_request(RawRequest({"Content-Type": "application/x-www-form-urlencoded"}, b"", {"RIFF": b""}))
+    assert "curl --data-binary" in str(caught.value)
+
+
+def test_a_binary_body_parsed_as_a_form_gets_a_short_message():
+    junk = {bytes([i]).decode("latin-1") * 500: b"" for i in range(200)}
+    with pytest.raises(BadParameter) as caught:
+        parse_request(RawRequest({"Content-Type": "application/x-www-form-urlencoded"}, b"", junk))
+    assert len(str(caught.value)) < 600 and "200 field(s)" in str(caught.value)  # 100 kB of names in
+
+
+def test_unknown_form_field_is_a_bad_parameter():
+    with pytest.raises(BadParameter, match="unknown parameter 'speed'"):
+        parse_request(RawRequest({"Content-Type": FORM}, b"", {"file": AUDIO, "speed": b"2"}))
+
+
+def test_query_parameters_apply_to_raw_audio_and_lose_to_the_json_body():
+    parsed = parse_request(RawRequest({"Content-Type": "audio/wav", "language": "fr"}, AUDIO, {"language": b"es"}))
+    assert parsed.params.language == "es"
+    body = json.dumps({"audio": base64.b64encode(AUDIO).decode(), "language": "de"}).encode()
+    parsed = parse_request(RawRequest({"Content-Type": "application/json"}, body, {"language": b"es"}))
+    assert parsed.params.language == "de"
+
+
+def test_unknown_query_parameter_is_a_bad_parameter():
+    with pytest.raises(BadParameter, match="unknown parameter 'lang'"):
+        parse_request(RawRequest({"Content-Type": "audio/wav"}, AUDIO, {"lang": b"de"}))
