@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 
+import jiwer
 from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
 from scripts.djl_requests import batch_input, initial_input, outputs_of, request_input
@@ -31,7 +33,7 @@ def main() -> int:
     started = time.perf_counter()
     theirs = [faster_whisper_transcribe(clip_bytes(n)) for n in names]
     theirs_seconds = time.perf_counter() - started
-    _report(names, [__import__("json").loads(body) for body in ours], theirs)
+    _report(names, [json.loads(body) for body in ours], theirs)
     print(f"wall time for all {len(names)} clips: ours {ours_seconds:.1f} s (one batch), faster-whisper "
           f"{theirs_seconds:.1f} s (one by one)")
     return 0
@@ -42,14 +44,12 @@ def _report(names, ours, theirs) -> None:
     basic = BasicTextNormalizer()
     for name, mine, (text, language) in zip(names, ours, theirs):
         print(f"{name:20s} ours [{mine['language']}] {mine['text']}\n{'':20s} f-w  [{language}] {text}")
-    for label, subset in (("English", [n for n in names if n in english]),):
-        refs = [REFERENCES[n]["text"] for n in subset]
-        print(f"{label} WER over {len(subset)} clips: ours {wer(refs, [ours[names.index(n)]['text'] for n in subset]):.2%}"
-              f", faster-whisper {wer(refs, [theirs[names.index(n)][0] for n in subset]):.2%}")
+    subset = [n for n in names if n in english]
+    refs = [REFERENCES[n]["text"] for n in subset]
+    print(f"English WER over {len(subset)} clips: ours {wer(refs, [ours[names.index(n)]['text'] for n in subset]):.2%}"
+          f", faster-whisper {wer(refs, [theirs[names.index(n)][0] for n in subset]):.2%}")
     for language in ("de", "fr", "es"):
         subset = [n for n in names if REFERENCES[n]["language"] == language]
-        import jiwer
-
         refs = [basic(REFERENCES[n]["text"]) for n in subset]
         mine = jiwer.wer(refs, [basic(ours[names.index(n)]["text"]) for n in subset])
         other = jiwer.wer(refs, [basic(theirs[names.index(n)][0]) for n in subset])

@@ -13,7 +13,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from serving.constants import WINDOW_SECONDS
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -57,10 +56,6 @@ class Settings(BaseModel):
         if degree < 1:
             raise ValueError("must be a positive integer or 'max'")
         return degree
-
-    @property
-    def max_windows_per_request(self) -> int:
-        return int(-(-self.max_audio_seconds // WINDOW_SECONDS))
 
 
 def options_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
