@@ -29,11 +29,12 @@ class DecodeOptions:
 
 
 class WhisperDecoder:
-    def __init__(self, loaded: LoadedModel, max_new_tokens: int) -> None:
+    def __init__(self, loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0) -> None:
         self.model = loaded.model
         self.tokenizer = loaded.processor.tokenizer
         self.generation_config = loaded.model.generation_config
         self.max_new_tokens = max_new_tokens
+        self.min_new_tokens = min_new_tokens  # benchmarks force a fixed length on random weights; 0 in serving
         self.lang_id_to_code = {i: code_of_token(t) for t, i in self.generation_config.lang_to_id.items()}
 
     @property
@@ -59,6 +60,7 @@ class WhisperDecoder:
         kwargs = dict(
             encoder_outputs=BaseModelOutput(last_hidden_state=states),
             max_new_tokens=self._max_new_tokens(prompt_ids),
+            min_new_tokens=min(self.min_new_tokens, self._max_new_tokens(prompt_ids)),
             return_timestamps=False,
             do_sample=options.temperature > 0,
             temperature=options.temperature if options.temperature > 0 else None,

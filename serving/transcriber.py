@@ -46,8 +46,10 @@ class _Window:
 
 
 class Transcriber:
-    def __init__(self, loaded: LoadedModel, max_batch_windows: int, max_new_tokens: int) -> None:
-        self.decoder = WhisperDecoder(loaded, max_new_tokens)
+    def __init__(
+        self, loaded: LoadedModel, max_batch_windows: int, max_new_tokens: int, min_new_tokens: int = 0
+    ) -> None:
+        self.decoder = WhisperDecoder(loaded, max_new_tokens, min_new_tokens)
         self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
         self.max_batch_windows = max_batch_windows
 
