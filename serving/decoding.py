@@ -32,19 +32,29 @@ class DecodeOptions:
     timestamps: bool = False
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the model is driven (from the serving options; benchmarks set ``min_new_tokens``)."""
+
+    capacity: int = 16  # most windows in one encoder/decoder batch
+    max_new_tokens: int = 440
+    min_new_tokens: int = 0  # > 0 forces a length: benchmarks on random weights; 0 in serving
+    cuda_graphs: bool = True  # capture the decoding step (one GPU; ignored on CPU and when partitioned)
+    torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
+
+
 class WhisperDecoder:
-    def __init__(
-        self, loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0, capacity: int = 16,
-        cuda_graphs: bool = True,
-    ) -> None:
+    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
         self.model = loaded.model
         self.tokenizer = loaded.processor.tokenizer
         self.vocabulary: Vocabulary = load_vocabulary(self.tokenizer, self.model.generation_config)
-        self.max_new_tokens = max_new_tokens
-        self.min_new_tokens = min_new_tokens  # benchmarks force a fixed length on random weights; 0 in serving
-        runtime = DecoderRuntime(self.model, capacity)
-        use_graphs = cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
-        self.search = TokenSearch(runtime, self.vocabulary, use_graphs)
+        self.options = options
+        runtime = DecoderRuntime(self.model, options.capacity)
+        use_graphs = options.cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
+        self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile)
+        self.encoder = self.model.get_encoder()
+        if options.torch_compile:
+            self.encoder = torch.compile(self.encoder, dynamic=True)
         self.search.capture_graphs()
 
     @property
@@ -53,9 +63,8 @@ class WhisperDecoder:
 
     @torch.inference_mode()
     def encode(self, features: torch.Tensor) -> torch.Tensor:
-        encoder = self.model.get_encoder()
         features = features.to(input_device(self.model), self.model.dtype)
-        return encoder(input_features=features).last_hidden_state
+        return self.encoder(input_features=features).last_hidden_state
 
     def detect_languages(self, states: torch.Tensor) -> list[str]:
         if not self.is_multilingual:
@@ -79,8 +88,8 @@ class WhisperDecoder:
             sot_index=sot_index,
             timestamps=options.timestamps,
             temperature=options.temperature,
-            max_new_tokens=self.max_new_tokens,
-            min_new_tokens=self.min_new_tokens,
+            max_new_tokens=self.options.max_new_tokens,
+            min_new_tokens=self.options.min_new_tokens,
         )
 
     def _prompt_ids(self, prompt: str | None) -> tuple[int, ...]:

@@ -63,7 +63,7 @@ class LogitRules:
 
     def _timestamp_mask(self, row: RowState, sampled: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
         begin = self.vocabulary.timestamp_begin
-        last = row.history.gather(1, (row.length - 1).unsqueeze(1)).squeeze(1)
+        last = row.history.gather(1, (row.length - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
         penultimate = row.history.gather(1, (row.length - 2).clamp(min=0).unsqueeze(1)).squeeze(1)
         last_was = (sampled >= 1) & (last >= begin)
         penultimate_was = (sampled < 2) | (penultimate >= begin)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from serving.audio import AudioLimits, decode_audio, duration_seconds
+from serving.decoding import EngineOptions
 from serving.errors import error_response
 from serving.formats import Rendered, render, render_error
 from serving.loading import load_model
@@ -47,7 +48,7 @@ class TranscriptionService:
         settings = load_settings(properties)
         placement = resolve_placement(settings, properties.get("device_id"))
         loaded = load_model(settings, properties.get("model_dir"), placement)
-        return cls(settings, Transcriber(loaded, settings.max_batch_windows, settings.max_new_tokens))
+        return cls(settings, Transcriber(loaded, engine_options(settings)))
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         ids = [_request_id(raw) for raw in requests]
@@ -86,6 +87,15 @@ class TranscriptionService:
             logger.warning("batch of %d failed (%s); retrying each request alone", len(jobs), exc)
             return {i: self._transcribe({i: job}, ids)[i] for i, job in jobs.items()}
         return {i: _ok(render(result, job.params.response_format)) for (i, job), result in zip(jobs.items(), results)}
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        capacity=settings.max_batch_windows,
+        max_new_tokens=settings.max_new_tokens,
+        cuda_graphs=settings.cuda_graphs,
+        torch_compile=settings.torch_compile,
+    )
 
 
 def _request_id(raw: RawRequest) -> str:

@@ -71,9 +71,9 @@ class SearchState:
         def longs():
             return torch.zeros(capacity, dtype=torch.long, device=device)
 
-        return cls(
+        return cls(  # every row starts inert: ended, one token in its history
             history=torch.zeros(capacity, positions + 1, dtype=torch.long, device=device),
-            length=longs(), sample_begin=longs(), last_timestamp=longs(), min_new=longs(), limit=longs(),
+            length=longs() + 1, sample_begin=longs(), last_timestamp=longs() - 1, min_new=longs(), limit=longs() + 1,
             timestamps=torch.zeros(capacity, dtype=torch.bool, device=device),
             temperature=torch.zeros(capacity, device=device),
             done=torch.ones(capacity, dtype=torch.bool, device=device),
@@ -98,13 +98,18 @@ class SearchState:
 
 
 class TokenSearch:
-    def __init__(self, runtime: DecoderRuntime, vocabulary: Vocabulary, use_graphs: bool) -> None:
+    def __init__(
+        self, runtime: DecoderRuntime, vocabulary: Vocabulary, use_graphs: bool, compile_step: bool = False
+    ) -> None:
         self.runtime = runtime
         self.vocabulary = vocabulary
         self.device = runtime.device
         self.state = SearchState.allocate(runtime.capacity, runtime.shape.positions, self.device)
         self.rules = LogitRules(vocabulary, runtime.shape.vocab, self.device)
-        self.graphs = StepGraphs(self._step, bucket_sizes(runtime.capacity)) if use_graphs else None
+        # torch.compile fuses the step's many small kernels (norms, residuals, masks); one compilation serves every
+        # row count (dynamic shapes), and the graphs below capture the compiled kernels.
+        self._step_fn = torch.compile(self._step, dynamic=True) if compile_step else self._step
+        self.graphs = StepGraphs(self._step_fn, bucket_sizes(runtime.capacity)) if use_graphs else None
         self.bound = 0
 
     # ---- public -----------------------------------------------------------------------------------------------
@@ -199,7 +204,7 @@ class TokenSearch:
                 if self.graphs is not None:
                     self._replay(rows, flags)
                 else:
-                    self._step(rows, flags)
+                    self._step_fn(rows, flags)
                 taken += 1
             if bool(self.state.done[:rows].all()):
                 break

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from serving.audio import duration_seconds
-from serving.decoding import DecodeOptions, WhisperDecoder
+from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
 from serving.features import LogMel
 from serving.loading import LoadedModel, input_device
 from serving.params import TranscriptionParams
@@ -46,12 +46,10 @@ class _Window:
 
 
 class Transcriber:
-    def __init__(
-        self, loaded: LoadedModel, max_batch_windows: int, max_new_tokens: int, min_new_tokens: int = 0
-    ) -> None:
-        self.decoder = WhisperDecoder(loaded, max_new_tokens, min_new_tokens, capacity=max_batch_windows)
+    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
+        self.decoder = WhisperDecoder(loaded, options)
         self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
-        self.max_batch_windows = max_batch_windows
+        self.max_batch_windows = options.capacity
 
     def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]:
         started = time.perf_counter()
