@@ -119,21 +119,24 @@ class DecoderRuntime:
         """Rows of prefix tokens (rows, length), right-padded, from position 0 -> hidden states (rows, length, width)
         before the final norm (see :meth:`logits_at`). Keys and values of every position are cached; a padded position is overwritten by the row's first
         generated token before anything attends to it."""
-        return self._sequence(tokens, capture=None)[0]
+        return self._sequence(tokens, capture=None)[0]  # caches rows 0..n-1
 
-    def alignment_attention(self, tokens: torch.Tensor, heads: list[tuple[int, int]]) -> torch.Tensor:
-        """Cross-attention probabilities of the given (layer, head) pairs for teacher-forced ``tokens``:
-        (rows, len(heads), length, sources)."""
-        _, captured = self._sequence(tokens, capture=heads)
-        return torch.stack([captured[pair] for pair in heads], dim=1)
+    def alignment(
+        self, tokens: torch.Tensor, heads: list[tuple[int, int]], rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced ``tokens`` (n, length) over the bound windows ``rows`` (n,) -> the raw cross-attention
+        scores of the given (layer, head) pairs (n, len(heads), length, sources) and the hidden states."""
+        hidden, captured = self._sequence(tokens, capture=heads, rows=rows)
+        return torch.stack([captured[pair] for pair in heads], dim=1), hidden
 
     def logits_at(self, hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Float32 logits of ``hidden`` (rows, length, width) at one position per row."""
         picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), index.to(hidden.device)]
         return self._logits(picked)
 
-    def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None):
-        rows, length = tokens.shape
+    def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None, rows: torch.Tensor | None = None):
+        """Causal pass over whole sequences; ``rows`` picks bound windows for the sequences (default: 0, 1, ...)."""
+        count, length = tokens.shape
         if length > self.shape.positions:
             raise ValueError(f"{length} tokens exceed the decoder's {self.shape.positions} positions")
         tokens = tokens.to(self.device)
@@ -142,11 +145,12 @@ class DecoderRuntime:
         for i, layer in enumerate(self.layers):
             x = x.to(layer.device)
             q, k, v = self._self_qkv(layer, x)
-            self.self_k[i][:rows, :, :length].copy_(k)
-            self.self_v[i][:rows, :, :length].copy_(v)
+            if rows is None:
+                self.self_k[i][:count, :, :length].copy_(k)
+                self.self_v[i][:count, :, :length].copy_(v)
             attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             wanted = [head for layer_index, head in capture or () if layer_index == i]
-            x = self._finish_layer(i, layer, x, attended, rows, wanted, captured)
+            x = self._finish_layer(i, layer, x, attended, count, wanted, captured, rows)
         return x.to(self.device), captured
 
     def _self_qkv(self, layer: _Layer, x: torch.Tensor):
@@ -155,21 +159,28 @@ class DecoderRuntime:
         qkv = F.linear(_layer_norm(x, layer.norm_self), *layer.qkv)
         return qkv.view(rows, length, 3, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
 
-    def _finish_layer(self, i, layer, x, attended, rows, wanted=(), captured=None) -> torch.Tensor:
+    def _finish_layer(self, i, layer, x, attended, count, wanted=(), captured=None, rows=None) -> torch.Tensor:
         """Self-attention output, cross-attention over the bound windows, feed-forward; residuals throughout."""
         s = self.shape
         length = x.shape[1]
         x = x + F.linear(_merge_heads(attended), *layer.out_self)
         q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
-        q = q.view(rows, length, s.heads, s.head_dim).transpose(1, 2)
-        keys, values = self.cross_k[i][:rows], self.cross_v[i][:rows]
+        q = q.view(count, length, s.heads, s.head_dim).transpose(1, 2)
+        if rows is None:
+            keys, values = self.cross_k[i][:count], self.cross_v[i][:count]
+        else:
+            index = rows.to(layer.device)
+            keys, values = self.cross_k[i].index_select(0, index), self.cross_v[i].index_select(0, index)
         attended = F.scaled_dot_product_attention(q, keys, values)
         for head in wanted:
-            scores = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / math.sqrt(s.head_dim)
-            captured[(i, head)] = scores.softmax(dim=-1)
+            captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / math.sqrt(s.head_dim)
         x = x + F.linear(_merge_heads(attended), *layer.out_cross)
         hidden = F.gelu(F.linear(_layer_norm(x, layer.norm_ffn), *layer.fc1))
         return x + F.linear(hidden, *layer.fc2)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 logits of hidden states (any leading shape) from :meth:`prefill` or :meth:`alignment`."""
+        return self._logits(hidden)
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         hidden = _layer_norm(hidden.to(self.device), self.final_norm)

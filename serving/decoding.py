@@ -15,6 +15,8 @@ import torch
 from serving.decoder_runtime import DecoderRuntime
 from serving.loading import LoadedModel, input_device
 from serving.token_search import DecodedWindow, TokenSearch, WindowPrompt
+from serving.alignment import WordTiming, word_timings
+from serving.token_text import TokenText
 from serving.vocabulary import Vocabulary, load_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -27,9 +29,20 @@ class DecodeOptions:
     """How one window is to be decoded (language may differ per window and is passed separately)."""
 
     task: str
-    prompt: str | None
+    prompt: tuple[int, ...]  # text tokens after <|startofprev|>: the request's prompt or the previous text
     temperature: float
     timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class AlignmentRequest:
+    """Word timings wanted for one bound window."""
+
+    row: int  # the window's row in the bound batch
+    language: str
+    task: str
+    text_tokens: tuple[int, ...]
+    frames: int  # mel frames of the window that hold audio
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class WhisperDecoder:
         if options.torch_compile:
             self.encoder = torch.compile(self.encoder, dynamic=True)
         self.search.capture_graphs()
+        self.text = TokenText(self.tokenizer, self.vocabulary.eot)
+        self.alignment_heads = _alignment_heads(self.model)
 
     @property
     def is_multilingual(self) -> bool:
@@ -77,11 +92,44 @@ class WhisperDecoder:
         self.search.bind(states)
         return self.search.decode([self._prompt(lang, opts) for lang, opts in zip(languages, options)])
 
-    def text(self, tokens: tuple[int, ...]) -> str:
-        return self.tokenizer.decode(list(tokens), skip_special_tokens=True).strip()
+    def align(self, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
+        """Word timings of the bound windows' text (openai's ``find_alignment``), all requests in one pass."""
+        if not requests:
+            return []
+        sequences, offsets = [], []
+        for r in requests:
+            prefix, _ = self.vocabulary.initial_tokens(r.language, r.task, timestamps=False)
+            sequences.append([*prefix, *r.text_tokens, self.vocabulary.eot])
+            offsets.append(len(prefix) - 1)  # the query at <|notimestamps|> predicts the first text token
+        tokens = _padded(sequences, self.vocabulary.eot, self.search.device)
+        rows = torch.tensor([r.row for r in requests], device=self.search.device)
+        with torch.inference_mode():
+            scores, hidden = self.search.runtime.alignment(tokens, self.alignment_heads, rows)
+        return [
+            self._timings(r, scores[i], hidden[i], offsets[i]) for i, r in enumerate(requests)
+        ]
+
+    def _timings(self, request: AlignmentRequest, scores, hidden, offset: int) -> list[WordTiming]:
+        count = len(request.text_tokens)
+        if count == 0:
+            return []
+        window = slice(offset, offset + count + 1)  # the text tokens' queries and the end of text's
+        with torch.inference_mode():
+            probs = self.search.runtime.logits(hidden[offset : offset + count])[:, : self.vocabulary.eot].softmax(-1)
+            chosen = torch.tensor(request.text_tokens, device=probs.device).unsqueeze(1)
+            picked = probs.gather(1, chosen).squeeze(1).tolist()
+        words = self.text.split_words(list(request.text_tokens), request.language)
+        return word_timings(scores[:, window], picked, words, request.frames)
+
+    def prompt_tokens(self, text: str | None) -> tuple[int, ...]:
+        """A request's prompt as tokens (the last MAX_PROMPT_TOKENS, as Whisper keeps)."""
+        if not text:
+            return ()
+        ids = self.tokenizer.encode(" " + text.strip(), add_special_tokens=False)
+        return tuple(ids[-MAX_PROMPT_TOKENS:])
 
     def _prompt(self, language: str, options: DecodeOptions) -> WindowPrompt:
-        prompt_ids = self._prompt_ids(options.prompt)
+        prompt_ids = tuple(options.prompt[-MAX_PROMPT_TOKENS:])
         prefix, sot_index = self.vocabulary.initial_tokens(language, options.task, options.timestamps, prompt_ids)
         return WindowPrompt(
             prefix=prefix,
@@ -92,8 +140,17 @@ class WhisperDecoder:
             min_new_tokens=self.options.min_new_tokens,
         )
 
-    def _prompt_ids(self, prompt: str | None) -> tuple[int, ...]:
-        if not prompt:
-            return ()
-        ids = self.tokenizer.encode(" " + prompt.strip(), add_special_tokens=False)
-        return tuple(ids[-MAX_PROMPT_TOKENS:])
+
+
+def _padded(sequences: list[list[int]], pad: int, device: torch.device) -> torch.Tensor:
+    width = max(len(sequence) for sequence in sequences)
+    return torch.tensor([sequence + [pad] * (width - len(sequence)) for sequence in sequences], device=device)
+
+
+def _alignment_heads(model) -> list[tuple[int, int]]:
+    """The checkpoint's alignment heads; without them, every head of the second half of the decoder (openai)."""
+    config = model.config
+    layers, heads = config.decoder_layers, config.decoder_attention_heads
+    listed = getattr(model.generation_config, "alignment_heads", None) or []
+    chosen = [(int(layer), int(head)) for layer, head in listed if layer < layers and head < heads]
+    return chosen or [(layer, head) for layer in range(layers // 2, layers) for head in range(heads)]

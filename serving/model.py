@@ -18,6 +18,7 @@ from serving.service import Response, TranscriptionService
 logger = logging.getLogger(__name__)
 
 BODY_KEY = "data"  # DJL's content key for the request body
+MIXED_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 _service: TranscriptionService | None = None
 
@@ -45,7 +46,12 @@ def _raw(item: Input) -> RawRequest:
     """DJL puts the body in content ``data`` and form fields and query parameters in entries named by field."""
     properties = {key: str(value) for key, value in item.get_properties().items()}
     content = item.get_content()
-    entries = {key: _as_bytes(value) for key, value in zip(content.get_keys(), content.get_values())}
+    entries: dict[str, bytes] = {}
+    for key, value in zip(content.get_keys(), content.get_values()):
+        if key in entries and key.endswith("[]"):  # a repeated list field (timestamp_granularities[])
+            entries[key] += b"," + _as_bytes(value)
+        else:
+            entries[key] = _as_bytes(value)
     body = entries.pop(BODY_KEY, b"")
     return RawRequest(properties=properties, body=body, fields=entries)
 
@@ -72,9 +78,10 @@ def _batch_output(responses: list[Response]) -> Output:
 
 
 def _shared_content_type(responses: list[Response]) -> str:
-    """DJL sends one Content-Type for the whole batch: the items' own when they agree, else JSON's."""
+    """DJL sends one Content-Type for the whole batch: the items' own when they agree, else plain UTF-8 text (every
+    body, JSON, text, SRT or WebVTT, is UTF-8 text in exactly the format its request asked for)."""
     types = {response.content_type for response in responses}
-    return types.pop() if len(types) == 1 else "application/json"
+    return types.pop() if len(types) == 1 else MIXED_CONTENT_TYPE
 
 
 def _message(response: Response) -> str:

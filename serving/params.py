@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from serving.errors import BadParameter
 from serving.languages import language_code
 
-ResponseFormat = Literal["json", "text"]
+ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 Task = Literal["transcribe", "translate"]
+Granularity = Literal["segment", "word"]
+LongForm = Literal["chunked", "sequential"]
+TIMED_FORMATS = frozenset({"verbose_json", "srt", "vtt"})  # formats that carry segment timestamps
 
 
 class TranscriptionParams(BaseModel):
@@ -24,6 +27,40 @@ class TranscriptionParams(BaseModel):
     prompt: str | None = Field(None, max_length=2000)
     temperature: float = Field(0.0, ge=0.0, le=1.0)
     response_format: ResponseFormat = "json"
+    timestamp_granularities: tuple[Granularity, ...] = ()  # verbose_json only; () means ("segment",)
+    long_form: LongForm | None = None  # None: the server's option.long_form
+    condition_on_previous_text: bool = True  # sequential long-form: the previous text prompts the next window
+
+    @property
+    def timestamps(self) -> bool:
+        """Segment timestamps are needed for the response."""
+        return self.response_format in TIMED_FORMATS
+
+    @property
+    def words(self) -> bool:
+        return "word" in self.timestamp_granularities
+
+    @property
+    def segments_wanted(self) -> bool:
+        """verbose_json lists segments unless only words were asked for (OpenAI's rule)."""
+        return not self.timestamp_granularities or "segment" in self.timestamp_granularities
+
+    @field_validator("timestamp_granularities", mode="before")
+    @classmethod
+    def _granularities(cls, value: Any) -> Any:
+        """A list, or text as headers and form fields carry it: 'word', 'segment,word' or '["word", "segment"]'."""
+        if isinstance(value, str):
+            text = value.strip().strip("[]")
+            value = [part.strip().strip("'\"").lower() for part in text.split(",") if part.strip()]
+        return tuple(dict.fromkeys(value)) if isinstance(value, (list, tuple)) else value
+
+    @model_validator(mode="after")
+    def _granularities_need_verbose_json(self) -> "TranscriptionParams":
+        if self.timestamp_granularities and self.response_format != "verbose_json":
+            raise ValueError(
+                f"timestamp_granularities needs response_format=verbose_json (got {self.response_format!r})"
+            )
+        return self
 
     @field_validator("language", mode="before")
     @classmethod
@@ -41,7 +78,7 @@ class TranscriptionParams(BaseModel):
             return None
         return value
 
-    @field_validator("task", "response_format", mode="before")
+    @field_validator("task", "response_format", "long_form", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
@@ -63,8 +100,10 @@ def parse_params(values: Mapping[str, Any]) -> TranscriptionParams:
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        name = ".".join(str(part) for part in error["loc"])
-        if error["type"] == "extra_forbidden":
+        name = ".".join(str(part) for part in error["loc"] if isinstance(part, str))
+        if not name:
+            problems.append(error["msg"].removeprefix("Value error, "))
+        elif error["type"] == "extra_forbidden":
             problems.append(f"unknown parameter {name!r} (accepted: {', '.join(PARAMETER_NAMES)})")
         else:
             problems.append(f"parameter {name!r}={error.get('input')!r}: {error['msg']}")

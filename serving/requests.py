@@ -97,7 +97,7 @@ def _summary(fields: Mapping[str, bytes], shown: int = 3, width: int = 24) -> st
 def _text_fields(fields: Mapping[str, bytes]) -> dict[str, str]:
     """Form fields or query parameters as text; each name is validated as a parameter later."""
     try:
-        return {name: value.decode("utf-8") for name, value in fields.items()}
+        return {name.removesuffix("[]"): value.decode("utf-8") for name, value in fields.items()}
     except UnicodeDecodeError:
         raise BadParameter("a form field or query parameter is not UTF-8 text") from None
 

@@ -7,21 +7,25 @@ take the others down with it.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from serving.audio import AudioLimits, decode_audio, duration_seconds
 from serving.decoding import EngineOptions
-from serving.errors import error_response
+from serving.errors import ConfigurationError, error_response
 from serving.formats import Rendered, render, render_error
 from serving.loading import load_model
 from serving.placement import resolve_placement
 from serving.requests import RawRequest, parse_request
 from serving.settings import Settings, load_settings
-from serving.transcriber import Job, Transcriber
+from serving.quality import Thresholds
+from serving.transcriber import Job, Transcriber, TranscriberOptions
+from serving.vad import find_model
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +50,10 @@ class TranscriptionService:
     def start(cls, properties: Mapping[str, str]) -> "TranscriptionService":
         """Validate the options, then load the model where the worker's ``device_id`` says."""
         settings = load_settings(properties)
+        options = transcriber_options(settings)
         placement = resolve_placement(settings, properties.get("device_id"))
         loaded = load_model(settings, properties.get("model_dir"), placement)
-        return cls(settings, Transcriber(loaded, engine_options(settings)))
+        return cls(settings, Transcriber(loaded, options))
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         ids = [_request_id(raw) for raw in requests]
@@ -86,16 +91,37 @@ class TranscriptionService:
                 return {i: _error(exc, ids[i])}
             logger.warning("batch of %d failed (%s); retrying each request alone", len(jobs), exc)
             return {i: self._transcribe({i: job}, ids)[i] for i, job in jobs.items()}
-        return {i: _ok(render(result, job.params.response_format)) for (i, job), result in zip(jobs.items(), results)}
+        return {i: _ok(render(result, job.params)) for (i, job), result in zip(jobs.items(), results)}
 
 
-def engine_options(settings: Settings) -> EngineOptions:
-    return EngineOptions(
+def transcriber_options(settings: Settings) -> TranscriberOptions:
+    engine = EngineOptions(
         capacity=settings.max_batch_windows,
         max_new_tokens=settings.max_new_tokens,
         cuda_graphs=settings.cuda_graphs,
         torch_compile=settings.torch_compile,
     )
+    thresholds = Thresholds(
+        settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
+    )
+    return TranscriberOptions(
+        engine, thresholds, settings.long_form, settings.chunk_overlap_seconds, vad_model(settings)
+    )
+
+
+def vad_model(settings: Settings) -> Path | None:
+    """The Silero model file when VAD is on; a missing model or onnxruntime fails loading with the fix."""
+    if settings.vad == "off":
+        return None
+    path = find_model(settings.vad_model)
+    if path is None:
+        raise ConfigurationError(
+            "option.vad=silero needs silero_vad_v6.onnx: set option.vad_model to its path, package it with "
+            "'whisper-lmi package' (serving/assets/), or set option.vad=off"
+        )
+    if importlib.util.find_spec("onnxruntime") is None:
+        raise ConfigurationError("option.vad=silero needs the onnxruntime package (requirements.txt) or option.vad=off")
+    return path
 
 
 def _request_id(raw: RawRequest) -> str:

@@ -48,6 +48,13 @@ class Settings(BaseModel):
     max_new_tokens: int = Field(440, ge=1, le=448)
     cuda_graphs: bool = True
     torch_compile: bool = False
+    long_form: Literal["chunked", "sequential"] = "chunked"
+    chunk_overlap_seconds: float = Field(6.0, ge=1.0, le=14.0)
+    compression_ratio_threshold: float = Field(2.4, gt=1.0)
+    logprob_threshold: float = Field(-1.0, le=0.0)
+    no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    vad: Literal["silero", "off"] = "silero"
+    vad_model: str | None = None  # path of silero_vad_v6.onnx; default: serving/assets/, else faster-whisper's copy
 
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod

@@ -236,7 +236,8 @@ class TokenSearch:
         logprobs = logits.log_softmax(dim=-1)
         chosen = logits.argmax(dim=-1)
         if sampling:
-            chosen = torch.where(s.temperature[:rows] > 0, self._sample(logits, s.temperature[:rows]), chosen)
+            sampled = self._sample(logits, s.temperature[:rows], s.length[:rows])
+            chosen = torch.where(s.temperature[:rows] > 0, sampled, chosen)
         active = ~s.done[:rows]
         chosen = torch.where(active, chosen, self.vocabulary.eot)
         picked = logprobs.gather(1, chosen.unsqueeze(1)).squeeze(1)
@@ -247,10 +248,11 @@ class TokenSearch:
         s.length[:rows].add_(active.long())
         s.done[:rows].logical_or_((chosen == self.vocabulary.eot) | (s.length[:rows] >= s.limit[:rows]))
 
-    @staticmethod
-    def _sample(logits: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
-        """Sampling from softmax(logits / T) with the Gumbel-max trick (no host synchronisation)."""
-        uniform = torch.rand_like(logits).clamp_(min=1e-20, max=1.0)
+    def _sample(self, logits: torch.Tensor, temperature: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """Sampling from softmax(logits / T) with the Gumbel-max trick. The uniform numbers are a hash of (position,
+        token id): no generator state, so the same window decodes the same way in any batch, on every run, and
+        inside a CUDA graph."""
+        uniform = _hash_uniform(position.unsqueeze(1), self.rules.ids.unsqueeze(0))
         gumbel = -torch.log(-torch.log(uniform))
         return (logits / temperature.clamp(min=1e-6).unsqueeze(1) + gumbel).argmax(dim=-1)
 
@@ -266,3 +268,16 @@ class TokenSearch:
             tokens = tuple(sampled[:-1] if ended else sampled)
             results.append(DecodedWindow(tokens, sums[i], no_speech[i], prompt.temperature, ended))
         return results
+
+
+_MASK31 = (1 << 31) - 1
+
+
+def _hash_uniform(position: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """A deterministic uniform number in (0, 1) per (position, token): integer mixing on 31-bit values (every
+    product stays inside int64)."""
+    x = (position * 0x2545F491 + token * 0x5BD1E995 + 0x3C6EF372) & _MASK31
+    for multiplier in (0x7FEB352D, 0x46CA68BB):
+        x = ((x ^ (x >> 15)) * multiplier) & _MASK31
+    x = x ^ (x >> 16)
+    return ((x.float() + 0.5) / float(1 << 31)).clamp(min=2.0**-31, max=1.0 - 2.0**-24)

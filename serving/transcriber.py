@@ -1,7 +1,13 @@
-"""The orchestrator: many requests' waveforms -> one transcript each, all windows batched on the model together.
+"""The orchestrator: many requests' waveforms -> one transcription each, all windows batched on the model together.
 
-Windows of every request are ordered by decode options and window index, so each request's first window (where its
-language is detected) is encoded no later than the rest of it, and cut into GPU batches of ``max_batch_windows``.
+Each request gets a plan (one window for short audio; sequential or chunked long-form). Rounds repeat until every
+plan is done:
+
+1. collect the pending windows of every plan, first windows first (their language is detected before any other
+   window of the request is decoded), and cut them into GPU batches of ``capacity``;
+2. per batch: log-mel, encoder, language detection, decoding with temperature fallback (only the windows that fail
+   the quality tests are decoded again, hotter), word alignment where wanted;
+3. hand each plan its outcomes; sequential plans then offer their next window.
 """
 
 from __future__ import annotations
@@ -9,18 +15,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from serving.audio import duration_seconds
-from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+from serving.chunked import ChunkedPlan
+from serving.constants import WINDOW_SAMPLES
+from serving.decoding import AlignmentRequest, DecodeOptions, EngineOptions, WhisperDecoder
 from serving.features import LogMel
 from serving.loading import LoadedModel, input_device
 from serving.params import TranscriptionParams
+from serving.plans import (
+    Plan, PlanContext, RequestOptions, WindowOutcome, WindowTask, clamp_timeline, window_audio,
+)
+from serving.quality import Thresholds, compression_ratio, needs_fallback, temperatures
+from serving.results import Segment, Transcription
+from serving.sequential import SequentialPlan
 from serving.timing import StageTimer
-from serving.windows import split_windows
+from serving.token_search import DecodedWindow
+from serving.vad import SileroVad, SpeechMap, VadOptions, speech_regions
 
 logger = logging.getLogger(__name__)
 
@@ -32,78 +48,177 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Transcription:
-    text: str
-    language: str
-    duration: float
-
-
-@dataclass(frozen=True)
-class _Window:
-    job: int
-    index: int
-    options: DecodeOptions
+class TranscriberOptions:
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    long_form: str = "chunked"  # for requests that do not choose
+    chunk_overlap_seconds: float = 6.0
+    vad_model: Path | None = None  # Silero VAD; None: every request is transcribed whole
 
 
 class Transcriber:
-    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
-        self.decoder = WhisperDecoder(loaded, options)
+    def __init__(self, loaded: LoadedModel, options: TranscriberOptions) -> None:
+        self.options = options
+        self.decoder = WhisperDecoder(loaded, options.engine)
         self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
-        self.max_batch_windows = options.capacity
+        self.capacity = options.engine.capacity
+        self.context = PlanContext(
+            self.decoder.vocabulary, self.decoder.text, options.thresholds, options.chunk_overlap_seconds
+        )
+        self.vad = SileroVad(options.vad_model) if options.vad_model else None
 
     def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]:
         started = time.perf_counter()
         timer = StageTimer()
-        # 1. Cut every request's audio into 30 s windows.
-        audio = [split_windows(job.waveform) for job in jobs]
-        languages: list[str | None] = [job.params.language for job in jobs]
-        texts: list[list[str]] = [[""] * len(windows) for windows in audio]
-        # 2. Order all windows so that equal decode options sit together and first windows come first.
-        order = sorted(_windows(jobs, audio), key=lambda w: (_sort_key(w.options), w.index, w.job))
-        # 3. Features, encoder, language detection and generation, one GPU batch at a time.
-        for start in range(0, len(order), self.max_batch_windows):
-            batch = order[start : start + self.max_batch_windows]
-            self._run_batch(batch, audio, languages, texts, timer)
-        results = [
-            Transcription(_join(parts), language or "", duration_seconds(job.waveform))
-            for job, parts, language in zip(jobs, texts, languages)
-        ]
-        _log_timing(results, len(order), time.perf_counter() - started, timer)
+        with timer("vad"):
+            speech = [self._speech(job.waveform) for job in jobs]
+        plans = [self._plan(i, job, where) for i, (job, where) in enumerate(zip(jobs, speech))]
+        windows = 0
+        while tasks := sorted((t for p in plans for t in p.pending()), key=lambda t: (not t.first, t.plan, t.key)):
+            windows += len(tasks)
+            for begin in range(0, len(tasks), self.capacity):
+                self._run_batch(tasks[begin : begin + self.capacity], plans, jobs, timer)
+        with timer("segments"):
+            results = [self._result(plan, job, where) for plan, job, where in zip(plans, jobs, speech)]
+        _log_timing(results, windows, time.perf_counter() - started, timer)
         return results
 
-    def _run_batch(self, batch, audio, languages, texts, timer: StageTimer) -> None:
+    # ---- 1. plans ---------------------------------------------------------------------------------------------
+
+    def _speech(self, waveform: np.ndarray) -> SpeechMap:
+        if self.vad is None:
+            return SpeechMap.whole(waveform.shape[0])
+        regions = speech_regions(self.vad.probabilities(waveform), waveform.shape[0], VadOptions())
+        return SpeechMap(tuple(regions))
+
+    def _plan(self, index: int, job: Job, speech: SpeechMap) -> Plan:
+        params = job.params
+        options = RequestOptions(
+            language=params.language, task=params.task, prompt=self.decoder.prompt_tokens(params.prompt),
+            temperature=params.temperature, timestamps=params.timestamps, words=params.words,
+            long_form=params.long_form or self.options.long_form,
+            condition_on_previous_text=params.condition_on_previous_text,
+        )
+        audio = speech.join(job.waveform)
+        if audio.shape[0] == 0:
+            return SilentPlan(options)
+        if audio.shape[0] <= WINDOW_SAMPLES:
+            timed = options.timestamps or options.words
+            return SequentialPlan(index, audio, options, self.context, timestamps=timed)
+        if options.long_form == "chunked":
+            return ChunkedPlan(index, audio, options, self.context)
+        return SequentialPlan(index, audio, options, self.context)
+
+    @staticmethod
+    def _result(plan: Plan, job: Job, speech: SpeechMap) -> Transcription:
+        """The plan's segments, timed in the original audio (speech regions joined -> original instants)."""
+        duration = duration_seconds(job.waveform)
+        segments = [_remapped(segment, speech) for segment in plan.segments()]
+        return Transcription(plan.language or "", duration, tuple(clamp_timeline(segments, duration)), job.params.task)
+
+    # ---- 2. one GPU batch -------------------------------------------------------------------------------------
+
+    def _run_batch(self, batch: list[WindowTask], plans: list[Plan], jobs: Sequence[Job], timer: StageTimer) -> None:
         with timer("log-mel"):
-            features = self.log_mel(np.stack([audio[w.job][w.index] for w in batch]))
+            features = self.log_mel(np.stack([window_audio(jobs[t.plan].waveform, t) for t in batch]))
         with timer("encode"):
             states = self.decoder.encode(features)
         with timer("detect"):
-            self._detect(batch, states, languages)
-        with timer("generate"):
-            decoded = self.decoder.decode(states, [languages[w.job] for w in batch], [w.options for w in batch])
-        for window, result in zip(batch, decoded):
-            texts[window.job][window.index] = self.decoder.text(result.tokens)
+            self._detect(batch, plans, states)
+        with timer("decode"):
+            decoded = self._decode_with_fallback(batch, plans, states)
+        with timer("align"):
+            timings = self._align(batch, plans, states, decoded)
+        for task, window, words in zip(batch, decoded, timings):
+            plans[task.plan].accept(task, WindowOutcome(window, tuple(words)))
 
-    def _detect(self, batch, states: torch.Tensor, languages: list[str | None]) -> None:
-        rows = [i for i, w in enumerate(batch) if w.index == 0 and languages[w.job] is None]
-        if rows:
-            for i, code in zip(rows, self.decoder.detect_languages(states[rows])):
-                languages[batch[i].job] = code
+    def _detect(self, batch: list[WindowTask], plans: list[Plan], states: torch.Tensor) -> None:
+        rows = [i for i, t in enumerate(batch) if t.first and plans[t.plan].language is None]
+        if not rows:
+            return
+        if not self.decoder.is_multilingual:
+            for i in rows:
+                plans[batch[i].plan].language = "en"
+            return
+        for i, code in zip(rows, self.decoder.detect_languages(states[rows])):
+            plans[batch[i].plan].language = code
+
+    def _decode_with_fallback(self, batch: list[WindowTask], plans: list[Plan], states) -> list[DecodedWindow]:
+        """Decode every window; those that fail the quality tests are decoded again at the next temperature."""
+        schedules = [temperatures(plans[t.plan].options.temperature) for t in batch]
+        level = [0] * len(batch)
+        attempts: list[list[DecodedWindow]] = [[] for _ in batch]
+        rows = list(range(len(batch)))
+        while rows:
+            options = [self._options(batch[i], plans, schedules[i][level[i]]) for i in rows]
+            languages = [plans[batch[i].plan].language or "en" for i in rows]
+            subset = states if len(rows) == len(batch) else states[rows]
+            for i, window in zip(rows, self.decoder.decode(subset, languages, options)):
+                attempts[i].append(window)
+            rows = [i for i in rows if level[i] + 1 < len(schedules[i]) and self._failed(attempts[i][-1])]
+            for i in rows:
+                level[i] += 1
+        if any(level):
+            self.decoder.search.bind(states)  # a retry bound a subset: word alignment needs the whole batch
+        return [self._best(tries) for tries in attempts]
+
+    def _failed(self, window: DecodedWindow) -> bool:
+        return needs_fallback(window, self.decoder.text.decode(window.tokens), self.options.thresholds)
+
+    def _best(self, tries: list[DecodedWindow]) -> DecodedWindow:
+        """The last attempt if it passed; when every temperature failed, the likeliest attempt that is not a loop
+        (faster-whisper's rule: openai keeps the hottest, often the worst)."""
+        if len(tries) == 1 or not self._failed(tries[-1]):
+            return tries[-1]
+        limit = self.options.thresholds.compression_ratio
+        looping = [compression_ratio(self.decoder.text.decode(t.tokens)) > limit for t in tries]
+        candidates = [t for t, loop in zip(tries, looping) if not loop] or tries
+        return max(candidates, key=lambda t: t.avg_logprob)
+
+    @staticmethod
+    def _options(task: WindowTask, plans: list[Plan], temperature: float) -> DecodeOptions:
+        return DecodeOptions(plans[task.plan].options.task, task.prompt, temperature, task.timestamps)
+
+    def _align(self, batch: list[WindowTask], plans: list[Plan], states, decoded: list[DecodedWindow]) -> list[list]:
+        wanted = [i for i, t in enumerate(batch) if t.words and decoded[i].tokens]
+        timings: list[list] = [[] for _ in batch]
+        if not wanted:
+            return timings
+        eot = self.decoder.vocabulary.eot
+        requests = [
+            AlignmentRequest(i, plans[batch[i].plan].language or "en", plans[batch[i].plan].options.task,
+                             tuple(t for t in decoded[i].tokens if t < eot), batch[i].frames)
+            for i in wanted
+        ]
+        for i, words in zip(wanted, self.decoder.align(requests)):
+            timings[i] = words
+        return timings
 
 
-def _windows(jobs: Sequence[Job], audio: Sequence[np.ndarray]) -> list[_Window]:
-    return [
-        _Window(j, i, DecodeOptions(job.params.task, job.params.prompt, job.params.temperature))
-        for j, (job, windows) in enumerate(zip(jobs, audio))
-        for i in range(len(windows))
-    ]
+class SilentPlan:
+    """A request without speech: no window to decode, no segment."""
+
+    def __init__(self, options: RequestOptions) -> None:
+        self.options = options
+        self.language = options.language
+
+    def pending(self) -> list[WindowTask]:
+        return []
+
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        raise AssertionError("a silent plan has no windows")
+
+    def segments(self) -> list:
+        return []
 
 
-def _sort_key(options: DecodeOptions) -> tuple:
-    return (options.task, options.prompt or "", options.temperature)
-
-
-def _join(parts: list[str]) -> str:
-    return " ".join(part for part in parts if part)
+def _remapped(segment: Segment, speech: SpeechMap) -> Segment:
+    words = tuple(
+        replace(w, start=speech.original_seconds(w.start), end=speech.original_seconds(w.end, is_end=True))
+        for w in segment.words
+    )
+    start, end = speech.original_seconds(segment.start), speech.original_seconds(segment.end, is_end=True)
+    return replace(segment, start=start, end=end, words=words)
 
 
 def _log_timing(results: list[Transcription], windows: int, seconds: float, timer: StageTimer) -> None:

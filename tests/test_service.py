@@ -8,7 +8,7 @@ import torch
 from serving.requests import RawRequest
 from serving.service import TranscriptionService
 from serving.settings import load_settings
-from serving.transcriber import Transcription
+from serving.results import Segment, Transcription
 from tests.test_audio import wav_bytes
 
 
@@ -23,7 +23,12 @@ class ExplodingTranscriber:
         self.calls.append(len(jobs))
         if any(job.waveform.size == 32_000 for job in jobs):
             raise self.error
-        return [Transcription(f"{job.waveform.size} samples", "en", job.waveform.size / 16_000) for job in jobs]
+        return [_transcription(f"{job.waveform.size} samples", job.waveform.size / 16_000) for job in jobs]
+
+
+def _transcription(text: str, duration: float) -> Transcription:
+    segment = Segment(0.0, duration, " " + text, (), -0.1, 0.0, 1.0, 0.0)
+    return Transcription("en", duration, (segment,))
 
 
 def service_with(transcriber) -> TranscriptionService:

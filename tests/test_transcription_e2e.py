@@ -72,12 +72,14 @@ def test_translate_gives_english():
 
 
 def test_forced_language_is_honoured():
-    """The German clip forced to English comes back in English: Whisper decodes with the forced language token."""
+    """The German clip forced to English is decoded with the English token: no German transcript comes back (the
+    model guesses, so the English text is judged unreliable and decoded again hotter, deterministically)."""
     name = clips("de")[0]
     forced = send(clip_bytes(name), {**AUDIO_WAV, "language": "english"}).json()
     detected = send(clip_bytes(name), AUDIO_WAV).json()
     assert (forced["language"], detected["language"]) == ("en", "de")
-    assert forced["text"] != detected["text"] and forced["text"].isascii()
+    assert "Bahnhof" in detected["text"] and "Bahnhof" not in forced["text"]
+    assert send(clip_bytes(name), {**AUDIO_WAV, "language": "english"}).json() == forced
 
 
 def test_json_and_hugging_face_bodies_give_the_same_transcript_as_raw_audio():

@@ -1,0 +1,89 @@
+"""Token ids -> text, and token ids -> words, from the tokenizer's byte-level vocabulary read once.
+
+Whisper's tokenizer is byte-level BPE: each token is a byte string. Decoding joins the bytes and reads them as UTF-8
+(as openai/whisper and faster-whisper do), with no per-call tokenizer overhead. Words are split as openai/whisper
+splits them for word timestamps: at token boundaries that complete a UTF-8 character, then at spaces and punctuation
+(languages written without spaces keep the character-level split).
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+REPLACEMENT = "\ufffd"
+
+
+@dataclass(frozen=True)
+class WordTokens:
+    text: str
+    tokens: tuple[int, ...]
+
+
+class TokenText:
+    def __init__(self, tokenizer, first_special: int) -> None:
+        """``first_special``: the first id that is not text (end of text); ids from there on decode to nothing."""
+        decoder = _byte_decoder()
+        pieces = tokenizer.convert_ids_to_tokens(list(range(first_special)))
+        self._bytes: list[bytes] = [bytes(decoder[ch] for ch in piece) for piece in pieces]
+        self.first_special = first_special
+
+    def decode(self, tokens) -> str:
+        return self.bytes_of(tokens).decode("utf-8", errors="replace")
+
+    def bytes_of(self, tokens) -> bytes:
+        table, limit = self._bytes, self.first_special
+        return b"".join(table[t] for t in tokens if t < limit)
+
+    def split_words(self, tokens: list[int], language: str) -> list[WordTokens]:
+        """Text tokens -> words, each with its tokens (leading space kept, as in the transcript)."""
+        pieces = self._split_on_characters(tokens)
+        if language in NO_SPACE_LANGUAGES:
+            return pieces
+        words: list[WordTokens] = []
+        for piece in pieces:
+            starts_word = piece.text.startswith(" ") or piece.text.strip() in string.punctuation
+            if starts_word or not words:
+                words.append(piece)
+            else:
+                last = words[-1]
+                words[-1] = WordTokens(last.text + piece.text, last.tokens + piece.tokens)
+        return words
+
+    def _split_on_characters(self, tokens: list[int]) -> list[WordTokens]:
+        """Group tokens so that each group's bytes end on a whole UTF-8 character."""
+        groups: list[WordTokens] = []
+        pending: list[int] = []
+        for token in tokens:
+            pending.append(token)
+            text = self.decode(pending)
+            if REPLACEMENT not in text or self._complete_replacement(pending):
+                groups.append(WordTokens(text, tuple(pending)))
+                pending = []
+        if pending:
+            groups.append(WordTokens(self.decode(pending), tuple(pending)))
+        return groups
+
+    def _complete_replacement(self, tokens: list[int]) -> bool:
+        """A replacement character that the bytes really encode (not an unfinished multi-byte character)."""
+        raw = self.bytes_of(tokens)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return exc.end < len(raw) or exc.reason != "unexpected end of data"
+        return True
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's reversible byte <-> printable character table, inverted."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    codes = printable[:]
+    extra = 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(code): byte for byte, code in zip(printable, codes)}
