@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
+MAX_MESSAGE_CHARS = 2000  # a message that quotes the client's input is cut here (body and log line)
+
 
 class RequestError(Exception):
     """A problem with the client's request: the message is safe to return to the client."""
@@ -58,6 +60,12 @@ class ErrorResponse:
         return {"error": {"code": self.status, "type": self.kind, "message": self.message}}
 
 
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}... ({len(message) - MAX_MESSAGE_CHARS} more characters)"
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     try:
         import torch
@@ -69,8 +77,9 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 def error_response(exc: BaseException, request_id: str = "-") -> ErrorResponse:
     """Map any exception to the response a client gets; bugs are logged with their traceback."""
     if isinstance(exc, RequestError):
-        logger.info("request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, exc)
-        return ErrorResponse(exc.status, exc.kind, str(exc))
+        message = _bounded(str(exc))
+        logger.info("request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, message)
+        return ErrorResponse(exc.status, exc.kind, message)
     if _is_out_of_memory(exc):
         logger.error("request %s: out of memory", request_id, exc_info=exc)
         return ErrorResponse(507, "out_of_memory", "the server ran out of memory for this request; retry later")

@@ -29,6 +29,10 @@ JSON_MEDIA_TYPES = frozenset({"application/json"})
 FORM_MEDIA_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 FORM_AUDIO_FIELD = "file"
 FORM_IGNORED_FIELDS = frozenset({"model"})
+# Far above any valid value (a prompt may have 2000 characters) and name: longer ones are refused without being
+# echoed back, so a 1 MB header cannot become a 1 MB error body or log line.
+MAX_PARAMETER_CHARS = 8192
+MAX_PARAMETER_NAME_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -64,17 +68,26 @@ def parse_request(raw: RawRequest) -> ParsedRequest:
     from_properties = _params_from_properties(raw)
     if media_type in FORM_MEDIA_TYPES:
         audio, from_form = _parse_form(raw.fields)
-        return ParsedRequest(audio, parse_params({**from_properties, **from_form}))
+        return ParsedRequest(audio, _params({**from_properties, **from_form}))
     from_query = _text_fields(raw.fields)
     if media_type in JSON_MEDIA_TYPES:
         audio, from_body = _parse_json(raw.body)
-        return ParsedRequest(audio, parse_params({**from_properties, **from_query, **from_body}))
+        return ParsedRequest(audio, _params({**from_properties, **from_query, **from_body}))
     if not media_type or media_type in AUDIO_MEDIA_TYPES or media_type.startswith(AUDIO_MEDIA_PREFIXES):
-        return ParsedRequest(raw.body, parse_params({**from_properties, **from_query}))
+        return ParsedRequest(raw.body, _params({**from_properties, **from_query}))
     raise UnsupportedMediaType(
         f"Content-Type {media_type!r} is not supported; send audio/* or application/octet-stream with the audio "
         "as the body, multipart/form-data with the audio in field 'file', or application/json with base64 audio"
     )
+
+
+def _params(values: Mapping[str, Any]) -> TranscriptionParams:
+    for name, value in values.items():
+        if len(name) > MAX_PARAMETER_NAME_CHARS:
+            raise BadParameter(f"unknown parameter {name[:MAX_PARAMETER_NAME_CHARS]!r}... ({len(name)} characters)")
+        if isinstance(value, str) and len(value) > MAX_PARAMETER_CHARS:
+            raise BadParameter(f"parameter {name!r} is {len(value)} characters long; the limit is {MAX_PARAMETER_CHARS}")
+    return parse_params(values)
 
 
 def _parse_form(fields: Mapping[str, bytes]) -> tuple[bytes, dict[str, str]]:

@@ -42,3 +42,12 @@ def test_a_bug_is_500_with_the_traceback_logged_and_no_details_in_the_body(caplo
     assert response.status == 500
     assert "secret-key" not in response.message and "KeyError" in response.message
     assert "r-1" in caplog.text and caplog.records[-1].exc_info is not None
+
+
+def test_a_message_quoting_huge_input_is_cut_in_the_body_and_the_log(caplog):
+    with caplog.at_level(logging.INFO, logger="serving.errors"):
+        response = error_response(UnsupportedMediaType(f"Content-Type {'x' * 1_000_000!r} is not supported"))
+    assert response.message.startswith("Content-Type 'xxx")
+    assert response.message.endswith("... (998032 more characters)") and len(response.message) < 2100
+    assert len(caplog.records[-1].getMessage()) < 2200
+

@@ -124,3 +124,18 @@ def test_query_parameters_apply_to_raw_audio_and_lose_to_the_json_body():
 def test_unknown_query_parameter_is_a_bad_parameter():
     with pytest.raises(BadParameter, match="unknown parameter 'lang'"):
         parse_request(RawRequest({"Content-Type": "audio/wav"}, AUDIO, {"lang": b"de"}))
+
+
+@pytest.mark.parametrize("name", ["language", "LANGUAGE", "prompt", "temperature"])
+def test_a_megabyte_parameter_header_is_refused_without_being_echoed(name):
+    """Regression (fuzzing): the 400 used to quote the whole 1 MB value back, in the body and the log line."""
+    with pytest.raises(BadParameter) as caught:
+        parse_request(RawRequest({"Content-Type": "audio/wav", name: "x" * 1_000_000}, AUDIO))
+    assert str(caught.value) == f"parameter {name.lower()!r} is 1000000 characters long; the limit is 8192"
+
+
+def test_a_huge_parameter_name_is_refused_without_being_echoed():
+    body = json.dumps({"audio": "AAAA", "n" * 100_000: 1}).encode()
+    with pytest.raises(BadParameter, match=r"unknown parameter 'n{64}'\.\.\. \(100000 characters\)") as caught:
+        parse_request(raw(body, Content_Type="application/json"))
+    assert len(str(caught.value)) < 120
