@@ -1,6 +1,6 @@
 """One log line per request when it is answered: its id, status, audio seconds, per-stage timings and speed.
 
-Stages: ``parse``, ``decode``, ``transcribe`` (this request's share of its
+Stages: ``parse``, ``fetch`` (only for an ``audio_url``), ``decode``, ``transcribe`` (this request's share of its
 batch's model time, by audio seconds) and ``render``. RTF (real-time factor) = processing seconds / audio seconds,
 processing being the sum of those stages; RTFx = its inverse (audio seconds per processing second). A request that
 failed is logged with the stages it went through and no speed.

@@ -1,7 +1,7 @@
 """The transcription service without DJL: a batch of raw requests in, one response per request out.
 
-Each request is parsed and decoded on its own, so a bad one becomes its own error response; the good ones are
-transcribed together. If the model fails on a batch, each request is retried
+Each request is parsed, fetched (when it names an ``audio_url``) and decoded on its own, so a bad one becomes its
+own error response; the good ones are transcribed together. If the model fails on a batch, each request is retried
 alone so that one request cannot take the others down with it. Every request ends with one log line
 (:mod:`serving.request_log`).
 """
@@ -21,6 +21,7 @@ from serving.placement import resolve_placement
 from serving.request_log import RequestRecord, log_request, safe_request_id
 from serving.requests import RawRequest, parse_request
 from serving.settings import Settings, load_settings
+from serving.sources import AudioSources
 from serving.timing import StageTimer
 from serving.transcriber import Job, Transcriber
 
@@ -38,24 +39,26 @@ class Response:
 
 
 class TranscriptionService:
-    def __init__(self, settings: Settings, transcriber: Transcriber) -> None:
+    def __init__(self, settings: Settings, transcriber: Transcriber, sources: AudioSources | None = None) -> None:
         self.settings = settings
         self.transcriber = transcriber
         self.limits = AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
+        self.sources = sources or AudioSources.from_settings(settings)
 
     @classmethod
     def start(cls, properties: Mapping[str, str]) -> "TranscriptionService":
         """Validate the options, then load the model where the worker's ``device_id`` says."""
         settings = load_settings(properties)
+        sources = AudioSources.from_settings(settings)
         placement = resolve_placement(settings, properties.get("device_id"))
         loaded = load_model(settings, properties.get("model_dir"), placement)
-        return cls(settings, Transcriber(loaded, settings.max_batch_windows, settings.max_new_tokens))
+        return cls(settings, Transcriber(loaded, settings.max_batch_windows, settings.max_new_tokens), sources)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         ids = [_request_id(raw) for raw in requests]
         timers = [StageTimer() for _ in requests]
         responses: list[Response | None] = [None] * len(requests)
-        # 1. Parse and decode each request on its own; a failure answers that request only.
+        # 1. Parse, fetch and decode each request on its own; a failure answers that request only.
         jobs: dict[int, Job] = {}
         for i, raw in enumerate(requests):
             try:
@@ -74,8 +77,13 @@ class TranscriptionService:
     def _prepare(self, raw: RawRequest, timer: StageTimer) -> Job:
         with timer("parse"):
             parsed = parse_request(raw)
+        if not isinstance(parsed.audio, bytes):
+            with timer("fetch"):
+                audio = self.sources.audio_bytes(parsed.audio)
+        else:
+            audio = parsed.audio
         with timer("decode"):
-            waveform = decode_audio(parsed.audio, self.limits)
+            waveform = decode_audio(audio, self.limits)
         return Job(waveform, parsed.params)
 
     def _transcribe(self, jobs: dict[int, Job], ids: list[str], timers: list[StageTimer]) -> dict[int, Response]:

@@ -58,6 +58,15 @@ def test_the_batch_model_time_is_shared_by_audio_seconds():
     assert [timer.milliseconds for timer in timers] == [{"transcribe": 500.0}, {}, {"transcribe": 1500.0}]
 
 
+def test_a_url_request_logs_its_fetch(caplog):
+    service = boundary_service()
+    body = b'{"audio_url": "s3://audio-in/a.wav"}'
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        (response,) = service.handle([RawRequest({"Content-Type": "application/json", "X-Request-Id": "u-1"}, body)])
+    assert response.status == 400  # S3 input is off
+    assert re.fullmatch(rf"request u-1: 400, no audio, parse {STAGE}, fetch {STAGE}", caplog.records[-1].getMessage())
+
+
 @pytest.mark.parametrize(
     ("given", "kept"),
     [("abc-123", "abc-123"), ("a\nrequest forged: 200", "arequestforged:200"), ("x" * 500, "x" * 64)],
