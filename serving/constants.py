@@ -7,3 +7,6 @@ N_FFT = 400  # 25 ms analysis window
 
 WINDOW_SAMPLES = SAMPLE_RATE * WINDOW_SECONDS  # 480,000 samples per window
 FRAMES_PER_WINDOW = WINDOW_SAMPLES // HOP_LENGTH  # 3,000 mel frames per window
+ENCODER_STRIDE = 2  # the encoder's second convolution halves the frame rate
+ENCODER_POSITIONS = FRAMES_PER_WINDOW // ENCODER_STRIDE  # 1,500 encoder states per window
+SECONDS_PER_TIMESTAMP = WINDOW_SECONDS / ENCODER_POSITIONS  # 0.02 s: one timestamp token per encoder state

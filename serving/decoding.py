@@ -1,6 +1,8 @@
 """Stage 4: log-mel windows -> encoder states -> language ids -> tokens -> text, one GPU batch at a time.
 
-The encoder runs once per window: language detection and generation both reuse its output.
+The encoder is transformers' own module; the text decoder runs on :mod:`serving.token_search` (static caches,
+cross-attention keys and values computed once per window, CUDA graphs on a GPU). Language detection and generation
+both reuse the encoder's output.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ import logging
 from dataclasses import dataclass
 
 import torch
-from transformers.modeling_outputs import BaseModelOutput
 
-from serving.languages import code_of_token, language_token
+from serving.decoder_runtime import DecoderRuntime
 from serving.loading import LoadedModel, input_device
+from serving.token_search import DecodedWindow, TokenSearch, WindowPrompt
+from serving.vocabulary import Vocabulary, load_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -21,69 +24,76 @@ MAX_PROMPT_TOKENS = 223  # Whisper keeps at most the last (n_text_ctx // 2 - 1) 
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """What must be equal for windows to be generated in one call (language may differ per window)."""
+    """How one window is to be decoded (language may differ per window and is passed separately)."""
 
     task: str
     prompt: str | None
     temperature: float
+    timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the model is driven (from the serving options; benchmarks set ``min_new_tokens``)."""
+
+    capacity: int = 16  # most windows in one encoder/decoder batch
+    max_new_tokens: int = 440
+    min_new_tokens: int = 0  # > 0 forces a length: benchmarks on random weights; 0 in serving
+    cuda_graphs: bool = True  # capture the decoding step (one GPU; ignored on CPU and when partitioned)
+    torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
 
 
 class WhisperDecoder:
-    def __init__(self, loaded: LoadedModel, max_new_tokens: int, min_new_tokens: int = 0) -> None:
+    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
         self.model = loaded.model
         self.tokenizer = loaded.processor.tokenizer
-        self.generation_config = loaded.model.generation_config
-        self.max_new_tokens = max_new_tokens
-        self.min_new_tokens = min_new_tokens  # benchmarks force a fixed length on random weights; 0 in serving
-        self.lang_id_to_code = {i: code_of_token(t) for t, i in self.generation_config.lang_to_id.items()}
+        self.vocabulary: Vocabulary = load_vocabulary(self.tokenizer, self.model.generation_config)
+        self.options = options
+        runtime = DecoderRuntime(self.model, options.capacity)
+        use_graphs = options.cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
+        self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile)
+        self.encoder = self.model.get_encoder()
+        if options.torch_compile:
+            self.encoder = torch.compile(self.encoder, dynamic=True)
+        self.search.capture_graphs()
 
     @property
     def is_multilingual(self) -> bool:
-        return bool(getattr(self.generation_config, "is_multilingual", False))
+        return self.vocabulary.multilingual
 
     @torch.inference_mode()
     def encode(self, features: torch.Tensor) -> torch.Tensor:
-        encoder = self.model.get_encoder()
         features = features.to(input_device(self.model), self.model.dtype)
-        return encoder(input_features=features).last_hidden_state
+        return self.encoder(input_features=features).last_hidden_state
 
-    @torch.inference_mode()
     def detect_languages(self, states: torch.Tensor) -> list[str]:
         if not self.is_multilingual:
             return ["en"] * states.shape[0]
-        ids = self.model.detect_language(encoder_outputs=BaseModelOutput(last_hidden_state=states))
-        return [self.lang_id_to_code[int(i)] for i in ids.tolist()]
+        self.search.bind(states)
+        return [max(probs, key=probs.get) for probs in self.search.detect_languages()]
 
-    @torch.inference_mode()
-    def generate(self, states: torch.Tensor, languages: list[str], options: DecodeOptions) -> list[str]:
+    def decode(self, states: torch.Tensor, languages: list[str], options: list[DecodeOptions]) -> list[DecodedWindow]:
+        """Decode each window (row of ``states``) with its own language and options, all in one search."""
+        self.search.bind(states)
+        return self.search.decode([self._prompt(lang, opts) for lang, opts in zip(languages, options)])
+
+    def text(self, tokens: tuple[int, ...]) -> str:
+        return self.tokenizer.decode(list(tokens), skip_special_tokens=True).strip()
+
+    def _prompt(self, language: str, options: DecodeOptions) -> WindowPrompt:
         prompt_ids = self._prompt_ids(options.prompt)
-        kwargs = dict(
-            encoder_outputs=BaseModelOutput(last_hidden_state=states),
-            max_new_tokens=self._max_new_tokens(prompt_ids),
-            min_new_tokens=min(self.min_new_tokens, self._max_new_tokens(prompt_ids)),
-            return_timestamps=False,
-            do_sample=options.temperature > 0,
-            temperature=options.temperature if options.temperature > 0 else None,
-            num_beams=1,
+        prefix, sot_index = self.vocabulary.initial_tokens(language, options.task, options.timestamps, prompt_ids)
+        return WindowPrompt(
+            prefix=prefix,
+            sot_index=sot_index,
+            timestamps=options.timestamps,
+            temperature=options.temperature,
+            max_new_tokens=self.options.max_new_tokens,
+            min_new_tokens=self.options.min_new_tokens,
         )
-        if self.is_multilingual:
-            kwargs.update(language=[language_token(code) for code in languages], task=options.task)
-        if prompt_ids is not None:
-            kwargs["prompt_ids"] = prompt_ids
-        sequences = self.model.generate(**kwargs)
-        if not torch.is_tensor(sequences):
-            sequences = sequences["sequences"]
-        return [text.strip() for text in self.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
 
-    def _prompt_ids(self, prompt: str | None) -> torch.Tensor | None:
+    def _prompt_ids(self, prompt: str | None) -> tuple[int, ...]:
         if not prompt:
-            return None
-        ids = self.tokenizer.get_prompt_ids(prompt.strip(), return_tensors="pt")
-        # ids[0] is <|startofprev|>; keep only the last MAX_PROMPT_TOKENS text tokens, as Whisper does.
-        ids = torch.cat([ids[:1], ids[1:][-MAX_PROMPT_TOKENS:]])
-        return ids.to(self.model.device)
-
-    def _max_new_tokens(self, prompt_ids: torch.Tensor | None) -> int:
-        context = self.model.config.max_target_positions
-        used = 4 + (0 if prompt_ids is None else prompt_ids.shape[0])  # sot, language, task, notimestamps
-        return max(1, min(self.max_new_tokens, context - used))
+            return ()
+        ids = self.tokenizer.encode(" " + prompt.strip(), add_special_tokens=False)
+        return tuple(ids[-MAX_PROMPT_TOKENS:])

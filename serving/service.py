@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from serving.audio import AudioLimits, decode_audio, duration_seconds
+from serving.decoding import EngineOptions
 from serving.errors import error_response
 from serving.formats import Rendered, render, render_error
 from serving.loading import load_model
@@ -52,7 +53,7 @@ class TranscriptionService:
         sources = AudioSources.from_settings(settings)
         placement = resolve_placement(settings, properties.get("device_id"))
         loaded = load_model(settings, properties.get("model_dir"), placement)
-        return cls(settings, Transcriber(loaded, settings.max_batch_windows, settings.max_new_tokens), sources)
+        return cls(settings, Transcriber(loaded, engine_options(settings)), sources)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         ids = [_request_id(raw) for raw in requests]
@@ -113,6 +114,15 @@ def _share_time(seconds: float, jobs: dict[int, Job], timers: list[StageTimer]) 
     total = sum(durations.values()) or 1.0
     for i, duration in durations.items():
         timers[i].add("transcribe", seconds * 1000 * duration / total)
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        capacity=settings.max_batch_windows,
+        max_new_tokens=settings.max_new_tokens,
+        cuda_graphs=settings.cuda_graphs,
+        torch_compile=settings.torch_compile,
+    )
 
 
 def _request_id(raw: RawRequest) -> str:

@@ -47,6 +47,8 @@ class Settings(BaseModel):
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)
+    cuda_graphs: bool = True
+    torch_compile: bool = False
     # audio_url input: S3 buckets the endpoint's role may read for clients (none: S3 input off), https on/off,
     # and the time one fetch may take.
     s3_allowed_buckets: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from serving.audio import duration_seconds
-from serving.decoding import DecodeOptions, WhisperDecoder
+from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
 from serving.features import LogMel
 from serving.loading import LoadedModel, input_device
 from serving.params import TranscriptionParams
@@ -46,12 +46,10 @@ class _Window:
 
 
 class Transcriber:
-    def __init__(
-        self, loaded: LoadedModel, max_batch_windows: int, max_new_tokens: int, min_new_tokens: int = 0
-    ) -> None:
-        self.decoder = WhisperDecoder(loaded, max_new_tokens, min_new_tokens)
+    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
+        self.decoder = WhisperDecoder(loaded, options)
         self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
-        self.max_batch_windows = max_batch_windows
+        self.max_batch_windows = options.capacity
 
     def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]:
         started = time.perf_counter()
@@ -80,13 +78,10 @@ class Transcriber:
             states = self.decoder.encode(features)
         with timer("detect"):
             self._detect(batch, states, languages)
-        for options in dict.fromkeys(w.options for w in batch):
-            rows = [i for i, w in enumerate(batch) if w.options == options]
-            group = [batch[i] for i in rows]
-            with timer("generate"):
-                decoded = self.decoder.generate(states[rows], [languages[w.job] for w in group], options)
-            for window, text in zip(group, decoded):
-                texts[window.job][window.index] = text
+        with timer("generate"):
+            decoded = self.decoder.decode(states, [languages[w.job] for w in batch], [w.options for w in batch])
+        for window, result in zip(batch, decoded):
+            texts[window.job][window.index] = self.decoder.text(result.tokens)
 
     def _detect(self, batch, states: torch.Tensor, languages: list[str | None]) -> None:
         rows = [i for i, w in enumerate(batch) if w.index == 0 and languages[w.job] is None]
