@@ -44,6 +44,8 @@ def decode_audio(data: bytes, limits: AudioLimits) -> np.ndarray:
         waveform = _decode_stream(container, stream, limits.max_seconds)
     if waveform.size == 0:
         raise UndecodableAudio("the audio stream decoded to no samples")
+    if not np.isfinite(waveform).all():  # float PCM can carry NaN or infinity: noise to the model, not audio
+        raise UndecodableAudio("the audio contains samples that are not finite numbers (NaN or infinity)")
     return waveform
 
 
@@ -73,24 +75,54 @@ def _check_declared_duration(container, stream, max_seconds: float) -> None:
 
 
 def _decode_stream(container, stream, max_seconds: float) -> np.ndarray:
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    resampler = _ToMono16k()
     max_samples = int(max_seconds * SAMPLE_RATE)
     chunks: list[np.ndarray] = []
     total = 0
     try:
         for frame in container.decode(stream):
-            total += _append(chunks, resampler.resample(frame))
+            total += _append(chunks, resampler(frame))
             if total > max_samples:
-                raise AudioTooLong(f"audio is longer than the limit of {max_seconds:g} s")
-        total += _append(chunks, resampler.resample(None))
+                raise _too_long(max_seconds, total)
+        total += _append(chunks, resampler.flush())
     except av.FFmpegError as exc:
         if total == 0:
             raise UndecodableAudio(f"the audio could not be decoded ({_reason(exc)})") from None
         # A damaged tail after good audio: keep what decoded, as players do, and say so in the log.
         logger.warning("audio decoding stopped early after %.2f s: %s", total / SAMPLE_RATE, _reason(exc))
     if total > max_samples:
-        raise AudioTooLong(f"audio is longer than the limit of {max_seconds:g} s")
+        raise _too_long(max_seconds, total)
     return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+
+class _ToMono16k:
+    """PyAV's resampler is fixed to its first frame's format, layout and rate (a later frame that differs is a
+    ValueError, or passes through unconverted); a stream may change them mid-way (concatenated or damaged MP3s). A
+    change drains the current resampler and starts a new one."""
+
+    def __init__(self) -> None:
+        self._resampler: av.AudioResampler | None = None
+        self._source: tuple | None = None
+
+    def __call__(self, frame: av.AudioFrame) -> list[av.AudioFrame]:
+        source = (frame.format.name, frame.layout.name, frame.sample_rate)
+        drained = []
+        if source != self._source:
+            drained = self.flush()
+            self._resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            self._source = source
+        return drained + self._resampler.resample(frame)
+
+    def flush(self) -> list[av.AudioFrame]:
+        return self._resampler.resample(None) if self._resampler is not None else []
+
+
+def _too_long(max_seconds: float, decoded_samples: int) -> AudioTooLong:
+    """The decoded count says how much work was done before stopping (a file may hide its length)."""
+    return AudioTooLong(
+        f"audio is longer than the limit of {max_seconds:g} s (decoding stopped at "
+        f"{decoded_samples / SAMPLE_RATE:.1f} s)"
+    )
 
 
 def _append(chunks: list[np.ndarray], frames) -> int:

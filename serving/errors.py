@@ -1,7 +1,8 @@
 """Request errors and the one place where exceptions become HTTP status codes.
 
-Every problem with a client's input raises a subclass of :class:`RequestError` that names the problem. Anything else
-is a bug (5xx, traceback logged) or the accelerator running out of memory (507).
+Every problem with a client's input raises a subclass of :class:`RequestError` that names the problem; so does a
+failure of the place a request's ``audio_url`` points to (502/504: neither our bug nor the client's). Anything else
+is a bug (500, traceback logged) or the accelerator running out of memory (507).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
+MAX_MESSAGE_CHARS = 2000  # a message that quotes the client's input is cut here (body and log line)
+
 
 class RequestError(Exception):
-    """A problem with the client's request: the message is safe to return to the client."""
+    """A problem with the client's request or the source it named: the message is safe to return to the client."""
 
     status = 400
     kind = "bad_request"
@@ -44,6 +47,50 @@ class UndecodableAudio(RequestError):
     kind = "undecodable_audio"
 
 
+class SourceNotAllowed(RequestError):
+    """An ``audio_url`` this endpoint may not fetch: the input kind is off, the bucket is not allowed, the host is
+    not public, or the URL redirects."""
+
+    status = 400
+    kind = "source_not_allowed"
+
+
+class SourceNotFound(RequestError):
+    """An ``audio_url`` that points at nothing: no such S3 object or bucket, HTTP 404/410, a host that does not
+    resolve."""
+
+    status = 400
+    kind = "source_not_found"
+
+
+class SourceRejected(RequestError):
+    """An https ``audio_url`` whose server refused the request (a 4xx other than 404/410)."""
+
+    status = 400
+    kind = "source_rejected"
+
+
+class SourceAccessDenied(RequestError):
+    """S3 refused the endpoint's own role: the deployment's permissions, not the client's request, are at fault."""
+
+    status = 502
+    kind = "source_access_denied"
+
+
+class SourceUnavailable(RequestError):
+    """The source failed upstream: unreachable, a 5xx, a broken connection or TLS handshake."""
+
+    status = 502
+    kind = "source_unavailable"
+
+
+class SourceTimeout(RequestError):
+    """The source did not deliver the audio within ``option.fetch_timeout_seconds``."""
+
+    status = 504
+    kind = "source_timeout"
+
+
 class ConfigurationError(ValueError):
     """A bad serving option: model loading fails with this message."""
 
@@ -58,6 +105,12 @@ class ErrorResponse:
         return {"error": {"code": self.status, "type": self.kind, "message": self.message}}
 
 
+def _bounded(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}... ({len(message) - MAX_MESSAGE_CHARS} more characters)"
+
+
 def _is_out_of_memory(exc: BaseException) -> bool:
     try:
         import torch
@@ -69,8 +122,10 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 def error_response(exc: BaseException, request_id: str = "-") -> ErrorResponse:
     """Map any exception to the response a client gets; bugs are logged with their traceback."""
     if isinstance(exc, RequestError):
-        logger.info("request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, exc)
-        return ErrorResponse(exc.status, exc.kind, str(exc))
+        message = _bounded(str(exc))
+        level = logging.WARNING if exc.status >= 500 else logging.INFO
+        logger.log(level, "request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, message)
+        return ErrorResponse(exc.status, exc.kind, message)
     if _is_out_of_memory(exc):
         logger.error("request %s: out of memory", request_id, exc_info=exc)
         return ErrorResponse(507, "out_of_memory", "the server ran out of memory for this request; retry later")

@@ -5,7 +5,8 @@ Accepted bodies:
     (``model`` is accepted and ignored: the endpoint serves one model);
   * raw audio (``Content-Type: audio/*``, ``application/octet-stream`` or none), parameters from request
     properties (SageMaker ``X-Amzn-SageMaker-Custom-Attributes: language=de; task=translate`` arrive that way);
-  * JSON ``{"audio": "<base64>", <parameters>}``;
+  * JSON ``{"audio": "<base64>", <parameters>}``, or ``{"audio_url": "s3://bucket/key" | "https://...", ...}``
+    (fetched by :mod:`serving.sources` before decoding, where the endpoint allows it);
   * JSON in the Hugging Face style ``{"inputs": "<base64>", "parameters": {...}}``.
 Query parameters (``?language=de``), which DJL delivers as content entries beside the body, count as parameters
 too. Precedence, lowest first: properties, query, body.
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from serving.audio_url import AudioLocation, parse_audio_url
 from serving.errors import BadParameter, UnsupportedMediaType
 from serving.params import PARAMETER_NAMES, TranscriptionParams, parse_params
 
@@ -29,6 +31,12 @@ JSON_MEDIA_TYPES = frozenset({"application/json"})
 FORM_MEDIA_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 FORM_AUDIO_FIELD = "file"
 FORM_IGNORED_FIELDS = frozenset({"model"})
+JSON_AUDIO_FIELD = "audio"
+JSON_URL_FIELD = "audio_url"
+# Far above any valid value (a prompt may have 2000 characters) and name: longer ones are refused without being
+# echoed back, so a 1 MB header cannot become a 1 MB error body or log line.
+MAX_PARAMETER_CHARS = 8192
+MAX_PARAMETER_NAME_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class RawRequest:
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    audio: bytes
+    audio: bytes | AudioLocation  # the audio file's bytes, or where to fetch them
     params: TranscriptionParams
 
 
@@ -64,17 +72,26 @@ def parse_request(raw: RawRequest) -> ParsedRequest:
     from_properties = _params_from_properties(raw)
     if media_type in FORM_MEDIA_TYPES:
         audio, from_form = _parse_form(raw.fields)
-        return ParsedRequest(audio, parse_params({**from_properties, **from_form}))
+        return ParsedRequest(audio, _params({**from_properties, **from_form}))
     from_query = _text_fields(raw.fields)
     if media_type in JSON_MEDIA_TYPES:
         audio, from_body = _parse_json(raw.body)
-        return ParsedRequest(audio, parse_params({**from_properties, **from_query, **from_body}))
+        return ParsedRequest(audio, _params({**from_properties, **from_query, **from_body}))
     if not media_type or media_type in AUDIO_MEDIA_TYPES or media_type.startswith(AUDIO_MEDIA_PREFIXES):
-        return ParsedRequest(raw.body, parse_params({**from_properties, **from_query}))
+        return ParsedRequest(raw.body, _params({**from_properties, **from_query}))
     raise UnsupportedMediaType(
         f"Content-Type {media_type!r} is not supported; send audio/* or application/octet-stream with the audio "
         "as the body, multipart/form-data with the audio in field 'file', or application/json with base64 audio"
     )
+
+
+def _params(values: Mapping[str, Any]) -> TranscriptionParams:
+    for name, value in values.items():
+        if len(name) > MAX_PARAMETER_NAME_CHARS:
+            raise BadParameter(f"unknown parameter {name[:MAX_PARAMETER_NAME_CHARS]!r}... ({len(name)} characters)")
+        if isinstance(value, str) and len(value) > MAX_PARAMETER_CHARS:
+            raise BadParameter(f"parameter {name!r} is {len(value)} characters long; the limit is {MAX_PARAMETER_CHARS}")
+    return parse_params(values)
 
 
 def _parse_form(fields: Mapping[str, bytes]) -> tuple[bytes, dict[str, str]]:
@@ -111,7 +128,7 @@ def _params_from_properties(raw: RawRequest) -> dict[str, str]:
     return found
 
 
-def _parse_json(body: bytes) -> tuple[bytes, dict[str, Any]]:
+def _parse_json(body: bytes) -> tuple[bytes | AudioLocation, dict[str, Any]]:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
@@ -121,9 +138,22 @@ def _parse_json(body: bytes) -> tuple[bytes, dict[str, Any]]:
     if "inputs" in document:
         return _hf_style(document)
     document = dict(document)
-    if "audio" not in document:
-        raise BadParameter("the JSON body has no 'audio' field (base64-encoded audio file)")
-    return _base64("audio", document.pop("audio")), document
+    if JSON_AUDIO_FIELD in document and JSON_URL_FIELD in document:
+        raise BadParameter(f"send either {JSON_AUDIO_FIELD!r} or {JSON_URL_FIELD!r}, not both")
+    if JSON_URL_FIELD in document:
+        return _audio_url(document.pop(JSON_URL_FIELD)), document
+    if JSON_AUDIO_FIELD not in document:
+        raise BadParameter(
+            f"the JSON body has no {JSON_AUDIO_FIELD!r} field (base64-encoded audio file) or {JSON_URL_FIELD!r} "
+            "(s3:// or https:// URL)"
+        )
+    return _base64(JSON_AUDIO_FIELD, document.pop(JSON_AUDIO_FIELD)), document
+
+
+def _audio_url(value: Any) -> AudioLocation:
+    if not isinstance(value, str):
+        raise BadParameter(f"{JSON_URL_FIELD!r} must be a string (s3://bucket/key or https://...)")
+    return parse_audio_url(value)
 
 
 def _hf_style(document: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:

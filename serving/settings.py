@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from serving.audio_url import BUCKET_NAME
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,11 @@ class Settings(BaseModel):
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     vad: Literal["silero", "off"] = "silero"
     vad_model: str | None = None  # path of silero_vad_v6.onnx; default: serving/assets/, else faster-whisper's copy
+    # audio_url input: S3 buckets the endpoint's role may read for clients (none: S3 input off), https on/off,
+    # and the time one fetch may take.
+    s3_allowed_buckets: tuple[str, ...] = ()
+    https_input: bool = False
+    fetch_timeout_seconds: float = Field(30.0, gt=0, le=600)
 
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod
@@ -65,6 +71,18 @@ class Settings(BaseModel):
         if degree < 1:
             raise ValueError("must be a positive integer or 'max'")
         return degree
+
+    @field_validator("s3_allowed_buckets", mode="before")
+    @classmethod
+    def _buckets(cls, value: object) -> object:
+        """A comma-separated list of bucket names (``a,b``); names only, no ``s3://`` or prefixes."""
+        if not isinstance(value, str):
+            return value
+        names = tuple(name.strip() for name in value.split(",") if name.strip())
+        wrong = [name for name in names if not BUCKET_NAME.fullmatch(name)]
+        if wrong:
+            raise ValueError(f"not S3 bucket names: {', '.join(wrong)} (write bucket names, comma-separated)")
+        return names
 
 
 def options_from_environment(environ: Mapping[str, str]) -> dict[str, str]:

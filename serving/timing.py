@@ -18,8 +18,10 @@ class StageTimer:
         try:
             yield
         finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            self.milliseconds[stage] = self.milliseconds.get(stage, 0.0) + elapsed
+            self.add(stage, (time.perf_counter() - started) * 1000)
+
+    def add(self, stage: str, milliseconds: float) -> None:
+        self.milliseconds[stage] = self.milliseconds.get(stage, 0.0) + milliseconds
 
     def __str__(self) -> str:
         return ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in self.milliseconds.items())

@@ -1,6 +1,8 @@
 import io
+import struct
 import wave
 
+import av
 import numpy as np
 import pytest
 
@@ -80,4 +82,36 @@ def test_a_picture_is_an_unsupported_format():
 def test_a_header_without_samples_is_422():
     with pytest.raises(UndecodableAudio) as caught:
         decode_audio(clip_bytes("codec_wav.wav")[:44], GENEROUS)
+    assert caught.value.status == 422
+
+
+def _mp3(rate: int, seconds: float = 1.0) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+        tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(int(rate * seconds)) / rate)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(tone[None, :], format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def test_a_sample_rate_change_mid_stream_is_resampled_not_a_crash():
+    """Regression (fuzzing): PyAV's resampler raised ValueError on the first 48 kHz frame after 44.1 kHz ones (a 500)."""
+    waveform = decode_audio(_mp3(44_100) + _mp3(48_000), GENEROUS)
+    assert waveform.dtype == np.float32
+    assert duration_seconds(waveform) > 1.0  # all of the first part, and what the decoder made of the second
+
+
+def test_non_finite_samples_are_422():
+    """A float WAV can carry NaN and infinity; the model would turn them into noise text with a 200."""
+    samples = np.zeros(SAMPLE_RATE, dtype="<f4")
+    samples[100:200] = np.nan
+    data = samples.tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, SAMPLE_RATE, SAMPLE_RATE * 4, 4, 32)  # format 3: IEEE float
+    wav = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + \
+        struct.pack("<I", len(data)) + data
+    with pytest.raises(UndecodableAudio, match="not finite numbers") as caught:
+        decode_audio(wav, GENEROUS)
     assert caught.value.status == 422

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from serving.audio_url import S3Object
 from serving.errors import BadParameter, UnsupportedMediaType
 from serving.requests import RawRequest, parse_request
 
@@ -124,3 +125,40 @@ def test_query_parameters_apply_to_raw_audio_and_lose_to_the_json_body():
 def test_unknown_query_parameter_is_a_bad_parameter():
     with pytest.raises(BadParameter, match="unknown parameter 'lang'"):
         parse_request(RawRequest({"Content-Type": "audio/wav"}, AUDIO, {"lang": b"de"}))
+
+
+def test_json_audio_url_is_carried_as_a_location_with_the_parameters():
+    body = json.dumps({"audio_url": "s3://audio-in/talk.mp3", "language": "de"}).encode()
+    parsed = parse_request(raw(body, Content_Type="application/json"))
+    assert parsed.audio == S3Object("audio-in", "talk.mp3")
+    assert parsed.params.language == "de"
+
+
+@pytest.mark.parametrize(
+    ("document", "named"),
+    [
+        ({"audio": "AAAA", "audio_url": "s3://audio-in/a.wav"}, "either 'audio' or 'audio_url', not both"),
+        ({"audio_url": ["s3://audio-in/a.wav"]}, "'audio_url' must be a string"),
+        ({"audio_url": "ftp://host/a.wav"}, "must be an s3://bucket/key or https:// URL"),
+        ({"language": "en"}, "or 'audio_url' (s3:// or https:// URL)"),
+    ],
+)
+def test_bad_audio_url_bodies_are_named_bad_parameters(document, named):
+    with pytest.raises(BadParameter) as caught:
+        parse_request(raw(json.dumps(document).encode(), Content_Type="application/json"))
+    assert named in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["language", "LANGUAGE", "prompt", "temperature"])
+def test_a_megabyte_parameter_header_is_refused_without_being_echoed(name):
+    """Regression (fuzzing): the 400 used to quote the whole 1 MB value back, in the body and the log line."""
+    with pytest.raises(BadParameter) as caught:
+        parse_request(RawRequest({"Content-Type": "audio/wav", name: "x" * 1_000_000}, AUDIO))
+    assert str(caught.value) == f"parameter {name.lower()!r} is 1000000 characters long; the limit is 8192"
+
+
+def test_a_huge_parameter_name_is_refused_without_being_echoed():
+    body = json.dumps({"audio": "AAAA", "n" * 100_000: 1}).encode()
+    with pytest.raises(BadParameter, match=r"unknown parameter 'n{64}'\.\.\. \(100000 characters\)") as caught:
+        parse_request(raw(body, Content_Type="application/json"))
+    assert len(str(caught.value)) < 120

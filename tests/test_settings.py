@@ -47,3 +47,30 @@ def test_bad_value_names_the_key_and_accepted_values(key, value, named):
         load_settings({key: value}, {})
     assert f"option.{key}={value!r}" in str(caught.value)
     assert named in str(caught.value)
+
+
+def test_audio_url_input_is_off_by_default():
+    settings = load_settings({}, {})
+    assert (settings.s3_allowed_buckets, settings.https_input, settings.fetch_timeout_seconds) == ((), False, 30.0)
+
+
+def test_allowed_buckets_are_a_comma_separated_list():
+    settings = load_settings({"s3_allowed_buckets": " audio-in , other.bucket,", "https_input": "true",
+                              "fetch_timeout_seconds": "5"}, {})
+    assert settings.s3_allowed_buckets == ("audio-in", "other.bucket")
+    assert settings.https_input is True and settings.fetch_timeout_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("s3_allowed_buckets", "s3://audio-in/prefix", "not S3 bucket names: s3://audio-in/prefix"),
+        ("s3_allowed_buckets", "ok-bucket,Bad_Bucket", "not S3 bucket names: Bad_Bucket"),
+        ("https_input", "perhaps", "valid boolean"),
+        ("fetch_timeout_seconds", "0", "greater than 0"),
+    ],
+)
+def test_bad_audio_url_options_name_the_key(key, value, named):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({key: value}, {})
+    assert f"option.{key}={value!r}" in str(caught.value) and named in str(caught.value)
