@@ -138,3 +138,36 @@ def _aligned_positions(reference: tuple[str, ...], hypothesis: tuple[str, ...]) 
             positions[i] = j1 + min(i - i1, max(j2 - j1 - 1, 0))
     positions[len(reference)] = len(hypothesis)
     return positions
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Words dropped or doubled anywhere in a long-form transcript (misrecognised words are not counted)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LostOrDoubled:
+    kind: str  # "dropped" or "doubled"
+    words: str  # normalised
+    at_reference_word: int
+
+
+def lost_or_doubled(hypothesis: str, reference: str, n: int = 3, min_dropped: int = 2) -> list[LostOrDoubled]:
+    """Runs of at least ``min_dropped`` reference words that the hypothesis lacks (deleted, or replaced by fewer
+    words), and hypothesis n-grams that occur more often than in the reference (a doubled phrase).
+
+    A merge error at a seam shows up as one of these; a misrecognised word (substituted one for one, or split in
+    two) does not, so this judges the long-form algorithm rather than the model.
+    """
+    reference_words = tuple(normalise(reference).split())
+    hypothesis_words = tuple(normalise(hypothesis).split())
+    problems = []
+    matcher = difflib.SequenceMatcher(None, reference_words, hypothesis_words, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op in ("delete", "replace") and (i2 - i1) - (j2 - j1) >= min_dropped:
+            problems.append(LostOrDoubled("dropped", " ".join(reference_words[i1:i2]), i1))
+    reference_counts = Counter(_ngrams(reference_words, n, 0, len(reference_words)))
+    for gram, count in Counter(_ngrams(hypothesis_words, n, 0, len(hypothesis_words))).items():
+        if count > max(1, reference_counts[gram]):
+            problems.append(LostOrDoubled("doubled", " ".join(gram), -1))
+    return problems

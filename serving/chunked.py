@@ -60,6 +60,10 @@ class ChunkedPlan:
         self.outcomes: dict[int, WindowOutcome] = {}
         self.issued = False
 
+    @property
+    def done(self) -> bool:
+        return len(self.outcomes) == len(self.tasks)
+
     def pending(self) -> list[WindowTask]:
         if self.issued:
             return []

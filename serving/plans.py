@@ -77,6 +77,11 @@ class WindowOutcome:
 class Plan(Protocol):
     language: str | None
     options: RequestOptions
+    waveform: np.ndarray  # the audio the plan's windows index: the request's speech regions, joined
+
+    @property
+    def done(self) -> bool:
+        """Every window is decoded and no further window will come."""
 
     def pending(self) -> list[WindowTask]: ...
 

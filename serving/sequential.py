@@ -37,6 +37,10 @@ class SequentialPlan:
         self.rounds = 0
         self.waiting = False
 
+    @property
+    def done(self) -> bool:
+        return not self.waiting and self.seek >= self.frames
+
     def pending(self) -> list[WindowTask]:
         if self.waiting or self.seek >= self.frames:
             return []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,6 +48,19 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Session:
+    """One request in flight: its audio, where its speech is, and its plan."""
+
+    job: Job
+    speech: SpeechMap
+    plan: Plan
+
+    @property
+    def done(self) -> bool:
+        return self.plan.done
+
+
+@dataclass(frozen=True)
 class TranscriberOptions:
     engine: EngineOptions = field(default_factory=EngineOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -68,20 +81,43 @@ class Transcriber:
         self.vad = SileroVad(options.vad_model) if options.vad_model else None
 
     def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]:
+        """Sync mode: every request of a DJL batch, round after round until all are done."""
         started = time.perf_counter()
         timer = StageTimer()
         with timer("vad"):
-            speech = [self._speech(job.waveform) for job in jobs]
-        plans = [self._plan(i, job, where) for i, (job, where) in enumerate(zip(jobs, speech))]
+            sessions = {i: self.open(i, job) for i, job in enumerate(jobs)}
         windows = 0
-        while tasks := sorted((t for p in plans for t in p.pending()), key=lambda t: (not t.first, t.plan, t.key)):
+        while tasks := self.pending(sessions.values()):
             windows += len(tasks)
             for begin in range(0, len(tasks), self.capacity):
-                self._run_batch(tasks[begin : begin + self.capacity], plans, jobs, timer)
+                self.run_batch(tasks[begin : begin + self.capacity], sessions, timer)
         with timer("segments"):
-            results = [self._result(plan, job, where) for plan, job, where in zip(plans, jobs, speech)]
+            results = [self.result(sessions[i]) for i in range(len(jobs))]
         _log_timing(results, windows, time.perf_counter() - started, timer)
         return results
+
+    # ---- the steps, for a scheduler that interleaves requests (async mode) ------------------------------------
+
+    def open(self, key: int, job: Job) -> Session:
+        """Find the speech and plan the windows of one request (host work: no model)."""
+        speech = self._speech(job.waveform)
+        return Session(job, speech, self._plan(key, job, speech))
+
+    @staticmethod
+    def pending(sessions: Iterable[Session]) -> list[WindowTask]:
+        """The windows the sessions can decode now, first windows first (their language is needed by the rest).
+        Taking them commits to decoding them: each must reach :meth:`run_batch`."""
+        tasks = [task for session in sessions for task in session.plan.pending()]
+        return sorted(tasks, key=lambda t: (not t.first, t.plan, t.key))
+
+    def run_batch(self, batch: list[WindowTask], sessions: Mapping[int, Session], timer: StageTimer) -> None:
+        """One GPU batch of at most ``capacity`` windows; each outcome goes to its session's plan."""
+        plans = {key: sessions[key].plan for key in {task.plan for task in batch}}
+        self._run_batch(batch, plans, timer)
+
+    def result(self, session: Session) -> Transcription:
+        """The transcription of a finished session, timed in the original audio."""
+        return self._result(session.plan, session.job, session.speech)
 
     # ---- 1. plans ---------------------------------------------------------------------------------------------
 
@@ -118,9 +154,9 @@ class Transcriber:
 
     # ---- 2. one GPU batch -------------------------------------------------------------------------------------
 
-    def _run_batch(self, batch: list[WindowTask], plans: list[Plan], jobs: Sequence[Job], timer: StageTimer) -> None:
+    def _run_batch(self, batch: list[WindowTask], plans: Mapping[int, Plan], timer: StageTimer) -> None:
         with timer("log-mel"):
-            features = self.log_mel(np.stack([window_audio(jobs[t.plan].waveform, t) for t in batch]))
+            features = self.log_mel(np.stack([window_audio(plans[t.plan].waveform, t) for t in batch]))
         with timer("encode"):
             states = self.decoder.encode(features)
         with timer("detect"):
@@ -132,7 +168,7 @@ class Transcriber:
         for task, window, words in zip(batch, decoded, timings):
             plans[task.plan].accept(task, WindowOutcome(window, tuple(words)))
 
-    def _detect(self, batch: list[WindowTask], plans: list[Plan], states: torch.Tensor) -> None:
+    def _detect(self, batch: list[WindowTask], plans: Mapping[int, Plan], states: torch.Tensor) -> None:
         rows = [i for i, t in enumerate(batch) if t.first and plans[t.plan].language is None]
         if not rows:
             return
@@ -143,7 +179,7 @@ class Transcriber:
         for i, code in zip(rows, self.decoder.detect_languages(states[rows])):
             plans[batch[i].plan].language = code
 
-    def _decode_with_fallback(self, batch: list[WindowTask], plans: list[Plan], states) -> list[DecodedWindow]:
+    def _decode_with_fallback(self, batch: list[WindowTask], plans: Mapping[int, Plan], states) -> list[DecodedWindow]:
         """Decode every window; those that fail the quality tests are decoded again at the next temperature."""
         schedules = [temperatures(plans[t.plan].options.temperature) for t in batch]
         level = [0] * len(batch)
@@ -176,10 +212,10 @@ class Transcriber:
         return max(candidates, key=lambda t: t.avg_logprob)
 
     @staticmethod
-    def _options(task: WindowTask, plans: list[Plan], temperature: float) -> DecodeOptions:
+    def _options(task: WindowTask, plans: Mapping[int, Plan], temperature: float) -> DecodeOptions:
         return DecodeOptions(plans[task.plan].options.task, task.prompt, temperature, task.timestamps)
 
-    def _align(self, batch: list[WindowTask], plans: list[Plan], states, decoded: list[DecodedWindow]) -> list[list]:
+    def _align(self, batch: list[WindowTask], plans: Mapping[int, Plan], states, decoded: list[DecodedWindow]) -> list[list]:
         wanted = [i for i, t in enumerate(batch) if t.words and decoded[i].tokens]
         timings: list[list] = [[] for _ in batch]
         if not wanted:
@@ -201,6 +237,9 @@ class SilentPlan:
     def __init__(self, options: RequestOptions) -> None:
         self.options = options
         self.language = options.language
+        self.waveform = np.zeros(0, dtype=np.float32)
+
+    done = True
 
     def pending(self) -> list[WindowTask]:
         return []
@@ -213,12 +252,12 @@ class SilentPlan:
 
 
 def _remapped(segment: Segment, speech: SpeechMap) -> Segment:
-    words = tuple(
-        replace(w, start=speech.original_seconds(w.start), end=speech.original_seconds(w.end, is_end=True))
-        for w in segment.words
-    )
-    start, end = speech.original_seconds(segment.start), speech.original_seconds(segment.end, is_end=True)
-    return replace(segment, start=start, end=end, words=words)
+    words = []
+    for word in segment.words:
+        start, end = speech.original_span(word.start, word.end)
+        words.append(replace(word, start=start, end=end))
+    start, end = speech.original_span(segment.start, segment.end)
+    return replace(segment, start=start, end=end, words=tuple(words))
 
 
 def _log_timing(results: list[Transcription], windows: int, seconds: float, timer: StageTimer) -> None:

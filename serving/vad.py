@@ -62,20 +62,32 @@ class SileroVad:
         return np.asarray(output, dtype=np.float32).reshape(-1)[:frames]
 
 
-def speech_regions(probabilities: np.ndarray, samples: int, options: VadOptions) -> list[tuple[int, int]]:
-    """Frame probabilities -> padded, merged (start, end) sample ranges of speech."""
-    raw = _hysteresis(probabilities, options)
+@dataclass(frozen=True)
+class Region:
+    """Samples kept for one stretch of speech: ``start``-``end`` with padding, the speech itself from ``onset`` to
+    ``offset``."""
+
+    start: int
+    end: int
+    onset: int
+    offset: int
+
+
+def speech_regions(probabilities: np.ndarray, samples: int, options: VadOptions) -> list[Region]:
+    """Frame probabilities -> padded, merged regions of speech."""
     min_speech = options.min_speech_seconds * SAMPLE_RATE
     pad = int(options.pad_seconds * SAMPLE_RATE)
-    regions: list[tuple[int, int]] = []
-    for start, end in raw:
-        if end - start < min_speech:
+    regions: list[Region] = []
+    for onset, offset in _hysteresis(probabilities, options):
+        if offset - onset < min_speech:
             continue
-        start, end = max(0, start - pad), min(samples, end + pad)
-        if regions and start <= regions[-1][1]:
-            regions[-1] = (regions[-1][0], max(regions[-1][1], end))
+        offset = min(offset, samples)
+        start, end = max(0, onset - pad), min(samples, offset + pad)
+        if regions and start <= regions[-1].end:
+            last = regions[-1]
+            regions[-1] = Region(last.start, max(last.end, end), last.onset, max(last.offset, offset))
         else:
-            regions.append((start, end))
+            regions.append(Region(start, end, onset, offset))
     return regions
 
 
@@ -100,38 +112,53 @@ def _hysteresis(probabilities: np.ndarray, options: VadOptions) -> list[tuple[in
 class SpeechMap:
     """The speech regions of a request, joined end to end; maps times in the joined audio back to the original."""
 
-    regions: tuple[tuple[int, int], ...]
+    regions: tuple[Region, ...]
 
     @classmethod
     def whole(cls, samples: int) -> "SpeechMap":
-        return cls(((0, samples),))
-
-    def join(self, waveform: np.ndarray) -> np.ndarray:
-        if len(self.regions) == 1 and self.regions[0] == (0, waveform.shape[0]):
-            return waveform
-        if not self.regions:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate([waveform[start:end] for start, end in self.regions])
+        return cls((Region(0, samples, 0, samples),))
 
     @property
     def joined_samples(self) -> int:
-        return sum(end - start for start, end in self.regions)
+        return sum(region.end - region.start for region in self.regions)
 
-    def original_seconds(self, seconds: float, is_end: bool = False) -> float:
-        """A time in the joined audio -> the same instant in the original audio. A time on the joint of two regions
-        is the end of the earlier one for an end (``is_end``), the start of the later one otherwise."""
+    def join(self, waveform: np.ndarray) -> np.ndarray:
+        if len(self.regions) == 1 and (self.regions[0].start, self.regions[0].end) == (0, waveform.shape[0]):
+            return waveform
+        if not self.regions:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate([waveform[region.start : region.end] for region in self.regions])
+
+    def original_span(self, start: float, end: float) -> tuple[float, float]:
+        """A (start, end) in the joined audio -> the original audio. A start inside a region's padding before the
+        speech moves to the speech onset, an end inside the padding after it to the speech offset: the padding is
+        context for the model, not speech."""
+        first, second = self._locate(start, is_end=False), self._locate(end, is_end=True)
+        begin, finish = self._original(start, first), self._original(end, second)
+        onset, offset = self.regions[first].onset / SAMPLE_RATE, self.regions[second].offset / SAMPLE_RATE
+        if begin < onset < finish:
+            begin = onset
+        if begin < offset < finish:
+            finish = offset
+        return begin, finish
+
+    def _locate(self, seconds: float, is_end: bool) -> int:
+        """The region of a joined-audio time; a time on a joint belongs to the earlier region if it is an end."""
         sample = min(max(seconds * SAMPLE_RATE, 0.0), self.joined_samples)
         starts = self._joined_starts
         found = bisect.bisect_left(starts, sample) if is_end else bisect.bisect_right(starts, sample)
-        index = max(0, min(found - 1, len(self.regions) - 1))
-        return (self.regions[index][0] + sample - starts[index]) / SAMPLE_RATE
+        return max(0, min(found - 1, len(self.regions) - 1))
+
+    def _original(self, seconds: float, index: int) -> float:
+        sample = min(max(seconds * SAMPLE_RATE, 0.0), self.joined_samples)
+        return (self.regions[index].start + sample - self._joined_starts[index]) / SAMPLE_RATE
 
     @property
     def _joined_starts(self) -> list[int]:
         starts, total = [], 0
-        for start, end in self.regions:
+        for region in self.regions:
             starts.append(total)
-            total += end - start
+            total += region.end - region.start
         return starts
 
 
