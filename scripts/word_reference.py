@@ -2,13 +2,17 @@
 
 ``faster_whisper_words(audio)`` transcribes a 16 kHz float32 array with word timestamps (greedy, no VAD, no
 conditioning on the previous window, temperature 0: the settings of ``scripts.reference.faster_whisper_transcribe``);
-results are cached per process. ``match_words(ours, theirs)`` pairs the words that agree, in order;
+results are cached on disk beside the converted model (keyed by the audio, the model and faster-whisper's version: the
+reference is computed by faster-whisper, once per machine, never written by hand) and per process. ``match_words(ours, theirs)`` pairs the words that agree, in order;
 ``timing_difference(pairs)`` summarises how far apart their start and end times are.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from scripts.embedded_model import cache_root, ensure_ct2_whisper_base
 from scripts.reference import faster_whisper_model
 
 _NOT_WORD = re.compile(r"[^\w']+")  # punctuation and spaces around a word; apostrophes stay ("don't")
@@ -73,8 +78,29 @@ def timing_difference(pairs: Sequence[tuple[Word, Word]]) -> TimingDifference:
     )
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def _words(samples: bytes) -> tuple[Word, ...]:
+    path = _cache_path(samples)
+    try:
+        return tuple(Word(**word) for word in json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    words = _transcribe_words(samples)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps([word.__dict__ for word in words]))
+    partial.replace(path)  # atomic: a killed run never leaves half a reference
+    return words
+
+
+def _cache_path(samples: bytes):
+    from faster_whisper import __version__
+
+    key = hashlib.sha256(samples + f"|{ensure_ct2_whisper_base().name}|{__version__}".encode()).hexdigest()[:32]
+    return cache_root() / "reference-words" / f"{key}.json"
+
+
+def _transcribe_words(samples: bytes) -> tuple[Word, ...]:
     segments, _ = faster_whisper_model().transcribe(
         np.frombuffer(samples, dtype=np.float32),
         beam_size=1,
