@@ -8,6 +8,7 @@ and word-timestamp agreement with faster-whisper on the bundled clips.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -42,7 +43,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--markdown")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="CPU threads for each system (torch and CTranslate2): 1 keeps a shared machine's neighbours from "
+        "turning batch-1 decoding steps into spin-waits",
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     long_audio = build_long_audio(args.seconds)
     settings = load_settings({"model_id": str(ensure_whisper_base())}, environ={})
     transcriber = Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
@@ -51,7 +58,7 @@ def main(argv=None) -> int:
     alone = [r.text for r in transcriber.transcribe([Job(p, parse_params({"language": "en"})) for p in pieces])]
     alone_wer = wer(references, alone)
     rows = [_ours(transcriber, long_audio, mode) for mode in ("chunked", "sequential")]
-    rows += [_faster_whisper(long_audio, words) for words in (False, True)]
+    rows += [_faster_whisper(long_audio, words, args.threads) for words in (False, True)]
     timing = _word_timing(transcriber)
     lines = _report(long_audio, alone_wer, rows, timing)
     print("\n".join(lines))
@@ -71,8 +78,9 @@ def _ours(transcriber: Transcriber, long_audio, mode: str) -> Row:
     return Row(f"ours, {mode}", wer([long_audio.text], [text]), seconds, len(lost_or_doubled(text, long_audio.text)))
 
 
-def _faster_whisper(long_audio, words: bool) -> Row:
-    model = faster_whisper_model()
+def _faster_whisper(long_audio, words: bool, threads: int) -> Row:
+    model = faster_whisper_model(threads)
+    list(model.transcribe(long_audio.waveform[: SAMPLE_RATE * 5], beam_size=1, language="en")[0])  # warm-up
     started = time.perf_counter()
     segments, _ = model.transcribe(long_audio.waveform, beam_size=1, language="en", word_timestamps=words)
     text = " ".join(segment.text.strip() for segment in segments)
@@ -96,7 +104,8 @@ def _report(long_audio, alone_wer: float, rows: list[Row], timing) -> list[str]:
         "# Long-form figures (issue 3)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads; "
-        f"whisper-base (embedded), CPU float32. Command: `python -m benchmarks.long_form`.",
+        f"whisper-base (embedded), CPU float32. Command: `python -m benchmarks.long_form --threads {torch.get_num_threads()}`; 1-min load average "
+        f"{os.getloadavg()[0]:.1f} at the end (a shared machine).",
         "",
         f"Long file: {long_audio.seconds:.1f} s, {len(long_audio.sentences)} sentences joined without pauses, "
         f"{sum(s.inside for s in long_audio.seams)} of {len(long_audio.seams)} window edges inside a sentence.",

@@ -28,10 +28,10 @@ def wer(references: list[str], hypotheses: list[str]) -> float:
 
 
 @lru_cache(maxsize=1)
-def faster_whisper_model():
+def faster_whisper_model(threads: int = 2):
     from faster_whisper import WhisperModel
 
-    return WhisperModel(str(ensure_ct2_whisper_base()), device="cpu", compute_type="float32", cpu_threads=2)
+    return WhisperModel(str(ensure_ct2_whisper_base()), device="cpu", compute_type="float32", cpu_threads=threads)
 
 
 def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:

@@ -194,9 +194,17 @@ class Transcriber:
             rows = [i for i in rows if level[i] + 1 < len(schedules[i]) and self._failed(attempts[i][-1])]
             for i in rows:
                 level[i] += 1
+                self._log_retry(batch[i], attempts[i][-1], schedules[i][level[i]])
         if any(level):
             self.decoder.search.bind(states)  # a retry bound a subset: word alignment needs the whole batch
         return [self._best(tries) for tries in attempts]
+
+    def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
+        text = self.decoder.text.decode(failed.tokens)
+        logger.debug(
+            "request %s, window at %.1f s: %d tokens, compression ratio %.2f, avg logprob %.2f; again at temperature %.1f",
+            task.plan, task.offset, len(failed.tokens), compression_ratio(text), failed.avg_logprob, temperature,
+        )
 
     def _failed(self, window: DecodedWindow) -> bool:
         return needs_fallback(window, self.decoder.text.decode(window.tokens), self.options.thresholds)
