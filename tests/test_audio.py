@@ -115,3 +115,18 @@ def test_non_finite_samples_are_422():
     with pytest.raises(UndecodableAudio, match="not finite numbers") as caught:
         decode_audio(wav, GENEROUS)
     assert caught.value.status == 422
+
+
+def test_a_stereo_mp3_is_mixed_down_by_the_mean_and_resampled_once():
+    rate = 48_000
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="stereo")
+        tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = rate, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    waveform = decode_audio(buffer.getvalue(), GENEROUS)
+    assert duration_seconds(waveform) == pytest.approx(1.0, abs=0.1)
+    assert float(np.abs(waveform).max()) == pytest.approx(0.5, abs=0.05)  # lossy; FFmpeg's float mono: 0.71

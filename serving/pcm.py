@@ -1,0 +1,48 @@
+"""PCM samples in any integer or float sample format -> one float32 mono channel at full scale [-1, 1).
+
+Integers are scaled as FFmpeg converts them to float (``x / 2**(bits - 1)``, unsigned 8-bit centred on 128), so a
+16-bit mono file gives exactly the samples it gave through FFmpeg's resampler. Channels are mixed down by their
+mean, as Whisper and faster-whisper do (FFmpeg's 'mono' layout with 16-bit output): FFmpeg's float output would
+instead add stereo channels at 1/sqrt(2) each, louder than the source and beyond [-1, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SampleScale:
+    offset: float  # the value of silence
+    full_scale: float  # the magnitude that maps to 1.0
+
+
+SCALES: dict[np.dtype, SampleScale] = {
+    np.dtype(np.uint8): SampleScale(2.0**7, 2.0**7),
+    np.dtype(np.int16): SampleScale(0.0, 2.0**15),
+    np.dtype(np.int32): SampleScale(0.0, 2.0**31),
+    np.dtype(np.float32): SampleScale(0.0, 1.0),
+    np.dtype(np.float64): SampleScale(0.0, 1.0),
+}
+
+
+def supports(dtype: np.dtype) -> bool:
+    return np.dtype(dtype) in SCALES
+
+
+def mono_float32(channels_first: np.ndarray) -> np.ndarray:
+    """(channels, samples) in a dtype of :data:`SCALES` -> (samples,) float32, the mean of the channels."""
+    scale = SCALES[channels_first.dtype]
+    channels = channels_first.shape[0]
+    if channels == 1:
+        mono = channels_first[0].astype(np.float32)
+    else:
+        wide = np.float64 if channels_first.dtype == np.float64 else np.float32
+        mono = channels_first.sum(axis=0, dtype=wide).astype(np.float32, copy=False)
+    if scale.offset:
+        mono -= np.float32(scale.offset * channels)
+    if scale.full_scale * channels != 1.0:
+        mono *= np.float32(1.0 / (scale.full_scale * channels))
+    return mono
