@@ -2,7 +2,7 @@
 
 Plain WAV files are read with numpy (:mod:`serving.wav`); everything else is decoded with PyAV
 (:mod:`serving.av_decoding`). Either way the samples are mixed down to mono at their source rate, then resampled
-once over the whole signal (:mod:`serving.resampling`).
+in vectorised calls over the whole signal or long chunks of it (:mod:`serving.resampling`).
 
 Limits are enforced before the work they protect: size before opening, declared duration before decoding, and
 decoded duration while decoding (a file may lie about its length).
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from serving import pcm
-from serving.av_decoding import MonoRun, declared_too_long, decode_runs
+from serving.av_decoding import declared_too_long, decode_with_av
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
 from serving.resampling import resample
@@ -35,8 +35,7 @@ def decode_audio(data: bytes, limits: AudioLimits) -> np.ndarray:
     if len(data) > limits.max_bytes:
         raise AudioTooLarge(f"audio is {len(data)} bytes; the limit is {limits.max_bytes} bytes")
     wav = parse_wav(data)
-    runs = _wav_runs(wav, limits.max_seconds) if wav is not None else decode_runs(data, limits.max_seconds)
-    parts = [resample(run.samples, run.rate) for run in runs]
+    parts = [_read_wav(wav, limits.max_seconds)] if wav is not None else decode_with_av(data, limits.max_seconds)
     waveform = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, np.float32), *parts])
     if waveform.size == 0:
         raise UndecodableAudio("the audio stream decoded to no samples")
@@ -49,8 +48,8 @@ def duration_seconds(waveform: np.ndarray) -> float:
     return waveform.shape[-1] / SAMPLE_RATE
 
 
-def _wav_runs(wav: WavAudio, max_seconds: float) -> list[MonoRun]:
+def _read_wav(wav: WavAudio, max_seconds: float) -> np.ndarray:
     """A plain WAV's data chunk is all in the request: its declared duration is its decoded duration."""
     if wav.seconds > max_seconds:
         raise declared_too_long(wav.seconds, max_seconds)
-    return [MonoRun(wav.format.rate, pcm.mono_float32(wav.channels_first()))]
+    return resample(pcm.mono_float32(wav.channels_first()), wav.format.rate)

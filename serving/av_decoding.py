@@ -1,9 +1,9 @@
-"""Any container FFmpeg reads -> runs of mono float32 samples at their source rate, decoded with PyAV.
+"""Any container FFmpeg reads -> mono float32 at 16 kHz, decoded with PyAV.
 
-Frames are converted with numpy, not with PyAV's resampler (whose per-frame cost dominated): consecutive frames of
-one sample format, channel count and rate form a run, converted and mixed down in one call when the run ends. A
-stream may change any of these mid-way (concatenated or damaged MP3s); each change starts a new run. The caller
-resamples each run once.
+Frames are read as numpy views of their planes, not through PyAV's resampler or ``to_ndarray`` (whose per-frame
+costs dominated). Consecutive frames of one sample format, channel layout and rate form a run; a run is mixed down
+and fed to one streaming resampler in a few vectorised calls (one per :data:`CHUNK_SECONDS`). A stream may change
+format, layout or rate mid-way (concatenated or damaged MP3s); each change starts a new run.
 """
 
 from __future__ import annotations
@@ -17,23 +17,18 @@ import numpy as np
 
 from serving import pcm
 from serving.errors import AudioTooLong, UndecodableAudio, UnsupportedMediaType
+from serving.resampling import StreamResampler
 
 logger = logging.getLogger(__name__)
 
 # Container names as FFmpeg reports them (``container.format.name`` is a comma-separated list of aliases).
 SUPPORTED_CONTAINERS = frozenset({"wav", "flac", "mp3", "ogg", "matroska", "webm", "mov", "mp4", "m4a", "aac"})
+CHUNK_SECONDS = 30  # source-rate samples held before conversion: a long file is not kept whole at its own rate
 
 
-@dataclass(frozen=True)
-class MonoRun:
-    """Consecutive mono samples at one rate."""
-
-    rate: int
-    samples: np.ndarray  # (samples,) float32
-
-
-def decode_runs(data: bytes, max_seconds: float) -> list[MonoRun]:
-    """Decode the first audio stream, refusing a declared or decoded duration above ``max_seconds``."""
+def decode_with_av(data: bytes, max_seconds: float) -> list[np.ndarray]:
+    """Decode the first audio stream to 16 kHz mono float32 pieces, refusing a declared or decoded duration above
+    ``max_seconds``."""
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -76,7 +71,7 @@ def _check_declared_duration(container, stream, max_seconds: float) -> None:
         raise declared_too_long(declared, max_seconds)
 
 
-def _decode_stream(container, stream, max_seconds: float) -> list[MonoRun]:
+def _decode_stream(container, stream, max_seconds: float) -> list[np.ndarray]:
     runs = _Runs()
     try:
         for frame in container.decode(stream):
@@ -92,51 +87,71 @@ def _decode_stream(container, stream, max_seconds: float) -> list[MonoRun]:
 
 
 class _Runs:
-    """Collects frames' arrays while their (format, channels, rate) stays the same; converts each run once."""
+    """Collects frames' samples while their (format, layout, rate) stays the same (a run), and converts them to
+    16 kHz mono in chunks of :data:`CHUNK_SECONDS` and when the run ends."""
 
     def __init__(self) -> None:
         self.seconds = 0.0  # decoded so far, at the source rates
-        self._done: list[MonoRun] = []
-        self._arrays: list[np.ndarray] = []
-        self._key: tuple[str, int, int] | None = None
+        self._output: list[np.ndarray] = []  # at SAMPLE_RATE
+        self._pending: list[list[np.ndarray]] = []  # per frame not yet converted: one array per plane
+        self._pending_samples = 0
+        self._key: tuple[str, str, int] | None = None
+        self._source: _Source | None = None
+        self._resampler: StreamResampler | None = None
 
     def add(self, frame: av.AudioFrame) -> None:
         if frame.samples == 0:
             return
-        channels = len(frame.layout.channels)
-        key = (frame.format.name, channels, frame.sample_rate)
+        key = (frame.format.name, frame.layout.name, frame.sample_rate)
         if key != self._key:
-            self._close()
-            _check_frame(frame.format, channels, frame.sample_rate)
-            self._key = key
-        self._arrays.append(_channels_first(frame, channels))
+            self._convert(last=True)
+            self._key, self._source = key, _source(frame)
+            self._resampler = StreamResampler(self._source.rate)
+        count = frame.samples * (1 if self._source.planar else self._source.channels)
+        self._pending.append([np.frombuffer(plane, self._source.dtype, count) for plane in frame.planes])
+        self._pending_samples += frame.samples
         self.seconds += frame.samples / frame.sample_rate
+        if self._pending_samples >= CHUNK_SECONDS * self._source.rate:
+            self._convert(last=False)
 
-    def finish(self) -> list[MonoRun]:
-        self._close()
-        return self._done
+    def finish(self) -> list[np.ndarray]:
+        self._convert(last=True)
+        return self._output
 
-    def _close(self) -> None:
-        if self._arrays:
-            samples = self._arrays[0] if len(self._arrays) == 1 else np.concatenate(self._arrays, axis=1)
-            self._done.append(MonoRun(self._key[2], pcm.mono_float32(samples)))
-        self._arrays = []
+    def _convert(self, last: bool) -> None:
+        if self._resampler is None:
+            return
+        mono = pcm.mono_float32(self._source.channels_of(self._pending)) if self._pending else np.zeros(0, np.float32)
+        self._output.append(self._resampler(mono, last=last))
+        self._pending, self._pending_samples = [], 0
 
 
-def _check_frame(sample_format: av.AudioFormat, channels: int, rate: int) -> None:
+@dataclass(frozen=True)
+class _Source:
+    dtype: np.dtype
+    planar: bool
+    channels: int
+    rate: int
+
+    def channels_of(self, frames: list[list[np.ndarray]]) -> list[np.ndarray] | np.ndarray:
+        """The run's samples, one array per channel (planar: one plane per channel; packed: interleaved)."""
+        if self.planar:
+            return [np.concatenate([planes[c] for planes in frames]) for c in range(self.channels)]
+        return np.concatenate([planes[0] for planes in frames]).reshape(-1, self.channels).T
+
+
+def _source(frame: av.AudioFrame) -> _Source:
+    """What a run's frames hold (looked up once per run: a layout's channel list is costly to build)."""
+    channels, rate = len(frame.layout.channels), frame.sample_rate
     if rate <= 0 or channels <= 0:
         raise UndecodableAudio(f"the audio stream decoded to frames of {channels} channel(s) at {rate} Hz")
-    if sample_format.packed.name not in NUMPY_FORMATS:
-        raise UnsupportedMediaType(f"the audio's sample format {sample_format.name!r} is not supported")
+    dtype = NUMPY_DTYPES.get(frame.format.packed.name)
+    if dtype is None:
+        raise UnsupportedMediaType(f"the audio's sample format {frame.format.name!r} is not supported")
+    return _Source(np.dtype(dtype), frame.format.is_planar, channels, rate)
 
 
-NUMPY_FORMATS = frozenset({"u8", "s16", "s32", "flt", "dbl"})  # packed names of the formats to_ndarray converts
-
-
-def _channels_first(frame: av.AudioFrame, channels: int) -> np.ndarray:
-    """(channels, samples): planar frames come so, packed ones interleaved in one row."""
-    array = frame.to_ndarray()
-    return array if frame.format.is_planar else array.reshape(-1, channels).T
+NUMPY_DTYPES = {"u8": np.uint8, "s16": np.int16, "s32": np.int32, "flt": np.float32, "dbl": np.float64}
 
 
 def _reason(exc: av.FFmpegError) -> str:

@@ -8,6 +8,7 @@ instead add stereo channels at 1/sqrt(2) each, louder than the source and beyond
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,25 +29,21 @@ SCALES: dict[np.dtype, SampleScale] = {
 }
 
 
-def supports(dtype: np.dtype) -> bool:
-    return np.dtype(dtype) in SCALES
-
-
-def mono_float32(channels_first: np.ndarray) -> np.ndarray:
-    """(channels, samples) in a dtype of :data:`SCALES` -> (samples,) float32, the mean of the channels.
+def mono_float32(channels: Sequence[np.ndarray]) -> np.ndarray:
+    """One (samples,) array per channel (or a (channels, samples) array), all of one dtype of :data:`SCALES` ->
+    (samples,) float32, the mean of the channels.
 
     Channels are added one at a time: a numpy sum over the channel axis of interleaved samples costs ten times as
     much (its inner loop runs over the two or so channels).
     """
-    scale = SCALES[channels_first.dtype]
-    channels = channels_first.shape[0]
-    accumulator = np.float64 if channels_first.dtype == np.float64 else np.float32
-    mono = channels_first[0].astype(accumulator)
-    for channel in channels_first[1:]:
+    dtype = channels[0].dtype
+    scale, count = SCALES[dtype], len(channels)
+    mono = channels[0].astype(np.float64 if dtype == np.float64 else np.float32)
+    for channel in channels[1:]:
         mono += channel
     mono = mono.astype(np.float32, copy=False)
     if scale.offset:
-        mono -= np.float32(scale.offset * channels)
-    if scale.full_scale * channels != 1.0:
-        mono *= np.float32(1.0 / (scale.full_scale * channels))
+        mono -= np.float32(scale.offset * count)
+    if scale.full_scale * count != 1.0:
+        mono *= np.float32(1.0 / (scale.full_scale * count))
     return mono
