@@ -3,8 +3,9 @@
 Only the plain layouts are read here: one ``fmt `` chunk then one ``data`` chunk (other chunks skipped, odd sizes
 padded), PCM integers of 8/16/24/32 bits, IEEE floats of 32/64 bits, each either as a plain format tag or inside
 WAVE_FORMAT_EXTENSIBLE, with a RIFF size, byte rate and block alignment that agree with the file. Anything else
-(RF64, compressed codecs, a truncated or oversized data chunk, a header that disagrees with itself) is not read
-here: :func:`parse_wav` returns None and the caller decodes the file with FFmpeg, which has its own rules.
+(RF64, compressed codecs, a truncated or oversized data chunk, a header that disagrees with itself, more than
+:data:`MAX_CHUNKS` chunks) is not read here: :func:`parse_wav` returns None and the caller decodes the file with
+FFmpeg, which has its own rules.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ FORMAT_PCM = 0x0001
 FORMAT_IEEE_FLOAT = 0x0003
 FORMAT_EXTENSIBLE = 0xFFFE
 EXTENSION_BYTES = 22
+MAX_CHUNKS = 32  # more is unusual, and walking millions of tiny chunks in Python would be a cheap attack
 GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")  # KSDATAFORMAT_SUBTYPE_*: the tag, then this
 
 # (format tag, bits per sample) -> the dtype the samples are stored as (24-bit is widened to int32 on reading).
@@ -89,10 +91,10 @@ def parse_wav(data: bytes) -> WavAudio | None:
 
 
 def _chunks(view: memoryview, at: int) -> list[tuple[bytes, memoryview]] | None:
-    """Every chunk up to the end of the file, or None where one runs past it."""
+    """Every chunk up to the end of the file, or None where one runs past it or there are too many."""
     chunks = []
     while at < len(view):
-        if at + CHUNK_HEADER.size > len(view):
+        if at + CHUNK_HEADER.size > len(view) or len(chunks) == MAX_CHUNKS:
             return None
         name, size = CHUNK_HEADER.unpack_from(view, at)
         body_at = at + CHUNK_HEADER.size

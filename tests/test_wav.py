@@ -123,9 +123,10 @@ def test_a_declared_duration_over_the_limit_is_refused_before_conversion():
         riff(fmt(rate=0, byte_rate=0), chunk(b"data", bytes(100))),
         riff(fmt(channels=0, block_align=0), chunk(b"data", bytes(100))),
         b"RIFX" + riff(fmt(), chunk(b"data", bytes(100)))[4:],  # big-endian RIFF
+        riff(*[chunk(b"junk", b"")] * 40, fmt(), chunk(b"data", bytes(100))),  # more chunks than MAX_CHUNKS
     ],
     ids=["riff-size", "trailing", "data-first", "two-data", "partial-sample", "byte-rate", "block-align", "12-bit",
-         "adpcm", "valid-bits", "rate-0", "channels-0", "rifx"],
+         "adpcm", "valid-bits", "rate-0", "channels-0", "rifx", "many-chunks"],
 )
 def test_anything_unusual_is_left_to_ffmpeg(data):
     assert parse_wav(data) is None
