@@ -1,7 +1,7 @@
 """Host cost per 30 s window: decoding + resampling (``serving.audio.decode_audio``) and log-mel (``LogMel``).
 
 The window is 30 s of the bundled speech, encoded in memory with PyAV as a client might send it: 16 kHz mono wav
-(no resampling), 44.1 kHz stereo wav and 44.1 kHz stereo mp3 (resampled and down-mixed). Log-mel runs where the
+(no resampling), 44.1 kHz stereo wav, mp3 and flac, and 48 kHz stereo opus in ogg (resampled and down-mixed). Log-mel runs where the
 model runs (CPU, or the GPU including the host-to-device copy), for one window alone and per window of a batch.
 Each figure is the median of several runs after one warm-up.
 """
@@ -40,6 +40,8 @@ ENCODINGS = (
     Encoding("wav 16 kHz mono", "wav", "pcm_s16le", SAMPLE_RATE, "mono"),
     Encoding("wav 44.1 kHz stereo", "wav", "pcm_s16le", 44_100, "stereo"),
     Encoding("mp3 44.1 kHz stereo", "mp3", "libmp3lame", 44_100, "stereo"),
+    Encoding("flac 44.1 kHz stereo", "flac", "flac", 44_100, "stereo"),
+    Encoding("opus 48 kHz stereo", "ogg", "libopus", 48_000, "stereo"),
 )
 
 

@@ -115,3 +115,54 @@ def test_non_finite_samples_are_422():
     with pytest.raises(UndecodableAudio, match="not finite numbers") as caught:
         decode_audio(wav, GENEROUS)
     assert caught.value.status == 422
+
+
+def test_a_stereo_mp3_is_mixed_down_by_the_mean_and_resampled_once():
+    rate = 48_000
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="stereo")
+        tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(rate) / rate)).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts = rate, 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    waveform = decode_audio(buffer.getvalue(), GENEROUS)
+    assert duration_seconds(waveform) == pytest.approx(1.0, abs=0.1)
+    assert float(np.abs(waveform).max()) == pytest.approx(0.5, abs=0.05)  # lossy; FFmpeg's float mono: 0.71
+
+
+def _flac(channels_first: np.ndarray, rate: int, sample_format: str = "s16") -> bytes:
+    layout = "mono" if channels_first.shape[0] == 1 else "stereo"
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="flac") as out:
+        stream = out.add_stream("flac", rate=rate, layout=layout)
+        stream.codec_context.format = sample_format
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(channels_first, np.float32), format="fltp", layout=layout)
+        frame.sample_rate, frame.pts = rate, 0
+        resampler = av.AudioResampler(format=sample_format, layout=layout, rate=rate)
+        for converted in [*resampler.resample(frame), *resampler.resample(None)]:
+            out.mux(stream.encode(converted))
+        out.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("sample_format", ["s16", "s32"])  # packed, interleaved frames (s32: 24-bit FLAC)
+def test_interleaved_stereo_frames_are_mixed_down_by_the_mean(sample_format):
+    left, right = np.full(SAMPLE_RATE, 0.5), np.full(SAMPLE_RATE, 0.25)
+    waveform = decode_audio(_flac(np.stack([left, right]), SAMPLE_RATE, sample_format), GENEROUS)
+    assert waveform.size == SAMPLE_RATE
+    np.testing.assert_allclose(waveform, 0.375, atol=1e-4)
+
+
+def test_a_long_stream_is_resampled_in_chunks_exactly_as_in_one_call():
+    from serving.av_decoding import CHUNK_SECONDS
+    from serving.resampling import resample
+
+    rate = 48_000
+    samples = (0.1 * np.random.default_rng(0).standard_normal(int(rate * (2.5 * CHUNK_SECONDS)))).astype(np.float32)
+    data = _flac(samples[None], rate)
+    with av.open(io.BytesIO(data)) as container:  # the 16-bit samples the file holds
+        stored = np.concatenate([frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)])
+    waveform = decode_audio(data, GENEROUS)
+    np.testing.assert_array_equal(waveform, resample(stored.astype(np.float32) / 32768, rate))
