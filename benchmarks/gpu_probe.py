@@ -68,12 +68,18 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
     model, processor = turbo_model(tokenizer_dir, torch.float32)
     loaded = loaded_model(model, processor)
     features = torch.randn(4, 128, 3000, device=DEVICE)
-    options = [DecodeOptions("transcribe", None, 0.0)] * 4
-    results = {}
+    options = [DecodeOptions("transcribe", (), 0.0)] * 4
+    mixed = [DecodeOptions("transcribe", (), 0.0, True), DecodeOptions("translate", (50, 51, 52), 0.6, True),
+             DecodeOptions("transcribe", (), 0.0, False), DecodeOptions("transcribe", (7,), 1.0, False)]
+    results, mixed_results = {}, {}
     for graphs in (False, True):
         decoder = WhisperDecoder(loaded, EngineOptions(8, 24, 24, cuda_graphs=graphs))
         states = decoder.encode(features)
         results[graphs] = [w.tokens for w in decoder.decode(states, ["en"] * 4, options)]
+        mixed_results[graphs] = [w.tokens for w in decoder.decode(states, ["en", "de", "fr", "en"], mixed)]
+    report["fp32_graphs_equal_eager_timestamps_sampling_prompts"] = mixed_results[True] == mixed_results[False]
+    print("fp32 graphs == eager with timestamps, sampling and prompts mixed in one batch:",
+          report["fp32_graphs_equal_eager_timestamps_sampling_prompts"], flush=True)
     hf = model.generate(
         encoder_outputs=BaseModelOutput(last_hidden_state=states), language="<|en|>", task="transcribe",
         min_new_tokens=24, max_new_tokens=24, return_timestamps=False,
@@ -94,7 +100,10 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
 def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> None:
     from serving.decoding import EngineOptions
     from serving.params import TranscriptionParams
-    from serving.transcriber import Job, Transcriber
+    from serving.quality import Thresholds
+    from serving.transcriber import Job, Transcriber, TranscriberOptions
+
+    NEVER_FALL_BACK = Thresholds(compression_ratio=float('inf'), logprob=float('-inf'), no_speech=1.0)
 
     model, processor = turbo_model(tokenizer_dir, torch.bfloat16)
     loaded = loaded_model(model, processor)
@@ -104,7 +113,8 @@ def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> 
     label = "ours compiled" if COMPILE else "ours"
     for batch in batches:
         started = time.perf_counter()
-        transcriber = Transcriber(loaded, EngineOptions(batch, tokens, tokens, torch_compile=COMPILE))
+        engine = EngineOptions(batch, tokens, tokens, torch_compile=COMPILE)
+        transcriber = Transcriber(loaded, TranscriberOptions(engine, NEVER_FALL_BACK))  # no VAD: noise input
         jobs = [Job((rng.standard_normal(480_000) * 0.1).astype(np.float32), params) for _ in range(batch)]
         transcriber.transcribe(jobs[:1])  # warm-up
         transcriber.transcribe(jobs)
@@ -140,7 +150,7 @@ def stage_split(loaded, tokens: int, report: dict) -> None:
     for batch in (1, 64):
         decoder = WhisperDecoder(loaded, EngineOptions(batch, tokens, tokens, torch_compile=COMPILE))
         features = torch.randn(batch, 128, 3000, device=DEVICE, dtype=torch.bfloat16)
-        options = [DecodeOptions("transcribe", None, 0.0)] * batch
+        options = [DecodeOptions("transcribe", (), 0.0)] * batch
         for _ in range(2):
             torch.cuda.synchronize(); t0 = time.perf_counter()
             states = decoder.encode(features)
@@ -186,7 +196,7 @@ def flops(tokenizer_dir: str, tokens: int, report: dict) -> None:
         states = decoder.encode(features)
     encoder = counter.get_total_flops()
     with FlopCounterMode(display=False) as counter:
-        decoder.decode(states, ["en"], [DecodeOptions("transcribe", None, 0.0)])
+        decoder.decode(states, ["en"], [DecodeOptions("transcribe", (), 0.0)])
     decode = counter.get_total_flops()
     report["flops"] = dict(encoder_tflop=encoder / 1e12, decode_gflop_per_token=decode / tokens / 1e9)
     print(f"FLOPs: encoder {encoder/1e12:.3f} TFLOP per window; decoder {decode/tokens/1e9:.3f} GFLOP per token "

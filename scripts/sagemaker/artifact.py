@@ -22,10 +22,14 @@ from scripts.sagemaker.constants import (
 )
 from scripts.properties import read_properties
 from scripts.sagemaker.errors import CliError
+from serving.vad import MODEL_FILE, find_model
 
 logger = logging.getLogger(__name__)
 
 TENSOR_PARALLEL_KEY = "option.tensor_parallel_degree"
+VAD_KEY = "option.vad"
+VAD_MODEL_KEY = "option.vad_model"
+VAD_ASSET = f"assets/{MODEL_FILE}"
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -81,11 +85,20 @@ def validate(artifact_dir: Path) -> dict[str, str]:
     if not entry_point or not (artifact_dir / entry_point).is_file():
         raise CliError(f"{PROPERTIES_FILE}: entry point {entry_point!r} is not a file in {artifact_dir}")
     requirements = artifact_dir / REQUIREMENTS_FILE
-    if requirements.is_file():
-        forbidden = sorted(set(requirement_names(requirements)) & FORBIDDEN_REQUIREMENTS)
-        if forbidden:
-            raise CliError(f"{REQUIREMENTS_FILE} lists {', '.join(forbidden)}: the LMI image has them; remove them")
+    names = set(requirement_names(requirements)) if requirements.is_file() else set()
+    forbidden = sorted(names & FORBIDDEN_REQUIREMENTS)
+    if forbidden:
+        raise CliError(f"{REQUIREMENTS_FILE} lists {', '.join(forbidden)}: the LMI image has them; remove them")
+    if properties.get(VAD_KEY, "silero") != "off":
+        _validate_vad(artifact_dir, properties, names)
     return properties
+
+
+def _validate_vad(artifact_dir: Path, properties: dict[str, str], requirements: set[str]) -> None:
+    if "onnxruntime" not in requirements:
+        raise CliError(f"{VAD_KEY}=silero needs onnxruntime in {REQUIREMENTS_FILE}")
+    if not properties.get(VAD_MODEL_KEY) and not (artifact_dir / SERVING_PACKAGE / VAD_ASSET).is_file():
+        raise CliError(f"{VAD_KEY}=silero but {SERVING_PACKAGE}/{VAD_ASSET} is missing; run `whisper-lmi package`")
 
 
 def set_option(artifact_dir: Path, key: str, value: str) -> None:
@@ -123,12 +136,29 @@ def package(options: PackageOptions) -> list[Path]:
         out / SERVING_PACKAGE,
         ignore=shutil.ignore_patterns(*EXCLUDED_DIR_NAMES, *(f"*{s}" for s in EXCLUDED_SUFFIXES)),
     )
+    _bundle_vad_model(out)
     if options.model_id:
         set_model_id(out, options.model_id)
     if options.tensor_parallel_degree:
         set_option(out, TENSOR_PARALLEL_KEY, options.tensor_parallel_degree)
     validate(out)
     return artifact_files(out)
+
+
+def _bundle_vad_model(out: Path) -> None:
+    """Copy the Silero VAD model into serving/assets/ when the artifact uses VAD (the default): the endpoint must not
+    depend on faster-whisper or a download to find it."""
+    properties = parse_properties(out / PROPERTIES_FILE)
+    if properties.get(VAD_KEY, "silero") == "off" or properties.get(VAD_MODEL_KEY):
+        return
+    source = find_model(None)
+    if source is None:
+        raise CliError(
+            f"{VAD_KEY}=silero needs {MODEL_FILE}: install the dev extra (faster-whisper ships it) or set {VAD_KEY}=off"
+        )
+    target = out / SERVING_PACKAGE / VAD_ASSET
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
 
 
 def _prepare_output(out: Path) -> None:

@@ -1,0 +1,52 @@
+"""Issue 7's speed goals, checked against a run's figures (measured here, never asserted in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from benchmarks.host_cost import HostCost
+from benchmarks.report import OURS, HOST_GOAL_MS, Ratio
+from benchmarks.runner import SystemRun
+
+CPU_BASELINE_RATIO = 3.0  # ours >= 3x the naive baseline's throughput
+CPU_FASTER_WHISPER_RATIO = 1.0  # ours at least as fast as faster-whisper
+GPU_RTFX = 2000.0  # turbo on one H100
+GPU_CLIP_P50_SECONDS = 0.060  # one 30 s clip
+
+
+def cpu_goals(ratios: Sequence[Ratio], host: HostCost | None) -> list[str]:
+    overall = {r.other: r.value for r in ratios if r.scenario == "overall"}
+    lines = []
+    for other, goal in (("baseline", CPU_BASELINE_RATIO), ("faster-whisper", CPU_FASTER_WHISPER_RATIO)):
+        if other in overall:
+            lines.append(_verdict(f"throughput ours/{other} overall {overall[other]:.2f}x", overall[other] >= goal,
+                                  f">= {goal:g}x"))
+    return lines + _host_goal(host)
+
+
+def gpu_goals(runs: Sequence[SystemRun], host: HostCost | None) -> list[str]:
+    ours = next((run for run in runs if run.name == OURS and run.measurements), None)
+    if ours is None:
+        return []
+    best = max(ours.measurements, key=lambda m: m.rtfx)
+    one_by_one = [m for m in ours.measurements if not m.concurrent]
+    lines = [_verdict(f"best RTFx {best.rtfx:,.0f} ({best.scenario})", best.rtfx >= GPU_RTFX, f">= {GPU_RTFX:,.0f}")]
+    if one_by_one:
+        p50 = one_by_one[0].p50
+        lines.append(_verdict(f"p50 latency of one 30 s clip {p50 * 1000:.0f} ms", p50 <= GPU_CLIP_P50_SECONDS,
+                              f"<= {GPU_CLIP_P50_SECONDS * 1000:.0f} ms"))
+    return lines + _host_goal(host)
+
+
+def _host_goal(host: HostCost | None) -> list[str]:
+    """Judged on the dearest of the encodings measured."""
+    if host is None:
+        return []
+    worst = max(host.decode_ms, key=host.total_ms)
+    total = host.total_ms(worst)
+    figure = f"host cost per window {total:.2f} ms ({worst})"
+    return [_verdict(figure, total <= HOST_GOAL_MS, f"<= {HOST_GOAL_MS:g} ms")]
+
+
+def _verdict(figure: str, met: bool, goal: str) -> str:
+    return f"{figure}: goal {goal}, {'met' if met else 'NOT met'}"

@@ -1,0 +1,123 @@
+"""Issue 3's figures in one run: the long file (>= 5 min, sentences across every 30 s edge) in both long-form
+algorithms against the same sentences transcribed one by one, wall time next to faster-whisper's on the same weights,
+and word-timestamp agreement with faster-whisper on the bundled clips.
+
+    python -m benchmarks.long_form [--seconds 300] [--markdown docs/longform.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from scripts.embedded_model import ensure_whisper_base
+from scripts.longform_audio import build_long_audio
+from scripts.reference import faster_whisper_model, lost_or_doubled, wer
+from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
+from serving.audio import AudioLimits, decode_audio
+from serving.constants import SAMPLE_RATE
+from serving.loading import load_model
+from serving.params import parse_params
+from serving.placement import resolve_placement
+from serving.service import transcriber_options
+from serving.settings import load_settings
+from serving.transcriber import Job, Transcriber
+from tests.clips import clip_bytes, clips
+
+
+@dataclass(frozen=True)
+class Row:
+    system: str
+    wer: float
+    seconds: float
+    problems: int  # words dropped or doubled
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument("--markdown")
+    args = parser.parse_args(argv)
+    long_audio = build_long_audio(args.seconds)
+    settings = load_settings({"model_id": str(ensure_whisper_base())}, environ={})
+    transcriber = Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+    references = [s.text for s in long_audio.sentences]
+    pieces = [long_audio.waveform[round(s.start * SAMPLE_RATE) : round(s.end * SAMPLE_RATE)] for s in long_audio.sentences]
+    alone = [r.text for r in transcriber.transcribe([Job(p, parse_params({"language": "en"})) for p in pieces])]
+    alone_wer = wer(references, alone)
+    rows = [_ours(transcriber, long_audio, mode) for mode in ("chunked", "sequential")]
+    rows += [_faster_whisper(long_audio, words) for words in (False, True)]
+    timing = _word_timing(transcriber)
+    lines = _report(long_audio, alone_wer, rows, timing)
+    print("\n".join(lines))
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _ours(transcriber: Transcriber, long_audio, mode: str) -> Row:
+    params = parse_params({"long_form": mode, "language": "en", "response_format": "verbose_json"})
+    transcriber.transcribe([Job(long_audio.waveform[: SAMPLE_RATE * 5], params)])  # warm-up
+    started = time.perf_counter()
+    (result,) = transcriber.transcribe([Job(long_audio.waveform, params)])
+    seconds = time.perf_counter() - started
+    text = result.text
+    return Row(f"ours, {mode}", wer([long_audio.text], [text]), seconds, len(lost_or_doubled(text, long_audio.text)))
+
+
+def _faster_whisper(long_audio, words: bool) -> Row:
+    model = faster_whisper_model()
+    started = time.perf_counter()
+    segments, _ = model.transcribe(long_audio.waveform, beam_size=1, language="en", word_timestamps=words)
+    text = " ".join(segment.text.strip() for segment in segments)
+    seconds = time.perf_counter() - started
+    name = "faster-whisper, sequential" + (", word timestamps" if words else "")
+    return Row(name, wer([long_audio.text], [text]), seconds, len(lost_or_doubled(text, long_audio.text)))
+
+
+def _word_timing(transcriber: Transcriber):
+    params = parse_params({"response_format": "verbose_json", "timestamp_granularities": "word"})
+    audio = [decode_audio(clip_bytes(n), AudioLimits(10**9, 3600)) for n in clips()]
+    pairs = []
+    for waveform, result in zip(audio, transcriber.transcribe([Job(a, params) for a in audio])):
+        ours = [Word(w.word, w.start, w.end, w.probability) for w in result.words]
+        pairs += match_words(ours, faster_whisper_words(waveform))
+    return timing_difference(pairs)
+
+
+def _report(long_audio, alone_wer: float, rows: list[Row], timing) -> list[str]:
+    lines = [
+        "# Long-form figures (issue 3)",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads; "
+        f"whisper-base (embedded), CPU float32. Command: `python -m benchmarks.long_form`.",
+        "",
+        f"Long file: {long_audio.seconds:.1f} s, {len(long_audio.sentences)} sentences joined without pauses, "
+        f"{sum(s.inside for s in long_audio.seams)} of {len(long_audio.seams)} window edges inside a sentence.",
+        f"The same sentences transcribed one by one: WER {alone_wer * 100:.2f}%.",
+        "",
+        "| system | long-file WER | vs one by one | wall time (s) | RTFx | words dropped or doubled |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.system} | {row.wer * 100:.2f}% | {(row.wer - alone_wer) * 100:+.2f} pt | {row.seconds:.1f} | "
+            f"{long_audio.seconds / row.seconds:.1f} | {row.problems} |"
+        )
+    lines += [
+        "",
+        f"Word timestamps against faster-whisper's on the {len(clips())} bundled clips ({timing.pairs} matched words): "
+        f"start mean {timing.mean_start * 1000:.0f} ms, max {timing.max_start * 1000:.0f} ms; "
+        f"end mean {timing.mean_end * 1000:.0f} ms, max {timing.max_end * 1000:.0f} ms.",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
