@@ -13,7 +13,9 @@ import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from scripts.djl_requests import AsyncReply, DjlResponse, DjlWorkerError, JavaInput, async_request
+from scripts.djl_requests import (
+    REQUEST_TRACKING_ID, AsyncReply, DjlResponse, DjlWorkerError, JavaInput, async_request,
+)
 from scripts.server.engine import LoadedEngine, call_async_handler
 from serving.djl_compat import Output
 
@@ -35,9 +37,10 @@ class AsyncDispatcher:
         self._engine = engine
 
     async def submit(self, request: JavaInput) -> DjlResponse | DjlStream:
-        outputs = await call_async_handler(self._engine, async_request(request, self._engine.context))
+        inputs = async_request(request, self._engine.context)
+        outputs = await call_async_handler(self._engine, inputs)
         reply = AsyncReply()
-        chunks = _chunks(reply, outputs)
+        chunks = _chunks(reply, outputs, str(inputs.get_property(REQUEST_TRACKING_ID)))
         first = await anext(chunks, None)
         if first is None:
             raise DjlWorkerError("the handler's Outputs ended before the response did: DJL would wait for "
@@ -52,16 +55,18 @@ class AsyncDispatcher:
         """Nothing is queued here: uvicorn has answered every request in flight when this is called."""
 
 
-async def _chunks(reply: AsyncReply, outputs: Output | types.AsyncGeneratorType) -> AsyncIterator[bytes]:
-    """The bytes each Output appends to the response. Like python_async_engine, an async generator is run to its
-    end; Outputs after the last chunk are dropped (DJL no longer knows their request)."""
+async def _chunks(reply: AsyncReply, outputs: Output | types.AsyncGeneratorType,
+                  tracking_id: str) -> AsyncIterator[bytes]:
+    """The bytes each Output appends to the response. Like python_async_engine, each Output gets the request's
+    ``request_tracking_id`` and an async generator is run to its end; Outputs after the last chunk are dropped (DJL
+    no longer knows their request)."""
     if isinstance(outputs, Output):
         outputs = _one(outputs)
     async for output in outputs:
         if reply.last:
             logger.warning("an Output after the request's last chunk is dropped")
             continue
-        appended = reply.add(output)
+        appended = reply.add(output.add_property(REQUEST_TRACKING_ID, tracking_id))
         if appended is not None:
             yield appended
     if not reply.last:
