@@ -71,19 +71,21 @@ def test_a_full_batch_does_not_wait(runner):
     scheduler.close()
 
 
-def test_first_windows_go_first_then_the_oldest(runner):
+def test_the_oldest_request_goes_first_so_that_none_starves(runner):
     scheduler = scheduler_on(FakeRunner(capacity=2))
     runner = scheduler._runner
     runner.hold()
     busy = scheduler.submit(job(1))
     assert runner.held.wait(20)
-    chunked = scheduler.submit(job(3))  # three windows offered at once: w0 is a first window, w1 and w2 are not
+    chunked = scheduler.submit(job(3))  # three windows offered at once
     wait_until(lambda: scheduler.waiting == 3)
     shorts = [scheduler.submit(job(5, long_form="sequential")), scheduler.submit(job(4, long_form="sequential"))]
     wait_until(lambda: scheduler.waiting == 5)
     runner.release()
     assert results([busy, chunked]) == [text_of(1), text_of(3)]
-    assert runner.batches[1:3] == [[(3, 0), (5, 0)], [(4, 0), (3, 1)]]
+    # the chunked request's later windows are not overtaken by the first windows of requests that came after it;
+    # the 5 s request's second window goes before the younger 4 s request's first
+    assert runner.batches[1:4] == [[(3, 0), (3, 1)], [(3, 2), (5, 0)], [(5, 1), (4, 0)]]
     assert results(shorts) == [text_of(5), text_of(4)]
     scheduler.close()
 
@@ -99,21 +101,21 @@ def test_a_long_sequential_request_does_not_hold_short_ones_back(runner):
     assert results(shorts) == ["w0", "w0"]
     assert results([long]) == [text_of(4)]
     # its next window joined the queue as soon as the previous one was accepted, beside the new requests
-    assert runner.batches[:2] == [[(4, 0)], [(1, 0), (1, 0), (4, 1)]]
+    assert runner.batches[:2] == [[(4, 0)], [(4, 1), (1, 0), (1, 0)]]
     assert runner.batches[2:] == [[(4, 2)], [(4, 3)]]
     scheduler.close()
 
 
 def test_a_failed_batch_costs_only_the_request_that_caused_it(runner):
-    scheduler = scheduler_on(FakeRunner(capacity=3), wait_ms=FOREVER_MS)
+    scheduler = scheduler_on(FakeRunner(capacity=6), wait_ms=FOREVER_MS)  # one batch: all six windows
     runner = scheduler._runner
     futures = [scheduler.submit(job(seconds)) for seconds in (1, 2, 3)]
     assert isinstance(futures[1].exception(timeout=20), RuntimeError)
     assert results([futures[0], futures[2]]) == [text_of(1), text_of(3)]
     assert sorted(runner.alone) == [1, 2, 3]  # the batch failed: each request again, alone
     assert error_response(futures[1].exception()).status == 500
-    after = [scheduler.submit(job(1)) for _ in range(3)]  # the model thread lives on
-    assert results(after) == ["w0"] * 3
+    after = [scheduler.submit(job(1)) for _ in range(6)]  # the model thread lives on
+    assert results(after) == ["w0"] * 6
     scheduler.close()
 
 
