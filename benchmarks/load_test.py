@@ -3,7 +3,10 @@
 own request (the transcript is closest to that request's reference, the duration is that clip's), none may be
 lost, none may be 5xx. Prints throughput and latency percentiles.
 
-    python -m benchmarks.load_test [--requests 500] [--concurrency 64]
+``--mode both`` runs the same request mix against the server in DJL's sync mode (dynamic batching) and then in
+async mode (the handler's own scheduler), back to back on the same machine, and prints both.
+
+    python -m benchmarks.load_test [--requests 500] [--concurrency 64] [--mode sync|async|both]
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ GAP_SECONDS = 0.3  # silence between concatenated clips
 MAX_AUDIO_BYTES = 3_000_000  # the handler's limit in this test (413 above)
 MAX_REQUEST_BYTES = 6_000_000  # the server's request limit in this test (413 above)
 SERVER_OPTIONS = (f"max_audio_bytes={MAX_AUDIO_BYTES}",)
+# Each mode spelt out in full, so that the comparison does not depend on serving.properties' default.
+MODE_OPTIONS = {
+    "sync": ("async_mode=false", "handler=handle", "batch_size=8", "max_batch_delay=50"),
+    "async": ("async_mode=true", "handler=handle_async", "batch_size=1"),
+}
 STARTUP_SECONDS = 180
 SHUTDOWN_SECONDS = 120
 REQUEST_TIMEOUT_SECONDS = 600
@@ -314,15 +322,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", choices=(*MODE_OPTIONS, "both"), default="sync",
+                        help="the server's DJL mode; both: sync then async, the same requests")
     parser.add_argument("--server-log", default=os.devnull, help="where the server's log goes")
     arguments = parser.parse_args(argv)
     cases = build_cases(arguments.requests, arguments.seed)
+    modes = list(MODE_OPTIONS) if arguments.mode == "both" else [arguments.mode]
+    failed = False
+    for mode in modes:
+        summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log)
+        print(f"[{mode} mode: {', '.join(MODE_OPTIONS[mode])}]")
+        print(format_summary(summary, arguments.concurrency), flush=True)
+        failed |= bool(summary.problems) or summary.requests != len(cases)
+    return 1 if failed else 0
+
+
+def run_mode(mode: str, cases: Sequence[Case], concurrency: int, log_path: str = os.devnull) -> Summary:
+    """A fresh server in ``mode``, the whole request mix, the server stopped."""
     port = free_port()
-    with server_process(port, log_path=arguments.server_log):
-        outcomes, wall = asyncio.run(run_load(f"http://{HOST}:{port}", cases, arguments.concurrency))
-    summary = summarize(outcomes, wall)
-    print(format_summary(summary, arguments.concurrency))
-    return 1 if summary.problems or summary.requests != len(cases) else 0
+    with server_process(port, (*SERVER_OPTIONS, *MODE_OPTIONS[mode]), log_path):
+        outcomes, wall = asyncio.run(run_load(f"http://{HOST}:{port}", cases, concurrency))
+    return summarize(outcomes, wall)
 
 
 def format_summary(summary: Summary, concurrency: int) -> str:

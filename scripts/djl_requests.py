@@ -27,18 +27,27 @@ Everything goes through the real wire format: Java-side data is encoded like
 ``bytearray`` and a null key arrives as ``None``), and ``outputs_of`` runs
 ``Output.send()`` and decodes like ``Connection.OutputDecoder`` then ``PyPredictor``.
 It therefore works the same with the real ``djl_python`` and with ``serving.djl_standin``.
+
+Async mode (``option.async_mode=true``; read at the same commit): ``engines/python/.../AsyncRequestManager.java``
+(adds ``request_tracking_id``, routes each Output), ``Request.java`` (``addResponse``: the binary-encoded
+``data``/``last``/``code``/``error`` item), ``serving/.../InferenceRequestHandler.java`` (``sendOutput``: status and
+headers with the first chunk; a first chunk that is also the last is a plain response) and
+``djl_python/python_async_engine.py`` (``invoke_handler``).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import struct
+import uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence, Union
 
 from serving.djl_compat import Input, Output
 
 __all__ = [
+    "AsyncReply",
     "CUSTOM_ATTRIBUTES_HEADER",
     "DjlHttpError",
     "DjlWorkerError",
@@ -46,6 +55,7 @@ __all__ = [
     "EngineContext",
     "JavaInput",
     "JavaProperties",
+    "async_request",
     "batch_input",
     "form_request",
     "http_request",
@@ -672,3 +682,79 @@ def outputs_of(output: Output, batch: Union[Input, int, None] = None) -> list[Dj
             raise DjlWorkerError(f"IndexOutOfBoundsException: batch index {index}")
         per_item[index].append((match.group(2), value))
     return [response(items) for items in per_item]
+
+
+# ------------------------------------------------------------------------------ async mode
+REQUEST_TRACKING_ID = "request_tracking_id"
+ASYNC_FAILURE_PREFIX = "Async Inference Failure "
+
+
+def async_request(java: JavaInput, ctx: Union[EngineContext, None] = None) -> Input:
+    """One request as the async ``handle`` receives it: ``AsyncRequestManager.addInput`` adds a fresh
+    ``request_tracking_id``; no dynamic batching (``batch_size=1``)."""
+    tracked = java.copy()
+    tracked.add_property(REQUEST_TRACKING_ID, str(uuid.uuid4()))
+    return to_python(tracked, ctx)
+
+
+@dataclass
+class AsyncReply:
+    """One request's response in async mode, built from the Outputs its handler returns or yields, in order.
+
+    ``add(output)`` applies one Output as ``AsyncRequestManager.addOutput`` does and returns the bytes it appends
+    to the body (``None``: nothing yet):
+
+    * code != 200: the response ends with that code and DJL's own body, GSON of ``new Output(code, "Async
+      Inference Failure " + message)``, rendered here as ``{"code", "message"}``; the Output's properties (its
+      Content-Type too) are NOT used;
+    * else content entry 0 is the binary-encoded item (``Output.binary_encode``): its properties are added to the
+      response's (all of them become headers, ``request_tracking_id`` included); an empty ``data`` that is not
+      ``last`` appends nothing; with ``code`` the response ends with that status, message ``error`` and the body
+      ``{"code": code, "error": error}`` (compact JSON, as GSON writes it); else ``data`` (UTF-8) is appended and
+      ``last`` ends the response.
+
+    ``InferenceRequestHandler.sendOutput`` sends the status and headers as they are when the first chunk is
+    read; a first chunk that is also the last makes a plain (not chunked) response.
+    """
+
+    code: int = 200
+    message: str = "OK"
+    properties: dict = field(default_factory=dict)
+    last: bool = False
+
+    def add(self, output: Output) -> Union[bytes, None]:
+        if self.last:
+            raise DjlWorkerError("an Output arrived for a request that was already answered")
+        wire = _Wire()
+        output.send(wire)
+        code, message, props, content, _ = _decode_output(bytes(wire.buffer))
+        if code != 200:
+            self.code, self.message, self.last = code, ASYNC_FAILURE_PREFIX + str(message), True
+            return json.dumps({"code": code, "message": self.message}, separators=(",", ":")).encode()
+        if not content:
+            raise DjlWorkerError("IndexOutOfBoundsException: an async Output without content")
+        self.properties.update(props.to_dict())
+        item = _decode_item(bytes(content[0][1]))
+        data = item.get("data")
+        self.last = item.get("last", "").lower() == "true"
+        if not data and not self.last:
+            return None
+        if "code" in item:
+            self.code, self.last = int(item["code"]), True
+            body = {"code": self.code}
+            if "error" in item:
+                self.message = body["error"] = item["error"]
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return data.encode("utf-8")
+
+
+def _decode_item(raw: bytes) -> dict:
+    """``Output.binary_encode``: ``short n`` then n * (utf8 key, utf8 value), as ``Request.addResponse`` reads it."""
+    wire = _Wire(raw)
+    item = {}
+    for _ in range(wire.read_short()):
+        key, value = wire.read_utf8(), wire.read_utf8()
+        if key is None or value is None:
+            raise DjlWorkerError("NullPointerException: a null key or value in an async Output item")
+        item[key] = value
+    return item

@@ -74,16 +74,31 @@ class ChunkedPlan:
         self.outcomes[task.key] = outcome
 
     def segments(self) -> list[Segment]:
-        drafts = [self._drafts(task) for task in self.tasks]
+        return self._timeline(self._merged_windows(len(self.tasks)))
+
+    def final_segments(self) -> list[Segment]:
+        """The segments of the windows before the first one not decoded yet, except the last of those: its seam
+        with the next window is still open. All of them once every window is decoded."""
+        if self.done:
+            return self.segments()
+        decoded = next(i for i, task in enumerate(self.tasks) if task.key not in self.outcomes)
+        return self._timeline(self._merged_windows(decoded)[:-1])
+
+    def _merged_windows(self, count: int) -> list[list[Segment]]:
+        """The segments each of the first ``count`` windows keeps after the seam merges between them (a seam
+        depends only on its two windows, so a window's share is settled once both its neighbours are decoded)."""
+        tasks = self.tasks[:count]
+        drafts = [self._drafts(task) for task in tasks]
         placed = [[_Placed(w, d, i) for d, draft in enumerate(ds) for i, w in enumerate(draft.words)] for ds in drafts]
         keep = [[0, len(words)] for words in placed]
-        for left in range(len(self.tasks) - 1):
-            keep[left][1], keep[left + 1][0] = _seam(placed[left], placed[left + 1], self.tasks[left + 1].offset,
-                                                     self._end(self.tasks[left]))
-        segments = []
-        for window_drafts_, words, (low, high) in zip(drafts, placed, keep):
-            segments.extend(_kept_segments(window_drafts_, words[low:high], self.options.words))
-        return clamp_timeline(segments, self.waveform.shape[0] / SAMPLE_RATE)
+        for left in range(len(tasks) - 1):
+            keep[left][1], keep[left + 1][0] = _seam(placed[left], placed[left + 1], tasks[left + 1].offset,
+                                                     self._end(tasks[left]))
+        return [_kept_segments(window_drafts_, words[low:high], self.options.words)
+                for window_drafts_, words, (low, high) in zip(drafts, placed, keep)]
+
+    def _timeline(self, windows: list[list[Segment]]) -> list[Segment]:
+        return clamp_timeline([s for segments in windows for s in segments], self.waveform.shape[0] / SAMPLE_RATE)
 
     def _drafts(self, task: WindowTask) -> list[Draft]:
         outcome = self.outcomes[task.key]

@@ -91,6 +91,13 @@ class SourceTimeout(RequestError):
     kind = "source_timeout"
 
 
+class ShuttingDown(RequestError):
+    """The server is stopping and takes no new work (not the request's fault): retry later."""
+
+    status = 503
+    kind = "shutting_down"
+
+
 class ConfigurationError(ValueError):
     """A bad serving option: model loading fails with this message."""
 

@@ -1,17 +1,33 @@
 """DJL Serving's Python entry point (``option.entryPoint=serving/model.py``): a thin adapter, no inference here.
 
-The first call is an empty Input carrying the serving options (``option.`` stripped): the service is started from
-it once and cached. Later calls are single requests or, with ``batch_size`` > 1, a dynamic batch whose items share
-one status code and one set of response properties (DJL's sync-mode contract): then every item gets its own body,
-and an item that failed gets an error body naming its problem while the others are transcribed normally.
+One module, one handler per DJL mode (DJL calls the function named by ``option.handler``, default ``handle``, and in
+async mode awaits it):
+
+* ``handle`` (``option.async_mode=false``): DJL's sync engine calls it with one request or, with ``batch_size`` > 1,
+  a dynamic batch whose items share one status code and one set of response properties: then every item gets its
+  own body, and an item that failed gets an error body naming its problem while the others are transcribed
+  normally.
+* ``handle_async`` (``option.async_mode=true`` with ``option.handler=handle_async`` and ``batch_size=1``): DJL's async
+  engine awaits it once per request, concurrently, on one event loop; the scheduler batches the windows of all
+  requests in flight. Each request gets its own Output in that engine's contract: one binary-encoded item
+  ``{"data", "last"}`` with its own Content-Type; an error adds ``code`` (its own status) and ``error`` (the
+  problem), from which DJL writes the body ``{"code", "error"}`` itself; ``stream=true`` is an async generator of
+  such Outputs, one server-sent event each (:mod:`serving.streaming`).
+
+The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
+started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import AsyncIterator, Mapping
 
+from serving.async_service import AsyncTranscriptionService, EventStream
 from serving.djl_compat import Input, Output
+from serving.errors import ConfigurationError
 from serving.requests import RawRequest
 from serving.service import Response, TranscriptionService
 
@@ -19,12 +35,16 @@ logger = logging.getLogger(__name__)
 
 BODY_KEY = "data"  # DJL's content key for the request body
 MIXED_CONTENT_TYPE = "text/plain; charset=utf-8"
+ASYNC_HANDLER = "handle_async"
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]+")  # not allowed in DJL's HTTP reason phrase (Netty refuses CR/LF)
 
 _service: TranscriptionService | None = None
+_async_service: AsyncTranscriptionService | None = None
 
 
 def handle(inputs: Input) -> Output | None:
     if inputs.is_empty():
+        _require_mode(inputs.get_properties(), async_mode=False)
         _ensure_service(inputs.get_properties())
         return None
     service = _ensure_service(inputs.get_properties())
@@ -34,12 +54,50 @@ def handle(inputs: Input) -> Output | None:
     return _single_output(service.handle([_raw(inputs)])[0])
 
 
+async def handle_async(inputs: Input) -> Output | AsyncIterator[Output] | None:
+    if inputs.is_empty():
+        properties = dict(inputs.get_properties())
+        _require_mode(properties, async_mode=True)
+        await asyncio.to_thread(_start_async_service, properties)
+        return None
+    if _async_service is None or inputs.is_batch():
+        raise ConfigurationError("async mode: the options (first, empty Input) must come first, and batch_size=1")
+    answer = await _async_service.answer(_raw(inputs))
+    if isinstance(answer, EventStream):
+        return _event_outputs(answer)
+    return _async_output(answer)
+
+
 def _ensure_service(properties: Mapping[str, str]) -> TranscriptionService:
     global _service
     if _service is None:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        _configure_logging()
         _service = TranscriptionService.start(dict(properties))
     return _service
+
+
+def _start_async_service(properties: Mapping[str, str]) -> None:
+    global _async_service
+    if _async_service is None:
+        _configure_logging()
+        _async_service = AsyncTranscriptionService.start(properties)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _require_mode(properties: Mapping[str, str], async_mode: bool) -> None:
+    """DJL calls ``option.handler`` in sync mode and awaits it in async mode: the two settings must agree."""
+    configured = str(properties.get("async_mode", "false")).strip().lower() == "true"
+    if configured != async_mode:
+        wanted = f"option.handler={ASYNC_HANDLER}" if configured else "no option.handler (or handle)"
+        raise ConfigurationError(f"option.async_mode={str(configured).lower()} needs {wanted}")
+    if async_mode and int(properties.get("batch_size", "1")) != 1:
+        raise ConfigurationError(
+            "option.async_mode=true needs batch_size=1: requests are batched by the scheduler (max_batch_windows, "
+            "max_batch_wait_ms); DJL's dynamic batches cannot be answered per request in async mode"
+        )
 
 
 def _raw(item: Input) -> RawRequest:
@@ -86,3 +144,26 @@ def _shared_content_type(responses: list[Response]) -> str:
 
 def _message(response: Response) -> str:
     return response.body.decode("utf-8", errors="replace")
+
+
+def _async_output(response: Response) -> Output:
+    """One whole response in the async engine's contract (DJL's Request.addResponse reads these fields)."""
+    item = {"data": response.body.decode("utf-8"), "last": True}
+    if response.status != 200:
+        item["code"] = response.status
+        item["error"] = _reason(response)
+    return Output().add_property("Content-Type", response.content_type).add(Output.binary_encode(item))
+
+
+async def _event_outputs(stream: EventStream) -> AsyncIterator[Output]:
+    """One Output per server-sent event; DJL sends the headers with the first and closes after the last."""
+    async for event in stream.events:
+        item = {"data": event.data.decode("utf-8"), "last": event.last}
+        yield Output().add_property("Content-Type", stream.content_type).add(Output.binary_encode(item))
+
+
+def _reason(response: Response) -> str:
+    """DJL's error body field and HTTP reason phrase: the error's type and message on one line."""
+    error = response.error
+    text = f"{error.kind}: {error.message}" if error is not None else _message(response)
+    return _LINE_BREAKS.sub(" ", text)

@@ -30,6 +30,7 @@ class TranscriptionParams(BaseModel):
     timestamp_granularities: tuple[Granularity, ...] = ()  # verbose_json only; () means ("segment",)
     long_form: LongForm | None = None  # None: the server's option.long_form
     condition_on_previous_text: bool = True  # sequential long-form: the previous text prompts the next window
+    stream: bool = False  # server-sent events as segments are decoded (async mode only)
 
     @property
     def timestamps(self) -> bool:

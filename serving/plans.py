@@ -89,6 +89,10 @@ class Plan(Protocol):
 
     def segments(self) -> list[Segment]: ...
 
+    def final_segments(self) -> list[Segment]:
+        """The first segments that no window still to be decoded can change (streaming hands them out early):
+        always a prefix of :meth:`segments`, all of them once the plan is done."""
+
 
 def window_audio(waveform: np.ndarray, task: WindowTask) -> np.ndarray:
     """The task's samples, zero-padded to one window."""

@@ -9,7 +9,8 @@ Accepted bodies:
     (fetched by :mod:`serving.sources` before decoding, where the endpoint allows it);
   * JSON in the Hugging Face style ``{"inputs": "<base64>", "parameters": {...}}``.
 Query parameters (``?language=de``), which DJL delivers as content entries beside the body, count as parameters
-too. Precedence, lowest first: properties, query, body.
+too. Precedence, lowest first: properties, query, body. ``Accept: text/event-stream`` (alone) asks for ``stream=true``
+unless a ``stream`` header or custom attribute says otherwise.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ FORM_AUDIO_FIELD = "file"
 FORM_IGNORED_FIELDS = frozenset({"model"})
 JSON_AUDIO_FIELD = "audio"
 JSON_URL_FIELD = "audio_url"
+EVENT_STREAM_MEDIA_TYPE = "text/event-stream"
+STREAM_PARAMETER = "stream"
 # Far above any valid value (a prompt may have 2000 characters) and name: longer ones are refused without being
 # echoed back, so a 1 MB header cannot become a 1 MB error body or log line.
 MAX_PARAMETER_CHARS = 8192
@@ -125,7 +128,14 @@ def _params_from_properties(raw: RawRequest) -> dict[str, str]:
         value = raw.header(name)
         if value is not None:
             found[name] = value
+    if STREAM_PARAMETER not in found and _accepted_media_types(raw) == [EVENT_STREAM_MEDIA_TYPE]:
+        found[STREAM_PARAMETER] = "true"  # e.g. InvokeEndpointWithResponseStream(Accept="text/event-stream")
     return found
+
+
+def _accepted_media_types(raw: RawRequest) -> list[str]:
+    accept = raw.header("Accept") or ""
+    return [part.split(";", 1)[0].strip().lower() for part in accept.split(",") if part.strip()]
 
 
 def _parse_json(body: bytes) -> tuple[bytes | AudioLocation, dict[str, Any]]:

@@ -85,3 +85,7 @@ class SequentialPlan:
         duration = self.waveform.shape[0] / SAMPLE_RATE
         frozen = [draft.freeze(self.options.words) for draft in self.drafts]
         return clamp_timeline(frozen, duration)
+
+    def final_segments(self) -> list[Segment]:
+        """Every accepted segment is final: the next window starts after it and only adds segments."""
+        return self.segments()

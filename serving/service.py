@@ -17,14 +17,15 @@ from pathlib import Path
 
 from serving.audio import AudioLimits, decode_audio, duration_seconds
 from serving.decoding import EngineOptions
-from serving.errors import ConfigurationError, error_response
-from serving.formats import Rendered, render, render_error
+from serving.errors import BadParameter, ConfigurationError, ErrorResponse, error_response
+from serving.formats import render, render_error
 from serving.loading import load_model
 from serving.placement import resolve_placement
+from serving.quality import Thresholds
 from serving.request_log import RequestRecord, log_request, safe_request_id
 from serving.requests import RawRequest, parse_request
+from serving.results import Transcription
 from serving.settings import Settings, load_settings
-from serving.quality import Thresholds
 from serving.sources import AudioSources
 from serving.timing import StageTimer
 from serving.transcriber import Job, Transcriber, TranscriberOptions
@@ -34,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 # DJL sets requestId from x-request-id (on SageMaker, X-Amzn-SageMaker-Inference-Id) or a fresh UUID.
 REQUEST_ID_HEADERS = ("requestId", "X-Amzn-SageMaker-Inference-Id", "X-Request-Id")
+STREAM_NEEDS_ASYNC = (
+    "parameter 'stream'=True needs the server's async mode (option.async_mode=true): in sync mode DJL answers a "
+    "dynamic batch all at once and cannot stream; send stream=false or use an endpoint in async mode"
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,22 @@ class Response:
     status: int
     content_type: str
     body: bytes
+    error: ErrorResponse | None = None  # what went wrong, for a status >= 300
+
+
+@dataclass
+class Exchange:
+    """One request on its way through the service: its id and stage timings, its job once its audio is decoded,
+    its response once it is answered. Sync and async mode share these steps."""
+
+    request_id: str
+    timer: StageTimer
+    job: Job | None = None
+    response: Response | None = None
+
+    def log(self) -> None:
+        audio_seconds = duration_seconds(self.job.waveform) if self.job is not None else None
+        log_request(RequestRecord(self.request_id, self.response.status, audio_seconds, dict(self.timer.milliseconds)))
 
 
 class TranscriptionService:
@@ -61,28 +82,43 @@ class TranscriptionService:
         return cls(settings, Transcriber(loaded, options), sources)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
-        ids = [_request_id(raw) for raw in requests]
-        timers = [StageTimer() for _ in requests]
-        responses: list[Response | None] = [None] * len(requests)
-        # 1. Parse, fetch and decode each request on its own; a failure answers that request only.
-        jobs: dict[int, Job] = {}
-        for i, raw in enumerate(requests):
-            try:
-                jobs[i] = self._prepare(raw, timers[i])
-            except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
-                responses[i] = _error(exc, ids[i])
-        # 2. Transcribe the good ones together, 3. render each in its own format.
-        for i, outcome in self._transcribe(jobs, ids, timers).items():
-            responses[i] = outcome
-        for i, response in enumerate(responses):
-            if response is not None:
-                audio_seconds = duration_seconds(jobs[i].waveform) if i in jobs else None
-                log_request(RequestRecord(ids[i], response.status, audio_seconds, dict(timers[i].milliseconds)))
-        return [response for response in responses if response is not None]
+        """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are transcribed together, each
+        is rendered in its own format, and each ends with its log line, in the batch's order."""
+        exchanges = [self.prepare(raw, streaming=False) for raw in requests]
+        self._transcribe({i: exchange for i, exchange in enumerate(exchanges) if exchange.response is None})
+        for exchange in exchanges:
+            exchange.log()
+        return [exchange.response for exchange in exchanges]
 
-    def _prepare(self, raw: RawRequest, timer: StageTimer) -> Job:
+    # ---- the steps of one request -----------------------------------------------------------------------------
+
+    def prepare(self, raw: RawRequest, streaming: bool) -> Exchange:
+        """Parse, fetch and decode one request; a failure becomes its own error response. ``streaming``: whether
+        this mode can answer ``stream=true`` (async mode only)."""
+        exchange = Exchange(_request_id(raw), StageTimer())
+        try:
+            exchange.job = self._job(raw, exchange.timer, streaming)
+        except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
+            self.fail(exchange, exc)
+        return exchange
+
+    def answer(self, exchange: Exchange, result: Transcription) -> Response:
+        """Render the transcription in the request's own format."""
+        with exchange.timer("render"):
+            rendered = render(result, exchange.job.params)
+        exchange.response = Response(200, rendered.content_type, rendered.body)
+        return exchange.response
+
+    @staticmethod
+    def fail(exchange: Exchange, exc: BaseException) -> Response:
+        exchange.response = _error(exc, exchange.request_id)
+        return exchange.response
+
+    def _job(self, raw: RawRequest, timer: StageTimer, streaming: bool) -> Job:
         with timer("parse"):
             parsed = parse_request(raw)
+            if parsed.params.stream and not streaming:
+                raise BadParameter(STREAM_NEEDS_ASYNC)
         if not isinstance(parsed.audio, bytes):
             with timer("fetch"):
                 audio = self.sources.audio_bytes(parsed.audio)
@@ -92,28 +128,30 @@ class TranscriptionService:
             waveform = decode_audio(audio, self.limits)
         return Job(waveform, parsed.params)
 
-    def _transcribe(self, jobs: dict[int, Job], ids: list[str], timers: list[StageTimer]) -> dict[int, Response]:
-        if not jobs:
-            return {}
+    def _transcribe(self, exchanges: dict[int, Exchange]) -> None:
+        if not exchanges:
+            return
+        jobs = {i: exchange.job for i, exchange in exchanges.items()}
+        timers = {i: exchange.timer for i, exchange in exchanges.items()}
         started = time.perf_counter()
         try:
             results = self.transcriber.transcribe(list(jobs.values()))
         except Exception as exc:  # noqa: BLE001 - isolate: retry each request alone
             _share_time(time.perf_counter() - started, jobs, timers)
-            if len(jobs) == 1:
-                (i,) = jobs
-                return {i: _error(exc, ids[i])}
-            logger.warning("batch of %d failed (%s); retrying each request alone", len(jobs), exc)
-            return {i: self._transcribe({i: job}, ids, timers)[i] for i, job in jobs.items()}
+            if len(exchanges) == 1:
+                (exchange,) = exchanges.values()
+                self.fail(exchange, exc)
+                return
+            logger.warning("batch of %d failed (%s); retrying each request alone", len(exchanges), exc)
+            for i, exchange in exchanges.items():
+                self._transcribe({i: exchange})
+            return
         _share_time(time.perf_counter() - started, jobs, timers)
-        outcomes = {}
-        for (i, job), result in zip(jobs.items(), results):
-            with timers[i]("render"):
-                outcomes[i] = _ok(render(result, job.params))
-        return outcomes
+        for exchange, result in zip(exchanges.values(), results):
+            self.answer(exchange, result)
 
 
-def _share_time(seconds: float, jobs: dict[int, Job], timers: list[StageTimer]) -> None:
+def _share_time(seconds: float, jobs: Mapping[int, Job], timers: Mapping[int, StageTimer] | Sequence[StageTimer]) -> None:
     """Each request's share of a batch's model time, in proportion to its audio."""
     durations = {i: duration_seconds(job.waveform) for i, job in jobs.items()}
     total = sum(durations.values()) or 1.0
@@ -159,11 +197,7 @@ def _request_id(raw: RawRequest) -> str:
     return safe_request_id(None)
 
 
-def _ok(rendered: Rendered) -> Response:
-    return Response(200, rendered.content_type, rendered.body)
-
-
 def _error(exc: BaseException, request_id: str) -> Response:
     error = error_response(exc, request_id)
     rendered = render_error(error.body())
-    return Response(error.status, rendered.content_type, rendered.body)
+    return Response(error.status, rendered.content_type, rendered.body, error)

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     tensor_parallel_degree: int | Literal["max"] = 1
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
     max_batch_windows: int = Field(16, ge=1, le=1024)
+    # Async mode: how long the oldest waiting window may wait for others before a batch under max_batch_windows
+    # is launched anyway.
+    max_batch_wait_ms: float = Field(10.0, ge=0, le=10_000)
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)

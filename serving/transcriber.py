@@ -119,6 +119,13 @@ class Transcriber:
         """The transcription of a finished session, timed in the original audio."""
         return self._result(session.plan, session.job, session.speech)
 
+    @staticmethod
+    def final_segments(session: Session) -> list[Segment]:
+        """Streaming: the segments of a session in flight that can no longer change, timed as in :meth:`result`
+        (always a prefix of its segments)."""
+        segments = [_remapped(segment, session.speech) for segment in session.plan.final_segments()]
+        return clamp_timeline(segments, duration_seconds(session.job.waveform))
+
     # ---- 1. plans ---------------------------------------------------------------------------------------------
 
     def _speech(self, waveform: np.ndarray) -> SpeechMap:
@@ -256,6 +263,9 @@ class SilentPlan:
         raise AssertionError("a silent plan has no windows")
 
     def segments(self) -> list:
+        return []
+
+    def final_segments(self) -> list:
         return []
 
 

@@ -1,11 +1,16 @@
-"""Drive ``serving.model.handle`` exactly as DJL does: options once in an empty Input, then requests."""
+"""Drive ``serving.model.handle`` (sync mode) and ``serving.model.handle_async`` (async mode) exactly as DJL does:
+options once in an empty Input, then requests; async Outputs are applied as DJL's Java side applies them."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import types
 from dataclasses import dataclass
 
-from scripts.djl_requests import batch_input, initial_input, outputs_of, request_input
+from scripts.djl_requests import (
+    AsyncReply, EngineContext, async_request, batch_input, http_request, initial_input, outputs_of, request_input,
+)
 from scripts.properties import PROJECT_ROOT, handler_options
 from serving import model
 
@@ -15,9 +20,18 @@ class Reply:
     code: int
     content_type: str
     body: bytes
+    chunks: tuple[bytes, ...] = ()  # async mode: the body as DJL received it, Output by Output
 
     def json(self) -> dict:
         return json.loads(self.body)
+
+    def events(self) -> list[dict]:
+        """The server-sent events of a streamed body, one ``data: <JSON>`` line each."""
+        events = []
+        for block in self.body.decode("utf-8").split("\n\n")[:-1]:
+            assert block.startswith("data: ") and "\n" not in block, block
+            events.append(json.loads(block.removeprefix("data: ")))
+        return events
 
 
 def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
@@ -26,6 +40,40 @@ def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
     entries = handler_options(model_id=str(model_id), **options)
     entries["batch_size"] = str(batch_size)
     assert model.handle(initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")) is None
+
+
+def start_async_handler(model_id: str, **options: str) -> None:
+    """Load the async handler afresh: ``option.async_mode=true``, ``option.handler=handle_async``, ``batch_size=1``."""
+    stop_async_handler()
+    entries = handler_options(model_id=str(model_id), async_mode="true", handler=model.ASYNC_HANDLER, **options)
+    entries["batch_size"] = "1"
+    first = initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")
+    assert asyncio.run(model.handle_async(first)) is None
+
+
+def stop_async_handler() -> None:
+    if model._async_service is not None:
+        model._async_service.close()
+    model._async_service = None
+
+
+async def send_async(body: bytes, headers: dict[str, str] | None = None) -> Reply:
+    """One request through ``handle_async``; its Outputs applied in order as DJL does (a generator to its end)."""
+    java = http_request(body, headers or {})
+    outputs = await model.handle_async(async_request(java, EngineContext(model_dir=str(PROJECT_ROOT))))
+    if not isinstance(outputs, types.AsyncGeneratorType):
+        outputs = _one(outputs)
+    reply, chunks = AsyncReply(), []
+    async for output in outputs:
+        appended = reply.add(output)
+        if appended is not None:
+            chunks.append(appended)
+    assert reply.last
+    return Reply(reply.code, _content_type(reply.properties), b"".join(chunks), tuple(chunks))
+
+
+async def _one(output):
+    yield output
 
 
 def send(body: bytes, headers: dict[str, str] | None = None) -> Reply:

@@ -41,3 +41,13 @@ def test_bad_parameter_is_named(values, named):
         parse_params(values)
     assert named in str(caught.value)
     assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(("value", "stream"), [("true", True), ("False", False), ("1", True), (False, False)])
+def test_stream_is_a_boolean(value, stream):
+    assert parse_params({"stream": value}).stream is stream
+
+
+def test_stream_must_be_a_boolean():
+    with pytest.raises(BadParameter, match="'stream'='sometimes'"):
+        parse_params({"stream": "sometimes"})

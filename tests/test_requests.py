@@ -162,3 +162,14 @@ def test_a_huge_parameter_name_is_refused_without_being_echoed():
     with pytest.raises(BadParameter, match=r"unknown parameter 'n{64}'\.\.\. \(100000 characters\)") as caught:
         parse_request(raw(body, Content_Type="application/json"))
     assert len(str(caught.value)) < 120
+
+
+@pytest.mark.parametrize(("accept", "stream"), [("text/event-stream", True), ("Text/Event-Stream; q=1", True),
+                                                ("text/event-stream, application/json", False), ("*/*", False)])
+def test_accept_text_event_stream_alone_asks_for_a_stream(accept, stream):
+    assert parse_request(RawRequest({"Content-Type": "audio/wav", "Accept": accept}, AUDIO)).params.stream is stream
+
+
+def test_an_explicit_stream_parameter_wins_over_accept():
+    headers = {"Content-Type": "audio/wav", "Accept": "text/event-stream", "stream": "false"}
+    assert parse_request(RawRequest(headers, AUDIO)).params.stream is False

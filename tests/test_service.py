@@ -59,3 +59,12 @@ def test_bad_requests_never_reach_the_model():
     responses = service_with(transcriber).handle([RawRequest({"Content-Type": "audio/wav"}, b"junk" * 30), audio(1)])
     assert [r.status for r in responses] == [415, 200]
     assert transcriber.calls == [1]
+
+
+def test_sync_mode_refuses_to_stream_naming_the_problem():
+    transcriber = ExplodingTranscriber(RuntimeError("unused"))
+    (response,) = service_with(transcriber).handle([RawRequest({"Content-Type": "audio/wav", "stream": "true"},
+                                                               wav_bytes(np.zeros(16_000)))])
+    assert response.status == 400
+    assert "option.async_mode=true" in json.loads(response.body)["error"]["message"]
+    assert transcriber.calls == []

@@ -74,3 +74,10 @@ def test_bad_audio_url_options_name_the_key(key, value, named):
     with pytest.raises(ConfigurationError) as caught:
         load_settings({key: value}, {})
     assert f"option.{key}={value!r}" in str(caught.value) and named in str(caught.value)
+
+
+def test_the_async_batch_wait_is_a_non_negative_number_of_milliseconds():
+    assert load_settings({}, {}).max_batch_wait_ms == 10.0
+    assert load_settings({"max_batch_wait_ms": "2.5"}, {}).max_batch_wait_ms == 2.5
+    with pytest.raises(ConfigurationError, match="option.max_batch_wait_ms='-1'"):
+        load_settings({"max_batch_wait_ms": "-1"}, {})

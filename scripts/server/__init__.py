@@ -1,6 +1,7 @@
 """A local, DJL-compatible HTTP server around ``serving/model.py`` (development tool; production is DJL Serving).
 
-``config`` (options), ``engine`` (loading and calling ``handle`` as DJL's Python engine does), ``batching`` (DJL's
-dynamic batching in sync mode; async mode is refused until the handler has one), ``djl_http`` (HTTP <-> DJL Input/Output),
-``app`` (the Starlette routes and lifecycle). Start it with ``python -m scripts.serve``.
+``config`` (options), ``engine`` (loading and calling ``handle`` as DJL's Python engines do), ``batching`` (DJL's
+dynamic batching in sync mode), ``async_mode`` (DJL's async mode: one awaited handler call per request, streamed
+responses), ``djl_http`` (HTTP <-> DJL Input/Output), ``app`` (the Starlette routes and lifecycle). Start it with
+``python -m scripts.serve``.
 """

@@ -1,6 +1,6 @@
 """The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``. The model loads in the background
 after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
-accepting and waits for the requests in flight, then the batcher finishes what is queued."""
+accepting and waits for the requests in flight, then the dispatcher finishes what is queued."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scripts.djl_requests import DjlHttpError, DjlWorkerError
+from scripts.server.async_mode import AsyncDispatcher
 from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig
 from scripts.server.engine import LoadedEngine, load_engine
@@ -26,9 +27,12 @@ logger = logging.getLogger(__name__)
 Loader = Callable[[ServerConfig], LoadedEngine]
 
 
+Dispatcher = SyncBatcher | AsyncDispatcher
+
+
 @dataclass
 class ModelState:
-    batcher: SyncBatcher | None = None
+    dispatcher: Dispatcher | None = None  # DJL's sync-mode batching or its async mode, per option.async_mode
 
 
 def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loader = load_engine) -> Starlette:
@@ -40,12 +44,12 @@ def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loade
         yield
         if not loading.done():
             logger.info("shutting down while the model is still loading")
-        if state.batcher is not None:
-            await state.batcher.close()
+        if state.dispatcher is not None:
+            await state.dispatcher.close()
             logger.info("drained: every queued request was answered")
 
     async def ping(_: Request) -> Response:
-        if state.batcher is None:
+        if state.dispatcher is None:
             return JSONResponse({"status": "Unhealthy"}, status_code=503)
         return JSONResponse({"status": "Healthy"})
 
@@ -73,19 +77,19 @@ async def _load(state: ModelState, config: ServerConfig, loader: Loader, on_fata
         logger.exception("model loading failed; stopping the server")
         on_fatal()
         return
-    state.batcher = SyncBatcher(engine)
+    state.dispatcher = AsyncDispatcher(engine) if engine.settings.async_mode else SyncBatcher(engine)
     logger.info("ready on http://%s:%d", config.host, config.port)
 
 
 async def _invoke(request: Request, state: ModelState, config: ServerConfig) -> Response:
-    if state.batcher is None:
+    if state.dispatcher is None:
         return error_response(503, "ServiceUnavailableException", "the model is not loaded yet")
     try:
         body = await read_body(request, config.max_request_bytes)
     except RequestTooLarge as exc:
         return error_response(413, "RequestEntityTooLarge", str(exc))
     try:
-        response = await state.batcher.submit(await to_java_input(request, body))
+        response = await state.dispatcher.submit(await to_java_input(request, body))
     except DjlHttpError as exc:
         return error_response(exc.code, "BadRequestException", exc.message)
     except DjlWorkerError as exc:

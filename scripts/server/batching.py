@@ -2,8 +2,8 @@
 first go to ONE handle() call (a single request goes unbatched), run in a worker thread so the event loop keeps
 accepting; the batched Output is split per request exactly as PyPredictor does (code >= 300 fails them all).
 
-A dispatcher has ``submit(request) -> response`` and ``close()``; an async-mode dispatcher (one awaited handle()
-per request) would be a second class with the same two methods.
+A dispatcher has ``submit(request) -> response`` and ``close()``; async mode's is
+:class:`scripts.server.async_mode.AsyncDispatcher`.
 """
 
 from __future__ import annotations

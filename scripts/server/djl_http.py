@@ -1,6 +1,7 @@
 """HTTP <-> DJL: a Starlette request becomes the JavaInput DJL's RequestParser builds (headers as properties,
 custom attributes split, form fields as content entries, the body as ``data``, query parameters as content), and
-a DjlResponse becomes the HTTP response (its status, its properties as headers, its body)."""
+a DjlResponse becomes the HTTP response (its status, its properties as headers, its body); an async-mode stream
+becomes a chunked response, each chunk sent as the handler yields it."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import uuid
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from scripts.djl_requests import DjlResponse, JavaInput, form_request, http_request
+from scripts.server.async_mode import DjlStream
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 REQUEST_ID_HEADER = "x-request-id"
@@ -60,9 +62,17 @@ async def _form_fields(request: Request, body: bytes) -> list[tuple[str, bytes |
     return fields
 
 
-def to_http(response: DjlResponse) -> Response:
+def to_http(response: DjlResponse | DjlStream) -> Response:
     headers = {key: str(value) for key, value in response.properties.items() if key.lower() not in HOP_HEADERS}
+    if isinstance(response, DjlStream):
+        return StreamingResponse(_chunks(response), status_code=response.code, headers=headers)
     return Response(content=response.body, status_code=response.code, headers=headers)
+
+
+async def _chunks(stream: DjlStream):
+    yield stream.first
+    async for chunk in stream.rest:
+        yield chunk
 
 
 def error_response(code: int, error_type: str, message: str) -> Response:

@@ -1,14 +1,17 @@
 """DJL's Python engine, in process: load the entry point by file path, send the first (empty) Input once, then
-call ``handle`` and turn an exception into the Output DJL would send (424, or 507 on out-of-memory)."""
+call ``handle`` and turn an exception into the Output DJL would send (424, or 507 on out-of-memory). In async mode
+the handler is a coroutine function, awaited once per request (``python_async_engine``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib.util
 import inspect
 import logging
 import sys
 import types
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ DEFAULT_BATCH_SIZE = 1
 DEFAULT_MAX_BATCH_DELAY_MS = 100  # DJL's default
 HANDLER_FAILURE = 424  # python_sync_engine: an exception in handle()
 OUT_OF_MEMORY = 507
+NO_CONTENT = 204  # python_async_engine: handle() returned None for a request
 
 
 class EngineError(RuntimeError):
@@ -79,13 +83,16 @@ def load_engine(config: ServerConfig) -> LoadedEngine:
         raise EngineError(
             f"option.async_mode={str(settings.async_mode).lower()} but {settings.entry_point}:{context.handler} is "
             f"{'a coroutine' if not settings.async_mode else 'not a coroutine'} function; "
-            "set option.async_mode to match the handler"
+            "set option.async_mode and option.handler to agree"
         )
+    loaded = asyncio.run(handler(first)) if settings.async_mode else handler(first)
+    if loaded is not None:
+        logger.warning("%s() returned an Output for the initial Input; DJL ignores it", context.handler)
     if settings.async_mode:
-        raise EngineError("async mode: loading an async handler is not implemented by this server yet")
-    if handler(first) is not None:
-        logger.warning("handle() returned an Output for the initial Input; DJL ignores it")
-    logger.info("model loaded: batch_size=%d max_batch_delay=%d ms", settings.batch_size, settings.max_batch_delay_ms)
+        logger.info("model loaded: async mode, one %s() call per request", context.handler)
+    else:
+        logger.info("model loaded: batch_size=%d max_batch_delay=%d ms", settings.batch_size,
+                    settings.max_batch_delay_ms)
     return LoadedEngine(module, settings, context)
 
 
@@ -105,6 +112,23 @@ def call_handler(engine: LoadedEngine, inputs: Input) -> Output:
     if output is None:
         return Output().error("handle() returned None for a request", code=HANDLER_FAILURE)
     return output
+
+
+async def call_async_handler(engine: LoadedEngine, inputs: Input) -> Output | AsyncGenerator:
+    """One awaited handle() call as python_async_engine.invoke_handler makes it: an Output or an async generator of
+    Outputs; an exception, None or anything else becomes an error Output."""
+    try:
+        outputs = await engine.handle(inputs)
+    except Exception as exc:  # noqa: BLE001 - DJL answers any handler exception with an error Output
+        logger.exception("%s() failed", engine.context.handler)
+        if type(exc).__name__ in ("OutOfMemoryError", "MemoryError") or "CUDA error: out of memory" in str(exc):
+            return Output(code=OUT_OF_MEMORY, message=str(exc))
+        return Output().error(str(exc), message="service.invoke_handler_async() failure")
+    if outputs is None:
+        return Output(code=NO_CONTENT, message="No content")
+    if not isinstance(outputs, (Output, types.AsyncGeneratorType)):
+        return Output().error(f"Invalid type returned from {engine.context.handler}: {type(outputs)}")
+    return outputs
 
 
 def _is_torch_oom(exc: Exception) -> bool:

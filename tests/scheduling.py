@@ -1,0 +1,135 @@
+"""A stand-in for the Transcriber's scheduler steps (no model): requests whose windows are counted in seconds.
+
+A job of N seconds has N windows (chunked: all offered at once; ``long_form=sequential``: one after the other);
+window i becomes the segment `` w<i>``. A batch holding window ``failing_window`` (0) of a 2-second job fails with
+the runner's error, as does transcribing that job alone. ``hold()`` makes the next batch wait at a gate until
+``release()``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from serving.constants import SAMPLE_RATE
+from serving.params import parse_params
+from serving.plans import WindowTask
+from serving.results import Segment, Transcription
+from serving.transcriber import Job
+
+FAILING_SECONDS = 2
+WAIT_SECONDS = 20  # the most a test waits for the scheduler's threads
+
+
+def job(seconds: int, **params: str) -> Job:
+    return Job(np.zeros(seconds * SAMPLE_RATE, dtype=np.float32), parse_params(params))
+
+
+def seconds_of(job_: Job) -> int:
+    return job_.waveform.size // SAMPLE_RATE
+
+
+def text_of(seconds: int) -> str:
+    return "".join(f" w{i}" for i in range(seconds)).strip()
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the scheduler did not get there")
+        time.sleep(0.005)
+
+
+@dataclass(eq=False)
+class FakeSession:
+    key: int
+    job: Job
+    windows: int
+    sequential: bool
+    issued: int = 0
+    accepted: list[int] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return len(self.accepted) == self.windows
+
+
+class FakeRunner:
+    def __init__(self, capacity: int = 4, error: Exception | None = None, failing_window: int = 0) -> None:
+        self.capacity = capacity
+        self.error = error or RuntimeError("index out of range")
+        self.failing_window = failing_window
+        self.batches: list[list[tuple[int, int]]] = []  # (seconds of the request, window) per batch
+        self.alone: list[int] = []  # seconds of the jobs transcribed alone
+        self.opened = 0
+        self._gate = threading.Event()
+        self._gate.set()
+        self.held = threading.Event()  # a batch waits at the gate
+
+    def hold(self) -> None:
+        self._gate.clear()
+        self.held.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    # ---- the Transcriber's steps ------------------------------------------------------------------------------
+
+    def open(self, key: int, job_: Job) -> FakeSession:
+        self.opened += 1
+        return FakeSession(key, job_, seconds_of(job_), job_.params.long_form == "sequential")
+
+    @staticmethod
+    def pending(sessions) -> list[WindowTask]:
+        tasks = []
+        for session in sessions:
+            waiting = session.issued > len(session.accepted)
+            if session.sequential and (waiting or session.issued == session.windows):
+                continue
+            end = session.issued + 1 if session.sequential else session.windows
+            tasks += [_task(session.key, window) for window in range(session.issued, end)]
+            session.issued = end
+        return tasks
+
+    def run_batch(self, batch: list[WindowTask], sessions, timer) -> None:
+        self.batches.append([(seconds_of(sessions[t.plan].job), t.key) for t in batch])
+        if not self._gate.is_set():
+            self.held.set()
+            assert self._gate.wait(WAIT_SECONDS)
+        if any(seconds_of(sessions[t.plan].job) == FAILING_SECONDS and t.key == self.failing_window for t in batch):
+            raise self.error
+        for task in batch:
+            sessions[task.plan].accepted.append(task.key)
+
+    def result(self, session: FakeSession) -> Transcription:
+        return _transcription(session.job, range(session.windows))
+
+    @staticmethod
+    def final_segments(session: FakeSession) -> list[Segment]:
+        done = sorted(session.accepted)
+        prefix = next((i for i, window in enumerate(done) if window != i), len(done))
+        return list(_transcription(session.job, range(prefix)).segments)
+
+    def transcribe(self, jobs: list[Job]) -> list[Transcription]:
+        self.alone += [seconds_of(j) for j in jobs]
+        if any(seconds_of(j) == FAILING_SECONDS for j in jobs):
+            raise self.error
+        return [_transcription(j, range(seconds_of(j))) for j in jobs]
+
+    def windows(self) -> list[int]:
+        return [len(batch) for batch in self.batches]
+
+
+def _task(key: int, window: int) -> WindowTask:
+    return WindowTask(plan=key, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
+                      timestamps=True, words=False, first=window == 0)
+
+
+def _transcription(job_: Job, windows: range) -> Transcription:
+    segments = tuple(Segment(float(i), i + 1.0, f" w{i}", (), -0.1, 0.0, 1.0, 0.0) for i in windows)
+    return Transcription("en", seconds_of(job_), segments)

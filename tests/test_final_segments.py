@@ -1,0 +1,55 @@
+"""Streaming's building block on the real whisper-base: a plan hands out the segments no window still to come can
+change, always a prefix of its final segments. One GPU batch decodes every window; the outcomes are then handed to
+the plan one at a time, in and out of order."""
+
+from __future__ import annotations
+
+import pytest
+
+from scripts.longform_audio import build_long_audio
+from serving.params import parse_params
+from serving.placement import resolve_placement
+from serving.loading import load_model
+from serving.service import transcriber_options
+from serving.settings import load_settings
+from serving.timing import StageTimer
+from serving.transcriber import Job, Transcriber
+
+pytestmark = pytest.mark.real_model
+
+SECONDS = 55.0  # three chunked windows (at 0, 24 and 48 s)
+
+
+@pytest.fixture(scope="module")
+def transcriber(whisper_base_dir):
+    settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
+    return Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+
+
+@pytest.fixture(scope="module")
+def decoded(transcriber):
+    """A chunked session whose windows are all decoded, their outcomes held back from the plan."""
+    audio = build_long_audio(SECONDS).waveform
+    params = parse_params({"language": "en", "long_form": "chunked", "response_format": "verbose_json"})
+    session = transcriber.open(0, Job(audio, params))
+    tasks = transcriber.pending([session])
+    held = []
+    session.plan.accept = lambda task, outcome: held.append((task, outcome))  # shadows the method
+    transcriber.run_batch(tasks, {0: session}, StageTimer())
+    del session.plan.accept
+    assert [task.key for task, _ in held] == [0, 1, 2]
+    return transcriber, session, held
+
+
+def test_chunked_segments_become_final_when_the_seam_after_them_is_closed(decoded):
+    transcriber, session, held = decoded
+    finals = []
+    for window in (1, 0, 2):  # out of order
+        session.plan.accept(*held[window])
+        finals.append(transcriber.final_segments(session))
+    result = transcriber.result(session)
+    assert all(list(result.segments[: len(final)]) == final for final in finals)  # always a prefix
+    no_first, first_two, everything = (len(final) for final in finals)
+    assert no_first == 0  # window 0 is not decoded: nothing is final
+    assert 0 < first_two < everything  # windows 0 and 1: window 0's share (1's seam with 2 is open)
+    assert everything == len(result.segments)
