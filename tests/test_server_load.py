@@ -1,4 +1,4 @@
-"""The whole HTTP path on the real whisper-base: the server in a subprocess on 127.0.0.1, 64 concurrent clients,
+"""The whole HTTP path on the real whisper-base: the server in a subprocess on 127.0.0.1, 32 concurrent clients,
 every response checked against its own request (a smaller run of ``benchmarks/load_test.py``), and SIGTERM."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from tests.clips import REFERENCES, english_speech_clips
 
 pytestmark = pytest.mark.real_model
 
-CLIENTS = 64
-REQUESTS = 100
+CLIENTS = 32
+REQUESTS = 60
 
 
 @pytest.fixture(scope="module")
