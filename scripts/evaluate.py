@@ -15,7 +15,7 @@ from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
 from scripts.djl_requests import batch_input, initial_input, outputs_of, request_input
 from scripts.embedded_model import ensure_whisper_base
-from scripts.properties import PROJECT_ROOT, handler_options
+from scripts.properties import PROJECT_ROOT, sync_handler_options
 from scripts.reference import faster_whisper_transcribe, wer
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 
@@ -24,7 +24,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from serving import model
 
-    model.handle(initial_input(handler_options(model_id=str(ensure_whisper_base())), model_dir=str(PROJECT_ROOT)))
+    model.handle(initial_input(sync_handler_options(model_id=str(ensure_whisper_base())), model_dir=str(PROJECT_ROOT)))
     names = clips()
     started = time.perf_counter()
     batch = batch_input([request_input(clip_bytes(n), {"Content-Type": "audio/wav"}) for n in names])

@@ -22,6 +22,14 @@ def read_properties(path: Path = SERVING_PROPERTIES) -> dict[str, str]:
     return entries
 
 
+SYNC_MODE = {"option.async_mode": "false", "option.handler": "handle", "batch_size": "8", "max_batch_delay": "50"}
+
+
+def sync_handler_options(**overrides: str) -> dict[str, str]:
+    """serving.properties switched to DJL's sync mode (dynamic batching, ``handle``), with ``option.`` overrides."""
+    return {**handler_options(), **SYNC_MODE, **{f"option.{key}": value for key, value in overrides.items()}}
+
+
 def handler_options(path: Path = SERVING_PROPERTIES, **overrides: str) -> dict[str, str]:
     """serving.properties as written (``option.`` kept), with ``option.<key>`` overrides applied."""
     entries = read_properties(path)

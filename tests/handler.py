@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from scripts.djl_requests import (
     AsyncReply, EngineContext, async_request, batch_input, http_request, initial_input, outputs_of, request_input,
 )
-from scripts.properties import PROJECT_ROOT, handler_options
+from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
 from serving import model
 
 
@@ -37,7 +37,7 @@ class Reply:
 def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
     """Load the handler afresh from serving.properties with ``model_id`` and option overrides."""
     model._service = None
-    entries = handler_options(model_id=str(model_id), **options)
+    entries = sync_handler_options(model_id=str(model_id), **options)
     entries["batch_size"] = str(batch_size)
     assert model.handle(initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")) is None
 

@@ -70,6 +70,7 @@ class FakeRunner:
         self._gate = threading.Event()
         self._gate.set()
         self.held = threading.Event()  # a batch waits at the gate
+        self.hold_from: int | None = None  # the batch (1-based) from which on batches wait at the gate
 
     def hold(self) -> None:
         self._gate.clear()
@@ -98,6 +99,9 @@ class FakeRunner:
 
     def run_batch(self, batch: list[WindowTask], sessions, timer) -> None:
         self.batches.append([(seconds_of(sessions[t.plan].job), t.key) for t in batch])
+        if self.hold_from is not None and len(self.batches) >= self.hold_from:
+            self.hold()
+            self.hold_from = None
         if not self._gate.is_set():
             self.held.set()
             assert self._gate.wait(WAIT_SECONDS)

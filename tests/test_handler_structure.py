@@ -11,7 +11,7 @@ import pytest
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
-from scripts.properties import PROJECT_ROOT, handler_options
+from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
 from tests.clips import REFERENCES, clip_bytes
 from tests.handler import send, send_batch, start_handler
 from tests.test_audio import wav_bytes
@@ -99,7 +99,7 @@ def test_options_come_only_from_the_first_empty_input(tiny_random_dir):
 
 
 def test_a_bad_option_fails_model_loading_naming_it(tiny_random_dir):
-    entries = handler_options(model_id=str(tiny_random_dir), max_batch_windows="lots")
+    entries = sync_handler_options(model_id=str(tiny_random_dir), max_batch_windows="lots")
     saved, model._service = model._service, None
     try:
         with pytest.raises(ValueError, match="option.max_batch_windows='lots'"):

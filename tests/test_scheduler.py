@@ -166,11 +166,13 @@ def test_stream_yields_each_final_segment_in_order_then_the_result(runner):
 def test_a_stream_closed_early_drops_its_request(runner):
     scheduler = scheduler_on(FakeRunner(capacity=1))
     runner = scheduler._runner
+    runner.hold_from = 2  # the second window waits until the stream is closed: no race with a fast runner
 
     async def first_only():
         updates = scheduler.stream(job(50, long_form="sequential"))
         first = await anext(updates)
         await updates.aclose()
+        runner.release()
         return first
 
     assert asyncio.run(first_only()).text == " w0"

@@ -169,6 +169,6 @@ def test_unknown_model_name_is_404_and_a_large_body_413(app_parts):
 
 
 def test_async_mode_without_an_async_handler_fails_clearly(tmp_path: Path):
-    config = build_config(PROJECT_ROOT, str(tmp_path), {"async_mode": "true"})
+    config = build_config(PROJECT_ROOT, str(tmp_path), {"async_mode": "true", "handler": "handle"})
     with pytest.raises(EngineError, match="async_mode=true"):
         load_engine(config)
