@@ -5,6 +5,13 @@ words. At each seam, the words both windows heard in the overlap are matched by 
 switches from the earlier window to the later one at the matched word nearest the middle of the overlap: each word
 is taken once, from a window where it lies away from the edge. Without a match (silence, disagreement) the middle
 of the overlap is the cut.
+
+A window that starts inside a sentence can make Whisper skip speech (it jumps to the next sentence start it trusts):
+the two windows of that seam then disagree on the words they both heard. Such a seam is repaired once: the later
+window is decoded again from the start of the earlier window's segment that runs into the overlap (a sentence start),
+and replaces it. Likewise Whisper often leaves out a sentence cut by the end of its window, which for the last
+window is the end of the audio: when the last window's words stop short of the end, one more window is decoded from
+where they stop (Whisper's own seek), and silence there gives no words.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from serving.quality import is_silence
 from serving.results import Segment, Word
 
 MATCH_AGREEMENT_SECONDS = 1.5  # two windows' timings of one word differ by less than this
+AGREEING_RUN = 2  # consecutive matched words that show two windows heard the same speech at a seam
+DISAGREEMENT_MIN_WORDS = 3  # words each window must have in the overlap before a disagreement counts
+REPAIR_MARGIN_SECONDS = 2.0  # a repair window keeps at least this much overlap with its neighbours
+TAIL_GAP_SECONDS = 1.5  # the last window's words end this long before the audio does: decode the rest again
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "¿¡“”„«»…")
 
 
@@ -59,19 +70,80 @@ class ChunkedPlan:
         ]
         self.outcomes: dict[int, WindowOutcome] = {}
         self.issued = False
+        self.repairs: list[WindowTask] = []  # repair windows not handed out yet
+        self.repaired: set[int] = set()  # positions of windows already replaced by a repair
+        self.tail_added = False
 
     @property
     def done(self) -> bool:
-        return len(self.outcomes) == len(self.tasks)
+        return all(task.key in self.outcomes for task in self.tasks)
 
     def pending(self) -> list[WindowTask]:
-        if self.issued:
-            return []
-        self.issued = True
-        return list(self.tasks)
+        if not self.issued:
+            self.issued = True
+            return list(self.tasks)
+        repairs, self.repairs = self.repairs, []
+        return repairs
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
         self.outcomes[task.key] = outcome
+        position = next(i for i, t in enumerate(self.tasks) if t.key == task.key)
+        for right in (position, position + 1):
+            if 0 < right < len(self.tasks) and right not in self.repaired and self._decoded(right - 1, right):
+                self._repair_if_disagreeing(right)
+        if position == len(self.tasks) - 1 and not self.tail_added and self._decoded(position) and _cut_at_end(task):
+            self._add_tail_if_short(self.tasks[position])
+
+    def _add_tail_if_short(self, last: WindowTask) -> None:
+        words = [w for draft in self._drafts(last) for w in draft.words]
+        stop = words[-1].end if words else last.offset
+        start = round(stop * SAMPLE_RATE)
+        if self.waveform.shape[0] - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= last.start:
+            return
+        tail = WindowTask(plan=self.index, key=self._next_key(), start=start,
+                          length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
+                          timestamps=True, words=True, first=False)
+        self.tail_added = True
+        self.tasks.append(tail)
+        self.repairs.append(tail)
+
+    def _decoded(self, *positions: int) -> bool:
+        return all(self.tasks[p].key in self.outcomes for p in positions)
+
+    def _repair_if_disagreeing(self, right: int) -> None:
+        left_task, right_task = self.tasks[right - 1], self.tasks[right]
+        left_drafts = self._drafts(left_task)
+        earlier = [_Placed(w, d, i) for d, draft in enumerate(left_drafts) for i, w in enumerate(draft.words)]
+        later = [_Placed(w, d, i) for d, draft in enumerate(self._drafts(right_task)) for i, w in enumerate(draft.words)]
+        if not _disagree(earlier, later, right_task.offset, self._end(left_task)):
+            return
+        start = self._repair_start(right, left_drafts)
+        if start is None:
+            return
+        repair = WindowTask(plan=self.index, key=self._next_key(), start=start,
+                            length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
+                            timestamps=True, words=True, first=False)
+        self.tasks[right] = repair
+        self.repaired.add(right)
+        self.repairs.append(repair)
+
+    def _repair_start(self, right: int, left_drafts: list[Draft]) -> int | None:
+        """The start of the earlier window's segment that runs into the overlap, if a window from there still
+        overlaps both neighbours by REPAIR_MARGIN_SECONDS and differs from the window it replaces."""
+        overlap_start = self.tasks[right].offset
+        crossing = next((d for d in left_drafts if d.end > overlap_start), None)
+        if crossing is None:
+            return None
+        start = crossing.start
+        lowest = self.tasks[right - 1].offset + REPAIR_MARGIN_SECONDS
+        if right + 1 < len(self.tasks):
+            lowest = max(lowest, self.tasks[right + 1].offset + REPAIR_MARGIN_SECONDS - WINDOW_SECONDS)
+        if start < lowest or abs(start - overlap_start) < 0.5:
+            return None
+        return round(start * SAMPLE_RATE)
+
+    def _next_key(self) -> int:
+        return max(max(t.key for t in self.tasks), max(self.outcomes, default=-1)) + 1
 
     def segments(self) -> list[Segment]:
         return self._timeline(self._merged_windows(len(self.tasks)))
@@ -111,6 +183,30 @@ class ChunkedPlan:
     @staticmethod
     def _end(task: WindowTask) -> float:
         return task.offset + task.length / SAMPLE_RATE
+
+
+def _cut_at_end(task: WindowTask) -> bool:
+    """The audio runs (nearly) to the end of this window: its last sentence may be cut there."""
+    return task.length > WINDOW_SAMPLES - TAIL_GAP_SECONDS * SAMPLE_RATE
+
+
+def _disagree(earlier: list[_Placed], later: list[_Placed], overlap_start: float, overlap_end: float) -> bool:
+    """The earlier window heard words in the overlap and the later one none of them: no run of AGREEING_RUN words
+    is the same speech in both (the later window heard nothing there, or other words)."""
+    a_words = [p for p in earlier if p.word.end > overlap_start and p.word.start < overlap_end]
+    b_words = [p for p in later if p.word.start < overlap_end and p.word.end > overlap_start]
+    if len(a_words) < DISAGREEMENT_MIN_WORDS:
+        return False
+    if not b_words:
+        return True
+    matcher = difflib.SequenceMatcher(None, [_norm(p.word) for p in a_words], [_norm(p.word) for p in b_words],
+                                      autojunk=False)
+    return not any(
+        sum(1 for k in range(block.size)
+            if abs(_middle(a_words[block.a + k].word) - _middle(b_words[block.b + k].word)) < MATCH_AGREEMENT_SECONDS)
+        >= AGREEING_RUN
+        for block in matcher.get_matching_blocks()
+    )
 
 
 def _seam(earlier: list[_Placed], later: list[_Placed], overlap_start: float, overlap_end: float) -> tuple[int, int]:
