@@ -77,6 +77,18 @@ def test_a_stream_sends_segments_as_they_are_decoded_and_ends_with_the_non_strea
     *deltas, done = [json.loads(chunk.removeprefix(b"data: ")) for chunk in chunks]
     assert {event["type"] for event in deltas} == {"transcript.text.delta"} and done["type"] == "transcript.text.done"
     assert streamed_by_then >= 1  # the first window's segments went out before the second window was decoded
-    assert {key: value for key, value in done.items() if key != "type"} == whole_reply.json()
+    # the same result; numbers to float noise only (the two requests' windows may share a batch or not)
+    assert _rounded({key: value for key, value in done.items() if key != "type"}) == _rounded(whole_reply.json())
     segments = [segment["text"] for segment in whole_reply.json()["segments"]]
     assert [event["delta"] for event in deltas] == [segments[0].lstrip(), *segments[1:]]
+
+
+def _rounded(value):
+    """A JSON value with its floats rounded to 2 decimals (seconds to 10 ms, log-probabilities to 0.01)."""
+    if isinstance(value, float):
+        return round(value, 2)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
