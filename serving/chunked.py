@@ -95,8 +95,8 @@ class ChunkedPlan:
             self._add_tail_if_short(self.tasks[position])
 
     def _add_tail_if_short(self, last: WindowTask) -> None:
-        words = [w for draft in self._drafts(last) for w in draft.words]
-        stop = words[-1].end if words else last.offset
+        words = _placed(self._drafts(last))
+        stop = words[-1].word.end if words else last.offset
         start = round(stop * SAMPLE_RATE)
         if self.waveform.shape[0] - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= last.start:
             return
@@ -113,8 +113,7 @@ class ChunkedPlan:
     def _repair_if_disagreeing(self, right: int) -> None:
         left_task, right_task = self.tasks[right - 1], self.tasks[right]
         left_drafts = self._drafts(left_task)
-        earlier = [_Placed(w, d, i) for d, draft in enumerate(left_drafts) for i, w in enumerate(draft.words)]
-        later = [_Placed(w, d, i) for d, draft in enumerate(self._drafts(right_task)) for i, w in enumerate(draft.words)]
+        earlier, later = _placed(left_drafts), _placed(self._drafts(right_task))
         if not _disagree(earlier, later, right_task.offset, self._end(left_task)):
             return
         start = self._repair_start(right, left_drafts)
@@ -161,7 +160,7 @@ class ChunkedPlan:
         depends only on its two windows, so a window's share is settled once both its neighbours are decoded)."""
         tasks = self.tasks[:count]
         drafts = [self._drafts(task) for task in tasks]
-        placed = [[_Placed(w, d, i) for d, draft in enumerate(ds) for i, w in enumerate(draft.words)] for ds in drafts]
+        placed = [_placed(window) for window in drafts]
         keep = [[0, len(words)] for words in placed]
         for left in range(len(tasks) - 1):
             keep[left][1], keep[left + 1][0] = _seam(placed[left], placed[left + 1], tasks[left + 1].offset,
@@ -183,6 +182,11 @@ class ChunkedPlan:
     @staticmethod
     def _end(task: WindowTask) -> float:
         return task.offset + task.length / SAMPLE_RATE
+
+
+def _placed(drafts: list[Draft]) -> list[_Placed]:
+    """A window's words in order, each with its place in the window's drafts."""
+    return [_Placed(w, d, i) for d, draft in enumerate(drafts) for i, w in enumerate(draft.words)]
 
 
 def _cut_at_end(task: WindowTask) -> bool:

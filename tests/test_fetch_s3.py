@@ -4,10 +4,8 @@ S3's answers mapped to status codes, and a clip transcribed end to end through h
 from __future__ import annotations
 
 import json
-import socket
 
 import boto3
-import moto.server as moto_server
 import pytest
 from botocore.exceptions import ClientError
 
@@ -23,6 +21,7 @@ from serving.errors import (
 from serving.fetch_limits import FetchLimits
 from serving.fetch_s3 import S3Fetcher, _client_error
 from tests.clips import REFERENCES, clip_bytes
+from tests.conftest import free_port
 from tests.handler import send, start_handler
 
 REGION = "eu-west-1"
@@ -30,21 +29,6 @@ BUCKET = "whisper-audio"
 OTHER_BUCKET = "someone-elses-audio"
 CLIP = "en_slt_weather.wav"
 LIMITS = FetchLimits(max_bytes=1_000_000, timeout_seconds=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
@@ -122,7 +106,7 @@ def test_a_missing_bucket_is_a_named_400(aws):
 
 
 def test_s3_unreachable_is_502(aws):
-    client = boto3.client("s3", region_name=REGION, endpoint_url=f"http://127.0.0.1:{_free_port()}")
+    client = boto3.client("s3", region_name=REGION, endpoint_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(SourceUnavailable) as caught:
         S3Fetcher({BUCKET}, FetchLimits(1_000_000, 2), client=client).fetch(S3Object(BUCKET, "a.wav"))
     assert caught.value.status == 502

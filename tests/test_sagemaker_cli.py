@@ -5,13 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 import boto3
-import moto.server as moto_server
 
 from scripts.sagemaker.cli import main  # noqa: E402
 from scripts.sagemaker.local import LocalOptions, docker_command, engine_problem  # noqa: E402
@@ -20,21 +18,6 @@ REGION = "eu-west-1"
 BUCKET = "whisper-artifacts"
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
 IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port())
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
