@@ -29,7 +29,14 @@ from benchmarks.random_model import LARGE_V3_TURBO
 from benchmarks.report import Report, describe_environment, format_markdown, format_text, ratios
 from benchmarks.runner import SystemRun, run_system
 from benchmarks.systems import (
-    CPU, Baseline, Decoding, Engine, FasterWhisper, FasterWhisperSetup, OursService, Runtime,
+    CPU,
+    Baseline,
+    Decoding,
+    Engine,
+    FasterWhisper,
+    FasterWhisperSetup,
+    OursService,
+    Runtime,
 )
 from benchmarks.workload import DEFAULT_SHAPE, QUICK_SHAPE, Scenario, scenarios, window_request
 from serving.settings import Settings

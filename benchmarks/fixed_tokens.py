@@ -26,7 +26,14 @@ from benchmarks.host_cost import HostCost, make_log_mel, measure_host_cost
 from benchmarks.random_model import TINY, WhisperShape, build_random_whisper, convert_to_ct2
 from benchmarks.runner import Measurement, SystemRun, measure, measure_median
 from benchmarks.systems import (
-    Baseline, Decoding, Engine, FasterWhisper, FasterWhisperSetup, OursCore, Runtime, load_ours,
+    Baseline,
+    Decoding,
+    Engine,
+    FasterWhisper,
+    FasterWhisperSetup,
+    OursCore,
+    Runtime,
+    load_ours,
 )
 from benchmarks.workload import Request, Scenario, repeated, window_request
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from serving.audio import AudioLimits
+from serving.audio.decode import AudioLimits
 from tests.clips import clip_bytes
 from tests.hostile import (
     FAIL,
@@ -69,7 +69,7 @@ def make_service(model: str):
     if model == "stand-in":
         return boundary_service()
     from scripts.embedded_model import ensure_tiny_random
-    from serving.service import TranscriptionService
+    from serving.endpoint.service import TranscriptionService
 
     options = {**SERVICE_OPTIONS, "model_id": str(ensure_tiny_random()), "device_id": "-1", "max_new_tokens": "8"}
     return TranscriptionService.start(options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.host_cost import HostCost
-from benchmarks.report import OURS, HOST_GOAL_MS, Ratio
+from benchmarks.report import HOST_GOAL_MS, OURS, Ratio
 from benchmarks.runner import SystemRun
 
 CPU_BASELINE_RATIO = 3.0  # ours >= 3x the naive baseline's throughput

@@ -5,7 +5,7 @@
 1. fp32: our greedy tokens (eager and CUDA graphs) against transformers' ``generate`` on the same encoder states;
 2. bf16: graphs against eager (same tokens expected up to near-ties of random weights);
 3. speed, bf16: log-mel + encoder + decoder with exactly ``--tokens`` tokens per window, per batch size, through the
-   :class:`serving.transcriber.Transcriber` core (waveforms in, text out), and transformers' ``generate`` per request
+   :class:`serving.batching.runner.Transcriber` core (waveforms in, text out), and transformers' ``generate`` per request
    as the baseline;
 4. a FLOP audit of one window with ``torch.utils.flop_counter``.
 """
@@ -34,8 +34,14 @@ TURBO = dict(
 
 
 def turbo_model(tokenizer_dir: str, dtype: torch.dtype):
-    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
-    from transformers import GenerationConfig, WhisperTokenizerFast
+    from transformers import (
+        GenerationConfig,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperProcessor,
+        WhisperTokenizerFast,
+    )
 
     config = WhisperConfig.from_pretrained(tokenizer_dir)
     for key, value in {**TURBO, **SHAPE}.items():
@@ -52,8 +58,8 @@ def turbo_model(tokenizer_dir: str, dtype: torch.dtype):
 
 
 def loaded_model(model, processor):
-    from serving.loading import LoadedModel
-    from serving.placement import Placement
+    from serving.engine.loading import LoadedModel
+    from serving.engine.placement import Placement
 
     gpus = 1 if DEVICE == "cuda" else 0
     return LoadedModel(model, processor, Placement(torch.device(DEVICE), model.dtype, gpus))
@@ -63,7 +69,7 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
     """fp32: eager, graphs and transformers' generate must choose the same tokens."""
     from transformers.modeling_outputs import BaseModelOutput
 
-    from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
 
     model, processor = turbo_model(tokenizer_dir, torch.float32)
     loaded = loaded_model(model, processor)
@@ -98,10 +104,10 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
 
 
 def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> None:
-    from serving.decoding import EngineOptions
-    from serving.params import TranscriptionParams
-    from serving.quality import Thresholds
-    from serving.transcriber import Job, Transcriber, TranscriberOptions
+    from serving.api.params import TranscriptionParams
+    from serving.batching.runner import Job, Transcriber, TranscriberOptions
+    from serving.engine.decoding import EngineOptions
+    from serving.longform.quality import Thresholds
 
     NEVER_FALL_BACK = Thresholds(compression_ratio=float('inf'), logprob=float('-inf'), no_speech=1.0)
 
@@ -144,7 +150,7 @@ def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> 
 
 def stage_split(loaded, tokens: int, report: dict) -> None:
     """Encoder vs decoder time at batch 1 and 64."""
-    from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
 
     out = {}
     for batch in (1, 64):
@@ -186,7 +192,7 @@ def baseline(model, tokens: int, report: dict) -> None:
 def flops(tokenizer_dir: str, tokens: int, report: dict) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from serving.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
 
     model, processor = turbo_model(tokenizer_dir, torch.bfloat16)
     loaded = loaded_model(model, processor)
@@ -225,8 +231,8 @@ def main(argv=None) -> int:
     report = dict(gpu=torch.cuda.get_device_name(0), torch=torch.__version__, transformers=transformers.__version__)
     print(report, flush=True)
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("serving.transcriber").setLevel(logging.INFO)
-    logging.getLogger("serving.step_graphs").setLevel(logging.INFO)
+    logging.getLogger("serving.batching.runner").setLevel(logging.INFO)
+    logging.getLogger("serving.engine.step_graphs").setLevel(logging.INFO)
 
     def compiled() -> None:
         global COMPILE

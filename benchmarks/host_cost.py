@@ -1,4 +1,4 @@
-"""Host cost per 30 s window: decoding + resampling (``serving.audio.decode_audio``) and log-mel (``LogMel``).
+"""Host cost per 30 s window: decoding + resampling (``serving.audio.decode.decode_audio``) and log-mel (``LogMel``).
 
 The window is 30 s of the bundled speech, encoded in memory with PyAV as a client might send it: 16 kHz mono wav
 (no resampling), 44.1 kHz stereo wav, mp3 and flac, and 48 kHz stereo opus in ogg (resampled and down-mixed). Log-mel runs where the
@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.systems import Runtime
 from benchmarks.workload import CLIP_LIMITS
-from serving.audio import decode_audio
+from serving.audio.decode import decode_audio
 from serving.constants import SAMPLE_RATE
 
 REPEATS = 7
@@ -75,7 +75,7 @@ def make_log_mel(model_dir: Path, runtime: Runtime):
     """The service's log-mel for this model's filters, on the runtime's device (one place, as for the core)."""
     from transformers import WhisperFeatureExtractor
 
-    from serving.features import LogMel
+    from serving.engine.features import LogMel
 
     extractor = WhisperFeatureExtractor.from_pretrained(str(model_dir))
     return LogMel(extractor.mel_filters, runtime.device)

@@ -13,21 +13,20 @@ import platform
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from scripts.embedded_model import ensure_whisper_base
 from scripts.longform_audio import build_long_audio
 from scripts.reference import faster_whisper_model, lost_or_doubled, wer
 from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
-from serving.audio import AudioLimits, decode_audio
+from serving.api.params import parse_params
+from serving.audio.decode import AudioLimits, decode_audio
+from serving.batching.runner import Job, Transcriber
 from serving.constants import SAMPLE_RATE
-from serving.loading import load_model
-from serving.params import parse_params
-from serving.placement import resolve_placement
-from serving.service import transcriber_options
+from serving.endpoint.service import transcriber_options
+from serving.engine.loading import load_model
+from serving.engine.placement import resolve_placement
 from serving.settings import load_settings
-from serving.transcriber import Job, Transcriber
 from tests.clips import clip_bytes, clips
 
 

@@ -1,5 +1,5 @@
 """How to keep Whisper from inventing text for silence, noise and tones: the three candidate mechanisms measured on the
-same material, so the choice in ``serving/vad.py`` can be checked.
+same material, so the choice in ``serving/longform/vad.py`` can be checked.
 
     python -m benchmarks.silence
 
@@ -15,15 +15,15 @@ import numpy as np
 
 from scripts.embedded_model import ensure_whisper_base
 from scripts.nonspeech import samples
-from serving.audio import AudioLimits, decode_audio
+from serving.api.params import parse_params
+from serving.audio.decode import AudioLimits, decode_audio
+from serving.batching.runner import Job, Transcriber
 from serving.constants import SAMPLE_RATE
-from serving.loading import load_model
-from serving.params import parse_params
-from serving.placement import resolve_placement
-from serving.service import transcriber_options, vad_model
+from serving.endpoint.service import transcriber_options, vad_model
+from serving.engine.loading import load_model
+from serving.engine.placement import resolve_placement
+from serving.longform.vad import SileroVad, VadOptions, speech_regions
 from serving.settings import load_settings
-from serving.transcriber import Job, Transcriber
-from serving.vad import SileroVad, VadOptions, speech_regions
 from tests.clips import clip_bytes
 
 FRAME = SAMPLE_RATE // 50  # 20 ms

@@ -28,16 +28,16 @@ import numpy as np
 import torch
 from transformers import pipeline
 
+from serving.api.params import TranscriptionParams
+from serving.api.requests import RawRequest
+from serving.batching.runner import Job, Transcriber, TranscriberOptions
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
-from serving.decoding import EngineOptions
-from serving.loading import load_model
-from serving.params import TranscriptionParams
-from serving.placement import DTYPES, resolve_placement
-from serving.requests import RawRequest
-from serving.service import TranscriptionService
+from serving.endpoint.service import TranscriptionService
+from serving.engine.decoding import EngineOptions
+from serving.engine.loading import load_model
+from serving.engine.placement import DTYPES, resolve_placement
+from serving.longform.quality import Thresholds
 from serving.settings import Settings, load_settings
-from serving.quality import Thresholds
-from serving.transcriber import Job, Transcriber, TranscriberOptions
 
 logger = logging.getLogger(__name__)
 

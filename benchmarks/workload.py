@@ -15,7 +15,7 @@ from itertools import cycle, islice
 
 import numpy as np
 
-from serving.audio import AudioLimits, decode_audio, duration_seconds
+from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 

@@ -10,3 +10,6 @@ FRAMES_PER_WINDOW = WINDOW_SAMPLES // HOP_LENGTH  # 3,000 mel frames per window
 ENCODER_STRIDE = 2  # the encoder's second convolution halves the frame rate
 ENCODER_POSITIONS = FRAMES_PER_WINDOW // ENCODER_STRIDE  # 1,500 encoder states per window
 SECONDS_PER_TIMESTAMP = WINDOW_SECONDS / ENCODER_POSITIONS  # 0.02 s: one timestamp token per encoder state
+
+TEXT_POSITIONS = 448  # the decoder's context (n_text_ctx) in every Whisper checkpoint
+MAX_PROMPT_TOKENS = TEXT_POSITIONS // 2 - 1  # 223: Whisper keeps at most the last this many prompt tokens

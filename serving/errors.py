@@ -8,6 +8,7 @@ is a bug (500, traceback logged) or the accelerator running out of memory (507).
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -119,11 +120,10 @@ def _bounded(message: str) -> str:
 
 
 def _is_out_of_memory(exc: BaseException) -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is always present where inference runs
-        return isinstance(exc, MemoryError)
-    return isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+    """Host or accelerator memory ran out. torch is looked up, not imported: where it was never loaded, no torch
+    error can occur (and modules that map errors stay torch-free)."""
+    torch = sys.modules.get("torch")
+    return isinstance(exc, MemoryError) or (torch is not None and isinstance(exc, torch.OutOfMemoryError))
 
 
 def error_response(exc: BaseException, request_id: str = "-") -> ErrorResponse:

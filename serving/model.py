@@ -12,7 +12,7 @@ async mode awaits it):
   requests in flight. Each request gets its own Output in that engine's contract: one binary-encoded item
   ``{"data", "last"}`` with its own Content-Type; an error adds ``code`` (its own status) and ``error`` (the
   problem), from which DJL writes the body ``{"code", "error"}`` itself; ``stream=true`` is an async generator of
-  such Outputs, one server-sent event each (:mod:`serving.streaming`).
+  such Outputs, one server-sent event each (:mod:`serving.api.streaming`).
 
 The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
 started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading.
@@ -25,11 +25,11 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 
-from serving.async_service import AsyncTranscriptionService, EventStream
+from serving.api.requests import RawRequest
 from serving.djl_compat import Input, Output
+from serving.endpoint.async_service import AsyncTranscriptionService, EventStream
+from serving.endpoint.service import Response, TranscriptionService
 from serving.errors import ConfigurationError
-from serving.requests import RawRequest
-from serving.service import Response, TranscriptionService
 
 logger = logging.getLogger(__name__)
 

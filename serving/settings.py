@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from serving.audio_url import BUCKET_NAME
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "openai/whisper-large-v3-turbo"
 MIB = 1024 * 1024
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # an S3 bucket name (s3_allowed_buckets, audio_url)
 
 # Keys DJL, LMI or SageMaker put on the first Input that are not ours: accepted and ignored.
 FOREIGN_KEYS = frozenset(

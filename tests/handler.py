@@ -9,7 +9,14 @@ import types
 from dataclasses import dataclass
 
 from scripts.djl_requests import (
-    AsyncReply, EngineContext, async_request, batch_input, http_request, initial_input, outputs_of, request_input,
+    AsyncReply,
+    EngineContext,
+    async_request,
+    batch_input,
+    http_request,
+    initial_input,
+    outputs_of,
+    request_input,
 )
 from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
 from serving import model

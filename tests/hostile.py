@@ -24,13 +24,13 @@ import av
 import numpy as np
 from hypothesis import strategies as st
 
-from serving.audio import AudioLimits, decode_audio
+from serving.api.requests import RawRequest, parse_request
+from serving.audio.decode import AudioLimits, decode_audio
 from serving.constants import SAMPLE_RATE
+from serving.endpoint.service import TranscriptionService
 from serving.errors import MAX_MESSAGE_CHARS, RequestError
-from serving.requests import RawRequest, parse_request
-from serving.service import TranscriptionService
-from serving.settings import load_settings
 from serving.results import Transcription
+from serving.settings import load_settings
 from tests.clips import clip_bytes, clips
 
 FAIL = "FAIL"

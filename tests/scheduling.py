@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from serving.api.params import parse_params
+from serving.batching.runner import Job
 from serving.constants import SAMPLE_RATE
-from serving.params import parse_params
-from serving.plans import WindowTask
+from serving.longform.plans import WindowTask
 from serving.results import Segment, Transcription
-from serving.transcriber import Job
 
 FAILING_SECONDS = 2
 WAIT_SECONDS = 20  # the most a test waits for the scheduler's threads

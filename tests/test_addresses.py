@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving.addresses import forbidden_reason
+from serving.fetch.addresses import forbidden_reason
 
 ANY = "*"  # refused; which reason depends on the Python version's ipaddress tables
 FORBIDDEN = {

@@ -2,9 +2,9 @@
 
 import pytest
 
-from scripts.sagemaker.artifact import PackageOptions, VAD_ASSET, package, set_option, validate
+from scripts.sagemaker.artifact import VAD_ASSET, PackageOptions, package, set_option, validate
 from scripts.sagemaker.errors import CliError
-from serving.vad import find_model
+from serving.longform.vad import find_model
 
 
 def test_package_bundles_the_vad_model_and_validates(tmp_path):

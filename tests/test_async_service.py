@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from serving.async_service import AsyncTranscriptionService, EventStream
-from serving.requests import RawRequest
-from serving.scheduler import Scheduler, SchedulerOptions
-from serving.service import Response, TranscriptionService
+from serving.api.requests import RawRequest
+from serving.batching.scheduler import Scheduler, SchedulerOptions
+from serving.endpoint.async_service import AsyncTranscriptionService, EventStream
+from serving.endpoint.service import Response, TranscriptionService
 from serving.settings import load_settings
 from tests.scheduling import FakeRunner
 from tests.test_audio import wav_bytes
@@ -78,10 +78,10 @@ def test_out_of_memory_is_507_for_the_request_that_needs_it():
 
 
 def test_every_request_ends_with_its_own_log_line(caplog):
-    with caplog.at_level(logging.INFO, logger="serving.request_log"):
+    with caplog.at_level(logging.INFO, logger="serving.endpoint.request_log"):
         answer_all(service_on(FakeRunner()), [audio(1, **{"X-Request-Id": "a-1"}),
                                              RawRequest({"Content-Type": "text/csv", "X-Request-Id": "b-2"}, b"")])
-    lines = sorted(record.getMessage() for record in caplog.records if record.name == "serving.request_log")
+    lines = sorted(record.getMessage() for record in caplog.records if record.name == "serving.endpoint.request_log")
     assert lines[0].startswith("request a-1: 200, 1.00 s audio, parse ") and "transcribe" in lines[0]
     assert lines[1].startswith("request b-2: 415, no audio, parse ")
 

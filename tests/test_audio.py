@@ -6,7 +6,7 @@ import av
 import numpy as np
 import pytest
 
-from serving.audio import AudioLimits, decode_audio, duration_seconds
+from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLarge, AudioTooLong, BadParameter, UndecodableAudio, UnsupportedMediaType
 from tests.clips import REFERENCES, clip_bytes, clips
@@ -156,8 +156,8 @@ def test_interleaved_stereo_frames_are_mixed_down_by_the_mean(sample_format):
 
 
 def test_a_long_stream_is_resampled_in_chunks_exactly_as_in_one_call():
-    from serving.av_decoding import CHUNK_SECONDS
-    from serving.resampling import resample
+    from serving.audio.av_decoding import CHUNK_SECONDS
+    from serving.audio.resampling import resample
 
     rate = 48_000
     samples = (0.1 * np.random.default_rng(0).standard_normal(int(rate * (2.5 * CHUNK_SECONDS)))).astype(np.float32)

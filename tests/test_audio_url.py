@@ -2,8 +2,8 @@
 
 import pytest
 
-from serving.audio_url import HttpsUrl, S3Object, parse_audio_url
 from serving.errors import BadParameter
+from serving.fetch.audio_url import HttpsUrl, S3Object, parse_audio_url
 
 
 @pytest.mark.parametrize(

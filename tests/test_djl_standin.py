@@ -8,8 +8,6 @@ import struct
 
 import pytest
 
-from serving import djl_compat
-from serving.djl_compat import Input, Output
 from scripts.djl_requests import (
     DjlHttpError,
     DjlWorkerError,
@@ -21,6 +19,8 @@ from scripts.djl_requests import (
     outputs_of,
     request_input,
 )
+from serving import djl_compat
+from serving.djl_compat import Input, Output
 
 try:
     import djl_python  # noqa: F401

@@ -3,23 +3,13 @@ import pytest
 from transformers import WhisperFeatureExtractor
 
 from serving.constants import FRAMES_PER_WINDOW, SAMPLE_RATE, WINDOW_SAMPLES
-from serving.features import LogMel
-from serving.windows import split_windows, window_count
+from serving.engine.features import LogMel
 
 
-@pytest.mark.parametrize(
-    ("samples", "windows"), [(1, 1), (0, 1), (WINDOW_SAMPLES, 1), (WINDOW_SAMPLES + 1, 2), (3 * WINDOW_SAMPLES, 3)]
-)
-def test_window_count_covers_all_audio(samples, windows):
-    assert window_count(samples) == windows
-
-
-def test_split_keeps_every_sample_and_pads_with_silence():
-    waveform = np.random.default_rng(0).standard_normal(WINDOW_SAMPLES + 1000).astype(np.float32)
-    windows = split_windows(waveform)
-    assert windows.shape == (2, WINDOW_SAMPLES)
-    np.testing.assert_array_equal(windows.reshape(-1)[: waveform.size], waveform)
-    assert not windows[1, 1000:].any()
+def padded_window(waveform: np.ndarray) -> np.ndarray:
+    window = np.zeros((1, WINDOW_SAMPLES), np.float32)
+    window[0, : waveform.size] = waveform
+    return window
 
 
 @pytest.mark.parametrize("n_mels", [80, 128])
@@ -28,7 +18,7 @@ def test_log_mel_matches_transformers_feature_extractor(n_mels):
     t = np.arange(7 * SAMPLE_RATE) / SAMPLE_RATE
     waveform = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.5 * t)).astype(np.float32)
     expected = extractor(waveform, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
-    ours = LogMel(extractor.mel_filters, "cpu")(split_windows(waveform)).numpy()
+    ours = LogMel(extractor.mel_filters, "cpu")(padded_window(waveform)).numpy()
     assert ours.shape == (1, n_mels, FRAMES_PER_WINDOW)
     np.testing.assert_allclose(ours, expected, atol=1e-4)
 

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from serving.addresses import forbidden_reason
-from serving.audio_url import HttpsUrl, parse_audio_url
+from serving.api.requests import RawRequest
+from serving.endpoint.service import TranscriptionService
 from serving.errors import (
     AudioTooLarge,
     SourceNotAllowed,
@@ -32,13 +32,13 @@ from serving.errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from serving.fetch_https import HttpsFetcher, _PinnedConnection
-from serving.fetch_limits import Deadline, FetchLimits
-from serving.fetch_s3 import S3Fetcher
-from serving.requests import RawRequest
-from serving.service import TranscriptionService
+from serving.fetch.addresses import forbidden_reason
+from serving.fetch.audio_url import HttpsUrl, parse_audio_url
+from serving.fetch.https import HttpsFetcher, _PinnedConnection
+from serving.fetch.limits import Deadline, FetchLimits
+from serving.fetch.s3 import S3Fetcher
+from serving.fetch.sources import AudioSources
 from serving.settings import load_settings
-from serving.sources import AudioSources
 from tests.clips import REFERENCES, clip_bytes
 from tests.hostile import WaveformCheckingTranscriber
 

@@ -10,7 +10,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from serving import model
-from serving.audio_url import S3Object
 from serving.errors import (
     AudioTooLarge,
     SourceAccessDenied,
@@ -18,8 +17,9 @@ from serving.errors import (
     SourceNotFound,
     SourceUnavailable,
 )
-from serving.fetch_limits import FetchLimits
-from serving.fetch_s3 import S3Fetcher, _client_error
+from serving.fetch.audio_url import S3Object
+from serving.fetch.limits import FetchLimits
+from serving.fetch.s3 import S3Fetcher, _client_error
 from tests.clips import REFERENCES, clip_bytes
 from tests.conftest import free_port
 from tests.handler import send, start_handler

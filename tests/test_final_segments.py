@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 
 from scripts.longform_audio import build_long_audio
-from serving.params import parse_params
-from serving.placement import resolve_placement
-from serving.loading import load_model
-from serving.service import transcriber_options
+from serving.api.params import parse_params
+from serving.batching.runner import Job, Transcriber
+from serving.endpoint.service import transcriber_options
+from serving.engine.loading import load_model
+from serving.engine.placement import resolve_placement
 from serving.settings import load_settings
 from serving.timing import StageTimer
-from serving.transcriber import Job, Transcriber
 
 pytestmark = pytest.mark.real_model
 

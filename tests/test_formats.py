@@ -7,8 +7,8 @@ from datetime import timedelta
 import srt
 import webvtt
 
-from serving.formats import render, render_error
-from serving.params import parse_params
+from serving.api.formats import render, render_error
+from serving.api.params import parse_params
 from serving.results import Segment, Transcription, Word
 
 WORDS = (Word(" Grüß", 0.0, 0.42, 0.91), Word(" Gott,", 0.42, 0.9, 0.88), Word(" world.", 3661.25, 3662.5, 0.97))

@@ -8,9 +8,9 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from serving.audio import AudioLimits, decode_audio
+from serving.api.requests import RawRequest
+from serving.audio.decode import AudioLimits, decode_audio
 from serving.errors import AudioTooLong
-from serving.requests import RawRequest
 from tests.clips import clip_bytes
 from tests.hostile import (
     FAIL,

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
+from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
+from scripts.properties import PROJECT_ROOT, sync_handler_options
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
-from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
-from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
 from tests.clips import REFERENCES, clip_bytes
 from tests.handler import send, send_batch, start_handler
 from tests.test_audio import wav_bytes

@@ -20,7 +20,7 @@ from scripts.longform_corpus import SENTENCES, VOICES
 from scripts.nonspeech import NOISE_LEVELS_DBFS, pink_noise, samples, speech_in_silence, tone, white_noise
 from scripts.reference import INSERTED, MISSING, REPEATED, normalise, seam_errors, seam_words
 from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference, word_key
-from serving.audio import AudioLimits, decode_audio
+from serving.audio.decode import AudioLimits, decode_audio
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 
 MAX_COMMITTED_BYTES = 2_500_000

@@ -1,7 +1,7 @@
 import pytest
 
+from serving.api.params import parse_params
 from serving.errors import BadParameter
-from serving.params import parse_params
 
 
 def test_defaults():

@@ -5,8 +5,8 @@ import torch
 from accelerate import init_empty_weights
 from transformers import WhisperConfig, WhisperForConditionalGeneration
 
+from serving.engine.placement import balanced_device_map, resolve_placement
 from serving.errors import ConfigurationError
-from serving.placement import balanced_device_map, resolve_placement
 from serving.settings import load_settings
 
 GIB = 2**30

@@ -6,16 +6,16 @@ import re
 import numpy as np
 import pytest
 
-from serving.params import parse_params
-from serving.request_log import RequestRecord, safe_request_id
-from serving.requests import RawRequest
-from serving.service import _share_time
+from serving.api.params import parse_params
+from serving.api.requests import RawRequest
+from serving.batching.runner import Job
+from serving.endpoint.request_log import RequestRecord, safe_request_id
+from serving.endpoint.service import _share_time
 from serving.timing import StageTimer
-from serving.transcriber import Job
 from tests.hostile import boundary_service
 from tests.test_audio import wav_bytes
 
-LOGGER = "serving.request_log"
+LOGGER = "serving.endpoint.request_log"
 STAGE = r"(\d+\.\d) ms"
 
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from serving.audio_url import S3Object
+from serving.api.requests import RawRequest, parse_request
 from serving.errors import BadParameter, UnsupportedMediaType
-from serving.requests import RawRequest, parse_request
+from serving.fetch.audio_url import S3Object
 
 AUDIO = b"RIFF....WAVEfmt "
 

@@ -7,9 +7,8 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
 import boto3
+import pytest
 
 from scripts.sagemaker.cli import main  # noqa: E402
 from scripts.sagemaker.local import LocalOptions, docker_command, engine_problem  # noqa: E402

@@ -9,9 +9,9 @@ import time
 import pytest
 import torch
 
+from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.errors import ShuttingDown, error_response
 from serving.results import Segment, Transcription
-from serving.scheduler import Scheduler, SchedulerOptions
 from tests.scheduling import FakeRunner, job, text_of, wait_until
 
 FOREVER_MS = 3_600_000.0

@@ -11,7 +11,16 @@ import httpx
 import pytest
 
 from benchmarks.load_test import (
-    HOST, MAX_WER, build_cases, concatenated_wav, format_summary, free_port, run_load, server_process, stop, summarize,
+    HOST,
+    MAX_WER,
+    build_cases,
+    concatenated_wav,
+    format_summary,
+    free_port,
+    run_load,
+    server_process,
+    stop,
+    summarize,
 )
 from scripts.reference import wer
 from tests.clips import REFERENCES, english_speech_clips

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import torch
 
-from serving.requests import RawRequest
-from serving.service import TranscriptionService
-from serving.settings import load_settings
+from serving.api.requests import RawRequest
+from serving.endpoint.service import TranscriptionService
 from serving.results import Segment, Transcription
+from serving.settings import load_settings
 from tests.test_audio import wav_bytes
 
 

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from scripts.reference import faster_whisper_transcribe, normalise, wer
 from serving import model
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from tests.handler import send, send_batch, start_handler
-from scripts.reference import faster_whisper_transcribe, normalise, wer
 
 pytestmark = pytest.mark.real_model
 
@@ -115,7 +115,7 @@ def test_mixed_batch_keeps_good_items_correct():
 
 def test_audio_longer_than_one_window_is_transcribed_to_the_end():
     """Six sentences with pauses, ~40 s: both windows are transcribed; the last sentence is in the result."""
-    from serving.audio import AudioLimits, decode_audio
+    from serving.audio.decode import AudioLimits, decode_audio
     from tests.test_audio import wav_bytes
 
     names = english_speech_clips()[:8]

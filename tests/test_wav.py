@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving.audio import AudioLimits, decode_audio
-from serving.av_decoding import decode_with_av
+from serving.audio.av_decoding import decode_with_av
+from serving.audio.decode import AudioLimits, decode_audio
+from serving.audio.wav import FORMAT_EXTENSIBLE, FORMAT_IEEE_FLOAT, FORMAT_PCM, GUID_TAIL, SAMPLE_TYPES, parse_wav
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLong
-from serving.wav import FORMAT_EXTENSIBLE, FORMAT_IEEE_FLOAT, FORMAT_PCM, GUID_TAIL, SAMPLE_TYPES, parse_wav
 
 GENEROUS = AudioLimits(max_bytes=10**8, max_seconds=600)
 CODECS = ["pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_f64le"]

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.properties import read_properties
 from scripts.sagemaker.constants import (
     ENTRY_POINT_KEY,
     EXCLUDED_DIR_NAMES,
@@ -20,9 +21,8 @@ from scripts.sagemaker.constants import (
     REQUIREMENTS_FILE,
     SERVING_PACKAGE,
 )
-from scripts.properties import read_properties
 from scripts.sagemaker.errors import CliError
-from serving.vad import MODEL_FILE, find_model
+from serving.longform.vad import MODEL_FILE, find_model
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from scripts.djl_requests import DjlHttpError, DjlWorkerError
 from scripts.server.async_mode import AsyncDispatcher
 from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig
-from scripts.server.engine import LoadedEngine, load_engine
 from scripts.server.djl_http import RequestTooLarge, error_response, read_body, to_http, to_java_input
+from scripts.server.engine import LoadedEngine, load_engine
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from scripts.djl_requests import (
-    REQUEST_TRACKING_ID, AsyncReply, DjlResponse, DjlWorkerError, JavaInput, async_request,
+    REQUEST_TRACKING_ID,
+    AsyncReply,
+    DjlResponse,
+    DjlWorkerError,
+    JavaInput,
+    async_request,
 )
 from scripts.server.engine import LoadedEngine, call_async_handler
 from serving.djl_compat import Output

@@ -130,6 +130,7 @@ class Output(object):
 
     def add_as_npz(self, np_list, key=None, batch_index=None):
         import io
+
         import numpy as np
         buffer = io.BytesIO()
         np.savez(buffer, *np_list)

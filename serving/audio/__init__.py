@@ -1,0 +1,5 @@
+"""Audio bytes -> 16 kHz mono float32: plain WAV read with numpy, other containers decoded with PyAV, mixed down
+and resampled once with soxr; limits on size and duration checked before the whole file is decoded.
+
+May import: the shared modules only. Never torch.
+"""

@@ -1,0 +1,55 @@
+"""Stage 1: audio bytes -> mono float32 waveform at 16 kHz, in-process (no system ffmpeg).
+
+Plain WAV files are read with numpy (:mod:`serving.audio.wav`); everything else is decoded with PyAV
+(:mod:`serving.audio.av_decoding`). Either way the samples are mixed down to mono at their source rate, then resampled
+in vectorised calls over the whole signal or long chunks of it (:mod:`serving.audio.resampling`).
+
+Limits are enforced before the work they protect: size before opening, declared duration before decoding, and
+decoded duration while decoding (a file may lie about its length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.audio.av_decoding import declared_too_long, decode_with_av
+from serving.audio import pcm
+from serving.audio.resampling import resample
+from serving.audio.wav import WavAudio, parse_wav
+from serving.constants import SAMPLE_RATE
+from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    max_bytes: int
+    max_seconds: float
+
+
+def decode_audio(data: bytes, limits: AudioLimits) -> np.ndarray:
+    """Decode any supported container to a 1-D float32 array at :data:`SAMPLE_RATE`."""
+    if not data:
+        raise BadParameter("the request carries no audio (empty body)")
+    if len(data) > limits.max_bytes:
+        raise AudioTooLarge(f"audio is {len(data)} bytes; the limit is {limits.max_bytes} bytes")
+    wav = parse_wav(data)
+    parts = [_read_wav(wav, limits.max_seconds)] if wav is not None else decode_with_av(data, limits.max_seconds)
+    waveform = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, np.float32), *parts])
+    if waveform.size == 0:
+        raise UndecodableAudio("the audio stream decoded to no samples")
+    if not np.isfinite(waveform).all():  # float PCM can carry NaN or infinity: noise to the model, not audio
+        raise UndecodableAudio("the audio contains samples that are not finite numbers (NaN or infinity)")
+    return waveform
+
+
+def duration_seconds(waveform: np.ndarray) -> float:
+    return waveform.shape[-1] / SAMPLE_RATE
+
+
+def _read_wav(wav: WavAudio, max_seconds: float) -> np.ndarray:
+    """A plain WAV's data chunk is all in the request: its declared duration is its decoded duration."""
+    if wav.seconds > max_seconds:
+        raise declared_too_long(wav.seconds, max_seconds)
+    return resample(pcm.mono_float32(wav.channels_first()), wav.format.rate)

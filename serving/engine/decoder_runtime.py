@@ -1,0 +1,231 @@
+"""Whisper's text decoder run from the model's own weights, with static caches sized once.
+
+transformers' ``generate`` rebuilds caches, processors and masks on every call and spends most of a step on the host.
+This runtime keeps, per decoder layer, a self-attention key/value cache of ``max_target_positions`` and the
+cross-attention keys and values of the bound windows (computed once per window, not once per step), in buffers
+allocated for ``capacity`` rows and reused. Every tensor shape of a step depends only on the row count, so a step can
+be captured in a CUDA graph (see :mod:`serving.engine.step_graphs`).
+
+The arithmetic is the Hugging Face ``WhisperDecoder``'s (pre-norm layers, GELU, tied output projection, attention
+scaled by ``head_dim ** -0.5``); the weights are the loaded model's tensors (the fused projections are copies), so a
+model partitioned over several GPUs keeps each layer where Accelerate placed it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class _Layer:
+    device: torch.device
+    norm_self: tuple[torch.Tensor, torch.Tensor]
+    qkv: tuple[torch.Tensor, torch.Tensor]  # q;k;v stacked (Whisper's k_proj has no bias: zeros)
+    out_self: tuple[torch.Tensor, torch.Tensor]
+    norm_cross: tuple[torch.Tensor, torch.Tensor]
+    q_cross: tuple[torch.Tensor, torch.Tensor]
+    kv_cross: tuple[torch.Tensor, torch.Tensor]  # k;v stacked
+    out_cross: tuple[torch.Tensor, torch.Tensor]
+    norm_ffn: tuple[torch.Tensor, torch.Tensor]
+    fc1: tuple[torch.Tensor, torch.Tensor]
+    fc2: tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class DecoderShape:
+    layers: int
+    heads: int
+    width: int
+    positions: int  # max_target_positions (448)
+    vocab: int
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+
+class DecoderRuntime:
+    """Prefill, single-token steps and alignment attention over a fixed set of cache rows."""
+
+    def __init__(self, model, capacity: int) -> None:
+        decoder = model.get_decoder()
+        config = model.config
+        self.shape = DecoderShape(
+            config.decoder_layers, config.decoder_attention_heads, config.d_model,
+            config.max_target_positions, decoder.embed_tokens.weight.shape[0],
+        )
+        self.dtype = decoder.embed_tokens.weight.dtype
+        self.embed = decoder.embed_tokens.weight
+        self.positions = decoder.embed_positions.weight
+        self.device = self.embed.device
+        self.final_norm = (decoder.layer_norm.weight, decoder.layer_norm.bias)
+        self.output = model.proj_out.weight  # tied to embed_tokens in every Whisper checkpoint
+        self.layers = [_layer(layer) for layer in decoder.layers]
+        self.capacity = capacity
+        self.sources = config.max_source_positions  # encoder states per window (1,500)
+        # Allocated once: captured CUDA graphs hold these addresses.
+        self.self_k, self.self_v = self._cache(self.shape.positions), self._cache(self.shape.positions)
+        self.cross_k, self.cross_v = self._cache(self.sources), self._cache(self.sources)
+
+    # ---- caches -----------------------------------------------------------------------------------------------
+
+    def _cache(self, length: int) -> list[torch.Tensor]:
+        s = self.shape
+        size = (self.capacity, s.heads, length, s.head_dim)
+        return [torch.zeros(size, dtype=self.dtype, device=layer.device) for layer in self.layers]
+
+    @torch.inference_mode()
+    def bind(self, states: torch.Tensor) -> None:
+        """Compute the cross-attention keys and values of ``states`` (rows, sources, width) into rows ``[0, rows)``."""
+        rows, sources, _ = states.shape
+        if rows > self.capacity or sources != self.sources:
+            raise ValueError(f"cannot bind {tuple(states.shape)}: capacity {self.capacity}, {self.sources} sources")
+        s = self.shape
+        for index, layer in enumerate(self.layers):
+            kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
+            k, v = kv.view(rows, sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
+            self.cross_k[index][:rows].copy_(k)
+            self.cross_v[index][:rows].copy_(v)
+
+    # ---- forward passes ---------------------------------------------------------------------------------------
+
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """One token per row (rows ``[0, len(tokens))``) at its own position -> float32 logits (rows, vocab).
+
+        The token's key and value are written at its position; it attends to every cached position up to its own.
+        """
+        rows = tokens.shape[0]
+        x = (self.embed[tokens] + self.positions[positions]).unsqueeze(1)  # (rows, 1, width)
+        visible = torch.arange(self.shape.positions, device=self.device) <= positions.unsqueeze(1)
+        mask = visible.view(rows, 1, 1, self.shape.positions)
+        index = torch.arange(rows, device=self.device)
+        for i, layer in enumerate(self.layers):
+            x = x.to(layer.device)
+            q, k, v = self._self_qkv(layer, x)
+            at = positions.to(layer.device)
+            self.self_k[i][index.to(layer.device), :, at] = k[:, :, 0]  # (rows, heads, head_dim) at each row's position
+            self.self_v[i][index.to(layer.device), :, at] = v[:, :, 0]
+            attended = F.scaled_dot_product_attention(
+                q, self.self_k[i][:rows], self.self_v[i][:rows], attn_mask=mask.to(layer.device)
+            )
+            x = self._finish_layer(i, layer, x, attended, rows)
+        return self._logits(x[:, 0])
+
+    def prefill(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Rows of prefix tokens (rows, length), right-padded, from position 0 -> hidden states (rows, length, width)
+        before the final norm (see :meth:`logits_at`). Keys and values of every position are cached; a padded position is overwritten by the row's first
+        generated token before anything attends to it."""
+        return self._sequence(tokens, capture=None)[0]  # caches rows 0..n-1
+
+    def alignment(
+        self, tokens: torch.Tensor, heads: list[tuple[int, int]], rows: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced ``tokens`` (n, length) over the bound windows ``rows`` (n,) -> the raw cross-attention
+        scores of the given (layer, head) pairs (n, len(heads), length, sources) and the hidden states."""
+        hidden, captured = self._sequence(tokens, capture=heads, rows=rows)
+        return torch.stack([captured[pair] for pair in heads], dim=1), hidden
+
+    def logits_at(self, hidden: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Float32 logits of ``hidden`` (rows, length, width) at one position per row."""
+        picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), index.to(hidden.device)]
+        return self._logits(picked)
+
+    def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None, rows: torch.Tensor | None = None):
+        """Causal pass over whole sequences; ``rows`` picks bound windows for the sequences (default: 0, 1, ...)."""
+        count, length = tokens.shape
+        if length > self.shape.positions:
+            raise ValueError(f"{length} tokens exceed the decoder's {self.shape.positions} positions")
+        tokens = tokens.to(self.device)
+        x = self.embed[tokens] + self.positions[:length]
+        captured: dict[tuple[int, int], torch.Tensor] = {}
+        for i, layer in enumerate(self.layers):
+            x = x.to(layer.device)
+            q, k, v = self._self_qkv(layer, x)
+            if rows is None:
+                self.self_k[i][:count, :, :length].copy_(k)
+                self.self_v[i][:count, :, :length].copy_(v)
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            wanted = [head for layer_index, head in capture or () if layer_index == i]
+            x = self._finish_layer(i, layer, x, attended, count, wanted, captured, rows)
+        return x.to(self.device), captured
+
+    def _self_qkv(self, layer: _Layer, x: torch.Tensor):
+        rows, length, _ = x.shape
+        s = self.shape
+        qkv = F.linear(_layer_norm(x, layer.norm_self), *layer.qkv)
+        return qkv.view(rows, length, 3, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
+
+    def _finish_layer(self, i, layer, x, attended, count, wanted=(), captured=None, rows=None) -> torch.Tensor:
+        """Self-attention output, cross-attention over the bound windows, feed-forward; residuals throughout."""
+        s = self.shape
+        length = x.shape[1]
+        x = x + F.linear(_merge_heads(attended), *layer.out_self)
+        q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
+        q = q.view(count, length, s.heads, s.head_dim).transpose(1, 2)
+        if rows is None:
+            keys, values = self.cross_k[i][:count], self.cross_v[i][:count]
+        else:
+            index = rows.to(layer.device)
+            keys, values = self.cross_k[i].index_select(0, index), self.cross_v[i].index_select(0, index)
+        attended = F.scaled_dot_product_attention(q, keys, values)
+        for head in wanted:
+            captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / math.sqrt(s.head_dim)
+        x = x + F.linear(_merge_heads(attended), *layer.out_cross)
+        hidden = F.gelu(F.linear(_layer_norm(x, layer.norm_ffn), *layer.fc1))
+        return x + F.linear(hidden, *layer.fc2)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 logits of hidden states (any leading shape) from :meth:`prefill` or :meth:`alignment`."""
+        return self._logits(hidden)
+
+    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = _layer_norm(hidden.to(self.device), self.final_norm)
+        return F.linear(hidden, self.output).float()
+
+
+LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, which every Whisper layer norm uses
+
+
+def _layer_norm(x: torch.Tensor, weight_bias: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    weight, bias = weight_bias
+    return F.layer_norm(x, weight.shape, weight, bias, eps=LAYER_NORM_EPS)
+
+
+def _merge_heads(x: torch.Tensor) -> torch.Tensor:
+    rows, heads, length, head_dim = x.shape
+    return x.transpose(1, 2).reshape(rows, length, heads * head_dim)
+
+
+def _pair(linear) -> tuple[torch.Tensor, torch.Tensor]:
+    bias = linear.bias if linear.bias is not None else torch.zeros_like(linear.weight[:, 0])
+    return linear.weight, bias
+
+
+def _stacked(*linears) -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = [_pair(linear) for linear in linears]
+    return torch.cat([w for w, _ in pairs]).contiguous(), torch.cat([b for _, b in pairs]).contiguous()
+
+
+def _norm(module) -> tuple[torch.Tensor, torch.Tensor]:
+    return module.weight, module.bias
+
+
+def _layer(layer) -> _Layer:
+    attn, cross = layer.self_attn, layer.encoder_attn
+    return _Layer(
+        device=layer.fc1.weight.device,
+        norm_self=_norm(layer.self_attn_layer_norm),
+        qkv=_stacked(attn.q_proj, attn.k_proj, attn.v_proj),
+        out_self=_pair(attn.out_proj),
+        norm_cross=_norm(layer.encoder_attn_layer_norm),
+        q_cross=_pair(cross.q_proj),
+        kv_cross=_stacked(cross.k_proj, cross.v_proj),
+        out_cross=_pair(cross.out_proj),
+        norm_ffn=_norm(layer.final_layer_norm),
+        fc1=_pair(layer.fc1),
+        fc2=_pair(layer.fc2),
+    )

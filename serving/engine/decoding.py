@@ -1,0 +1,156 @@
+"""Stage 4: log-mel windows -> encoder states -> language ids -> tokens -> text, one GPU batch at a time.
+
+The encoder is transformers' own module; the text decoder runs on :mod:`serving.engine.token_search` (static caches,
+cross-attention keys and values computed once per window, CUDA graphs on a GPU). Language detection and generation
+both reuse the encoder's output.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from serving.constants import MAX_PROMPT_TOKENS
+from serving.engine.alignment import word_timings
+from serving.engine.decoded import DecodedWindow, WordTiming
+from serving.engine.decoder_runtime import DecoderRuntime
+from serving.engine.loading import LoadedModel, input_device
+from serving.engine.token_search import TokenSearch, WindowPrompt
+from serving.engine.token_text import TokenText
+from serving.engine.vocabulary import Vocabulary, load_vocabulary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How one window is to be decoded (language may differ per window and is passed separately)."""
+
+    task: str
+    prompt: tuple[int, ...]  # text tokens after <|startofprev|>: the request's prompt or the previous text
+    temperature: float
+    timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class AlignmentRequest:
+    """Word timings wanted for one bound window."""
+
+    row: int  # the window's row in the bound batch
+    language: str
+    task: str
+    text_tokens: tuple[int, ...]
+    frames: int  # mel frames of the window that hold audio
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the model is driven (from the serving options; benchmarks set ``min_new_tokens``)."""
+
+    capacity: int = 16  # most windows in one encoder/decoder batch
+    max_new_tokens: int = 440
+    min_new_tokens: int = 0  # > 0 forces a length: benchmarks on random weights; 0 in serving
+    cuda_graphs: bool = True  # capture the decoding step (one GPU; ignored on CPU and when partitioned)
+    torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
+
+
+class WhisperDecoder:
+    def __init__(self, loaded: LoadedModel, options: EngineOptions) -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.processor.tokenizer
+        self.vocabulary: Vocabulary = load_vocabulary(self.tokenizer, self.model.generation_config)
+        self.options = options
+        runtime = DecoderRuntime(self.model, options.capacity)
+        use_graphs = options.cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
+        self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile)
+        self.encoder = self.model.get_encoder()
+        if options.torch_compile:
+            self.encoder = torch.compile(self.encoder, dynamic=True)
+        self.search.capture_graphs()
+        self.text = TokenText(self.tokenizer, self.vocabulary.eot)
+        self.alignment_heads = _alignment_heads(self.model)
+
+    @property
+    def is_multilingual(self) -> bool:
+        return self.vocabulary.multilingual
+
+    @torch.inference_mode()
+    def encode(self, features: torch.Tensor) -> torch.Tensor:
+        features = features.to(input_device(self.model), self.model.dtype)
+        return self.encoder(input_features=features).last_hidden_state
+
+    def detect_languages(self, states: torch.Tensor) -> list[str]:
+        if not self.is_multilingual:
+            return ["en"] * states.shape[0]
+        self.search.bind(states)
+        return [max(probs, key=probs.get) for probs in self.search.detect_languages()]
+
+    def decode(self, states: torch.Tensor, languages: list[str], options: list[DecodeOptions]) -> list[DecodedWindow]:
+        """Decode each window (row of ``states``) with its own language and options, all in one search."""
+        self.search.bind(states)
+        return self.search.decode([self._prompt(lang, opts) for lang, opts in zip(languages, options)])
+
+    def align(self, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
+        """Word timings of the bound windows' text (openai's ``find_alignment``), all requests in one pass."""
+        if not requests:
+            return []
+        sequences, offsets = [], []
+        for r in requests:
+            prefix, _ = self.vocabulary.initial_tokens(r.language, r.task, timestamps=False)
+            sequences.append([*prefix, *r.text_tokens, self.vocabulary.eot])
+            offsets.append(len(prefix) - 1)  # the query at <|notimestamps|> predicts the first text token
+        tokens = _padded(sequences, self.vocabulary.eot, self.search.device)
+        rows = torch.tensor([r.row for r in requests], device=self.search.device)
+        with torch.inference_mode():
+            scores, hidden = self.search.runtime.alignment(tokens, self.alignment_heads, rows)
+        return [
+            self._timings(r, scores[i], hidden[i], offsets[i]) for i, r in enumerate(requests)
+        ]
+
+    def _timings(self, request: AlignmentRequest, scores, hidden, offset: int) -> list[WordTiming]:
+        count = len(request.text_tokens)
+        if count == 0:
+            return []
+        window = slice(offset, offset + count + 1)  # the text tokens' queries and the end of text's
+        with torch.inference_mode():
+            probs = self.search.runtime.logits(hidden[offset : offset + count])[:, : self.vocabulary.eot].softmax(-1)
+            chosen = torch.tensor(request.text_tokens, device=probs.device).unsqueeze(1)
+            picked = probs.gather(1, chosen).squeeze(1).tolist()
+        words = self.text.split_words(list(request.text_tokens), request.language)
+        return word_timings(scores[:, window], picked, words, request.frames)
+
+    def prompt_tokens(self, text: str | None) -> tuple[int, ...]:
+        """A request's prompt as tokens (the last MAX_PROMPT_TOKENS, as Whisper keeps)."""
+        if not text:
+            return ()
+        ids = self.tokenizer.encode(" " + text.strip(), add_special_tokens=False)
+        return tuple(ids[-MAX_PROMPT_TOKENS:])
+
+    def _prompt(self, language: str, options: DecodeOptions) -> WindowPrompt:
+        prompt_ids = tuple(options.prompt[-MAX_PROMPT_TOKENS:])
+        prefix, sot_index = self.vocabulary.initial_tokens(language, options.task, options.timestamps, prompt_ids)
+        return WindowPrompt(
+            prefix=prefix,
+            sot_index=sot_index,
+            timestamps=options.timestamps,
+            temperature=options.temperature,
+            max_new_tokens=self.options.max_new_tokens,
+            min_new_tokens=self.options.min_new_tokens,
+        )
+
+
+
+def _padded(sequences: list[list[int]], pad: int, device: torch.device) -> torch.Tensor:
+    width = max(len(sequence) for sequence in sequences)
+    return torch.tensor([sequence + [pad] * (width - len(sequence)) for sequence in sequences], device=device)
+
+
+def _alignment_heads(model) -> list[tuple[int, int]]:
+    """The checkpoint's alignment heads; without them, every head of the second half of the decoder (openai)."""
+    config = model.config
+    layers, heads = config.decoder_layers, config.decoder_attention_heads
+    listed = getattr(model.generation_config, "alignment_heads", None) or []
+    chosen = [(int(layer), int(head)) for layer, head in listed if layer < layers and head < heads]
+    return chosen or [(layer, head) for layer in range(layers // 2, layers) for head in range(heads)]

@@ -1,0 +1,271 @@
+"""Greedy (or temperature-sampled) token search over a batch of windows, each row with its own prefix, mode,
+temperature and length limit, on the static buffers of :class:`DecoderRuntime`.
+
+1. ``bind`` the windows' encoder states (cross-attention keys and values, once per window);
+2. optionally ``detect_languages`` from the logits after <|startoftranscript|>;
+3. ``decode``: prefill every row's prefix in one pass (reading the no-speech probability at <|startoftranscript|>),
+   choose the first token, then one step per token for all rows together until every row has ended. On a GPU the
+   step (decoder, logit rules, choice, bookkeeping) is a captured CUDA graph per row bucket; the host checks for the
+   end every few steps only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, fields
+
+import torch
+
+from serving.engine.decoded import DecodedWindow
+from serving.engine.decoder_runtime import DecoderRuntime
+from serving.engine.logit_rules import LogitRules, RowState
+from serving.engine.step_graphs import StepGraphs, bucket_sizes
+from serving.engine.vocabulary import Vocabulary
+
+logger = logging.getLogger(__name__)
+
+END_CHECK_INTERVAL = 4  # steps between host checks for "every row has ended" on an accelerator
+
+
+@dataclass(frozen=True)
+class WindowPrompt:
+    """How to decode one window."""
+
+    prefix: tuple[int, ...]  # forced tokens: [<|startofprev|> prompt...] <|startoftranscript|> ...
+    sot_index: int  # where <|startoftranscript|> is in the prefix
+    timestamps: bool
+    temperature: float
+    max_new_tokens: int
+    min_new_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class SearchState:
+    """Per-row buffers for ``capacity`` rows; a batch uses rows ``[0, rows)``."""
+
+    history: torch.Tensor
+    length: torch.Tensor
+    sample_begin: torch.Tensor
+    timestamps: torch.Tensor
+    last_timestamp: torch.Tensor
+    min_new: torch.Tensor
+    limit: torch.Tensor  # (rows,) a row ends when its history holds this many tokens
+    temperature: torch.Tensor
+    done: torch.Tensor
+    sum_logprob: torch.Tensor
+
+    @classmethod
+    def allocate(cls, capacity: int, positions: int, device: torch.device) -> "SearchState":
+        def longs():
+            return torch.zeros(capacity, dtype=torch.long, device=device)
+
+        return cls(  # every row starts inert: ended, one token in its history
+            history=torch.zeros(capacity, positions + 1, dtype=torch.long, device=device),
+            length=longs() + 1, sample_begin=longs(), last_timestamp=longs() - 1, min_new=longs(), limit=longs() + 1,
+            timestamps=torch.zeros(capacity, dtype=torch.bool, device=device),
+            temperature=torch.zeros(capacity, device=device),
+            done=torch.ones(capacity, dtype=torch.bool, device=device),
+            sum_logprob=torch.zeros(capacity, device=device),
+        )
+
+    def copy(self) -> "SearchState":
+        return SearchState(*(tensor.clone() for tensor in self._tensors()))
+
+    def restore(self, other: "SearchState") -> None:
+        for mine, kept in zip(self._tensors(), other._tensors()):
+            mine.copy_(kept)
+
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(getattr(self, field.name) for field in fields(self))
+
+    def rows(self, count: int) -> RowState:
+        return RowState(
+            self.history[:count], self.length[:count], self.sample_begin[:count], self.timestamps[:count],
+            self.last_timestamp[:count], self.min_new[:count],
+        )
+
+
+class TokenSearch:
+    def __init__(
+        self, runtime: DecoderRuntime, vocabulary: Vocabulary, use_graphs: bool, compile_step: bool = False
+    ) -> None:
+        self.runtime = runtime
+        self.vocabulary = vocabulary
+        self.device = runtime.device
+        self.state = SearchState.allocate(runtime.capacity, runtime.shape.positions, self.device)
+        self.rules = LogitRules(vocabulary, runtime.shape.vocab, self.device)
+        # torch.compile fuses the step's many small kernels (norms, residuals, masks); one compilation serves every
+        # row count (dynamic shapes), and the graphs below capture the compiled kernels.
+        self._step_fn = torch.compile(self._step, dynamic=True) if compile_step else self._step
+        self.graphs = StepGraphs(self._step_fn, bucket_sizes(runtime.capacity)) if use_graphs else None
+        self.bound = 0
+
+    # ---- public -----------------------------------------------------------------------------------------------
+
+    def bind(self, states: torch.Tensor) -> None:
+        """Attach the encoder states of the windows to decode next (row i = window i)."""
+        self.runtime.bind(states)
+        self.bound = states.shape[0]
+
+    @torch.inference_mode()
+    def detect_languages(self) -> list[dict[str, float]]:
+        """Per bound window, the language probabilities after <|startoftranscript|> (multilingual models)."""
+        languages = self.vocabulary.languages
+        tokens = torch.full((self.bound, 1), self.vocabulary.sot, dtype=torch.long, device=self.device)
+        hidden = self.runtime.prefill(tokens)
+        logits = self.runtime.logits_at(hidden, torch.zeros(self.bound, dtype=torch.long, device=self.device))
+        ids = torch.tensor(list(languages.values()), device=logits.device)
+        probs = logits[:, ids].softmax(dim=-1).cpu().tolist()
+        codes = list(languages)
+        return [dict(zip(codes, row)) for row in probs]
+
+    @torch.inference_mode()
+    def decode(self, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
+        """Decode the bound windows, ``prompts[i]`` for window i."""
+        if len(prompts) != self.bound:
+            raise ValueError(f"{len(prompts)} prompts for {self.bound} bound windows")
+        flags = self._flags(prompts)
+        no_speech = self._prefill(prompts, flags)
+        self._run_steps(len(prompts), self._most_steps(prompts), flags)
+        return self._results(prompts, no_speech)
+
+    # ---- the steps ------------------------------------------------------------------------------------------
+
+    def _prefill(self, prompts: list[WindowPrompt], flags: tuple[bool, bool, bool]) -> list[float]:
+        rows = len(prompts)
+        width = max(len(p.prefix) for p in prompts)
+        padded = [list(p.prefix) + [self.vocabulary.eot] * (width - len(p.prefix)) for p in prompts]
+        tokens = torch.tensor(padded, dtype=torch.long, device=self.device)
+        lengths = torch.tensor([len(p.prefix) for p in prompts], device=self.device)
+        self._reset_rows(prompts, tokens, lengths)
+        hidden = self.runtime.prefill(tokens)
+        no_speech = self._no_speech(hidden, prompts)
+        self._advance(self.runtime.logits_at(hidden, lengths - 1), rows, *flags)
+        return no_speech
+
+    def _reset_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor) -> None:
+        s, rows = self.state, len(prompts)
+        positions = self.runtime.shape.positions
+        s.history[:rows, : tokens.shape[1]].copy_(tokens)
+        s.length[:rows].copy_(lengths)
+        s.sample_begin[:rows].copy_(lengths)
+        s.limit[:rows].copy_(torch.clamp(lengths + self._column([p.max_new_tokens for p in prompts]), max=positions))
+        s.min_new[:rows].copy_(self._column([p.min_new_tokens for p in prompts]))
+        s.timestamps[:rows].copy_(self._column([p.timestamps for p in prompts], torch.bool))
+        s.temperature[:rows].copy_(self._column([p.temperature for p in prompts], torch.float32))
+        s.last_timestamp[:rows].fill_(-1)
+        s.sum_logprob[:rows].zero_()
+        s.done[:rows].fill_(False)
+        # Rows past the batch (up to the graph's bucket) are inert: ended, one end-of-text token.
+        s.done[rows:].fill_(True)
+        s.length[rows:].fill_(1)
+        s.history[rows:, 0].fill_(self.vocabulary.eot)
+
+    def _column(self, values: list, dtype: torch.dtype = torch.long) -> torch.Tensor:
+        return torch.tensor(values, dtype=dtype, device=self.device)
+
+    def _no_speech(self, hidden: torch.Tensor, prompts: list[WindowPrompt]) -> list[float]:
+        if self.vocabulary.no_speech is None:
+            return [float("nan")] * len(prompts)
+        index = self._column([p.sot_index for p in prompts])
+        probs = self.runtime.logits_at(hidden, index).softmax(dim=-1)[:, self.vocabulary.no_speech]
+        return probs.cpu().tolist()
+
+    def _flags(self, prompts: list[WindowPrompt]) -> tuple[bool, bool, bool]:
+        """(timestamps, sampling, min_new): which optional work any row of the batch needs."""
+        return (
+            any(p.timestamps for p in prompts),
+            any(p.temperature > 0 for p in prompts),
+            any(p.min_new_tokens > 0 for p in prompts),
+        )
+
+    def _most_steps(self, prompts: list[WindowPrompt]) -> int:
+        """Steps after the first token until the longest-allowed row must have ended."""
+        positions = self.runtime.shape.positions
+        return max(min(len(p.prefix) + p.max_new_tokens, positions) - len(p.prefix) - 1 for p in prompts)
+
+    def _run_steps(self, rows: int, most: int, flags: tuple[bool, bool, bool]) -> None:
+        interval = END_CHECK_INTERVAL if self.device.type == "cuda" else 1
+        taken = 0
+        while taken < most:
+            for _ in range(min(interval, most - taken)):
+                if self.graphs is not None:
+                    self._replay(rows, flags)
+                else:
+                    self._step_fn(rows, flags)
+                taken += 1
+            if bool(self.state.done[:rows].all()):
+                break
+
+    def _replay(self, rows: int, flags: tuple[bool, bool, bool]) -> None:
+        """Replay the step's graph; capturing one mid-decode runs warm-up steps, so the rows' state is kept aside."""
+        if not self.graphs.has(rows, flags):
+            kept = self.state.copy()
+            self.graphs.capture(rows, flags)
+            self.state.restore(kept)
+        self.graphs.replay(rows, flags)
+
+    def capture_graphs(self) -> None:
+        """Capture every step graph that plain transcription needs, at load time (no request pays for it)."""
+        if self.graphs is not None:
+            self.graphs.capture_all([(False, False, False), (True, False, False)])
+
+    def _step(self, rows: int, flags: tuple[bool, bool, bool]) -> None:
+        """Feed every row's last token, then choose its next one (also the body of the captured graphs)."""
+        s = self.state
+        last = (s.length[:rows] - 1).clamp(min=0)
+        tokens = s.history[:rows].gather(1, last.unsqueeze(1)).squeeze(1)
+        logits = self.runtime.step(tokens, last.clamp(max=self.runtime.shape.positions - 1))
+        self._advance(logits, rows, *flags)
+
+    def _advance(self, logits: torch.Tensor, rows: int, timestamps: bool, sampling: bool, min_new: bool) -> None:
+        s = self.state
+        logits = self.rules.apply(logits, s.rows(rows), timestamps, min_new)
+        logprobs = logits.log_softmax(dim=-1)
+        chosen = logits.argmax(dim=-1)
+        if sampling:
+            sampled = self._sample(logits, s.temperature[:rows], s.length[:rows])
+            chosen = torch.where(s.temperature[:rows] > 0, sampled, chosen)
+        active = ~s.done[:rows]
+        chosen = torch.where(active, chosen, self.vocabulary.eot)
+        picked = logprobs.gather(1, chosen.unsqueeze(1)).squeeze(1)
+        s.sum_logprob[:rows].add_(torch.where(active, picked, 0.0))
+        s.history[:rows].scatter_(1, s.length[:rows].unsqueeze(1), chosen.unsqueeze(1))
+        is_timestamp = active & (chosen >= self.vocabulary.timestamp_begin)
+        s.last_timestamp[:rows].copy_(torch.where(is_timestamp, chosen, s.last_timestamp[:rows]))
+        s.length[:rows].add_(active.long())
+        s.done[:rows].logical_or_((chosen == self.vocabulary.eot) | (s.length[:rows] >= s.limit[:rows]))
+
+    def _sample(self, logits: torch.Tensor, temperature: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """Sampling from softmax(logits / T) with the Gumbel-max trick. The uniform numbers are a hash of (position,
+        token id): no generator state, so the same window decodes the same way in any batch, on every run, and
+        inside a CUDA graph."""
+        uniform = _hash_uniform(position.unsqueeze(1), self.rules.ids.unsqueeze(0))
+        gumbel = -torch.log(-torch.log(uniform))
+        return (logits / temperature.clamp(min=1e-6).unsqueeze(1) + gumbel).argmax(dim=-1)
+
+    def _results(self, prompts: list[WindowPrompt], no_speech: list[float]) -> list[DecodedWindow]:
+        s, rows = self.state, len(prompts)
+        history = s.history[:rows].cpu().tolist()
+        lengths = s.length[:rows].cpu().tolist()
+        sums = s.sum_logprob[:rows].cpu().tolist()
+        results = []
+        for i, prompt in enumerate(prompts):
+            sampled = history[i][len(prompt.prefix) : lengths[i]]
+            ended = bool(sampled) and sampled[-1] == self.vocabulary.eot
+            tokens = tuple(sampled[:-1] if ended else sampled)
+            results.append(DecodedWindow(tokens, sums[i], no_speech[i], prompt.temperature, ended))
+        return results
+
+
+_MASK31 = (1 << 31) - 1
+
+
+def _hash_uniform(position: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+    """A deterministic uniform number in (0, 1) per (position, token): integer mixing on 31-bit values (every
+    product stays inside int64)."""
+    x = (position * 0x2545F491 + token * 0x5BD1E995 + 0x3C6EF372) & _MASK31
+    for multiplier in (0x7FEB352D, 0x46CA68BB):
+        x = ((x ^ (x >> 15)) * multiplier) & _MASK31
+    x = x ^ (x >> 16)
+    return ((x.float() + 0.5) / float(1 << 31)).clamp(min=2.0**-31, max=1.0 - 2.0**-24)

@@ -1,0 +1,48 @@
+"""When a window's decoding is not to be trusted: openai/whisper's compression-ratio, log-probability and
+no-speech rules, with its default thresholds."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from serving.engine.decoded import DecodedWindow
+
+TEMPERATURE_STEP = 0.2  # fallback schedule: the request's temperature, then +0.2 up to 1.0
+MAX_TEMPERATURE = 1.0
+PROMPT_RESET_TEMPERATURE = 0.5  # text decoded hotter than this does not condition the next window
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    compression_ratio: float = 2.4  # gzip ratio above this: repetitive text (a decoding loop)
+    logprob: float = -1.0  # average log-probability below this: the model was guessing
+    no_speech: float = 0.6  # <|nospeech|> probability above this, with a low log-probability: silence
+
+
+def compression_ratio(text: str) -> float:
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+def temperatures(start: float) -> tuple[float, ...]:
+    """The fallback schedule from ``start``: (0.0, 0.2, ..., 1.0) for greedy requests."""
+    steps = []
+    value = start
+    while value <= MAX_TEMPERATURE + 1e-9:
+        steps.append(round(value, 6))
+        value += TEMPERATURE_STEP
+    return tuple(steps) or (start,)
+
+
+def needs_fallback(window: DecodedWindow, text: str, thresholds: Thresholds) -> bool:
+    """openai/whisper's ``decode_with_fallback`` test: too repetitive or too unlikely, unless it is silence."""
+    if is_silence(window, thresholds):
+        return False
+    too_repetitive = compression_ratio(text) > thresholds.compression_ratio
+    return too_repetitive or window.avg_logprob < thresholds.logprob
+
+
+def is_silence(window: DecodedWindow, thresholds: Thresholds) -> bool:
+    """The window holds no speech: <|nospeech|> is likely and the decoded text is not."""
+    return window.no_speech_prob > thresholds.no_speech and window.avg_logprob < thresholds.logprob

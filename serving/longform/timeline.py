@@ -1,0 +1,26 @@
+"""The last step of every plan: segments and words made monotonic and kept inside the audio."""
+
+from __future__ import annotations
+
+from serving.results import Segment, Word
+
+
+def clamp_timeline(segments: list[Segment], duration: float) -> list[Segment]:
+    """Monotonic and inside the audio: each segment and word starts no earlier than the one before ends (words) or
+    starts (segments), and nothing ends after ``duration``."""
+    result, segment_floor, word_floor = [], 0.0, 0.0
+    for segment in segments:
+        words = []
+        for word in segment.words:
+            start = min(max(word.start, word_floor), duration)
+            end = min(max(word.end, start), duration)
+            words.append(Word(word.word, round(start, 3), round(end, 3), word.probability))
+            word_floor = end
+        start = min(max(segment.start, segment_floor), duration)
+        end = min(max(segment.end, start), duration)
+        segment_floor = start
+        result.append(Segment(start=round(start, 3), end=round(end, 3), text=segment.text, tokens=segment.tokens,
+                              avg_logprob=segment.avg_logprob, no_speech_prob=segment.no_speech_prob,
+                              compression_ratio=segment.compression_ratio, temperature=segment.temperature,
+                              words=tuple(words)))
+    return result

@@ -1,0 +1,194 @@
+"""The import contracts, checked on the source (ast, nothing imported): the layers of ``serving`` import one way,
+``longform`` never reaches torch, the top-level folders import benchmarks -> scripts -> serving, nothing imports
+``tests``. Each rule is also tried on a hand-made import that breaks it, so that none of them can pass vacuously."""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TOP_LEVEL = ("serving", "scripts", "benchmarks", "tests")
+SHARED = frozenset({"constants", "errors", "results", "languages", "settings", "timing"})
+TORCH = frozenset({"torch", "transformers", "accelerate", "torchaudio"})
+ENGINE_TORCH_FREE = frozenset({"serving.engine", "serving.engine.decoded", "serving.engine.vocabulary",
+                               "serving.engine.token_text"})
+
+# Layer -> the layers (and single modules) it may import besides itself and the shared modules.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "shared": frozenset(),
+    "audio": frozenset(),
+    "fetch": frozenset(),
+    "engine": frozenset(),
+    "djl_standin": frozenset(),
+    "api": frozenset({"serving.fetch", "serving.fetch.audio_url"}),
+    "longform": ENGINE_TORCH_FREE,
+    "batching": frozenset({"longform", "engine", "api", "audio"}),
+    "endpoint": frozenset({"batching", "longform", "engine", "api", "audio", "fetch"}),
+    "adapter": frozenset({"endpoint", "api", "djl_standin"}),  # model.py and djl_compat.py
+}
+# Top-level folder -> the folders it may import (besides itself).
+FOLDERS_MAY_IMPORT = {
+    "serving": frozenset(),
+    "scripts": frozenset({"serving"}),
+    "benchmarks": frozenset({"scripts", "serving"}),
+    "tests": frozenset({"benchmarks", "scripts", "serving"}),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    found = {}
+    for folder in TOP_LEVEL:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            found[module_name(path)] = path
+    return found
+
+
+def imports_of(source: str, name: str, is_package: bool = False) -> set[str]:
+    """Absolute names a module's source imports (``from a import b`` gives ``a.b`` when that is a module, else
+    ``a``); relative imports resolved against ``name``."""
+    known = modules()
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = name.split(".") if is_package else name.split(".")[:-1]
+                package = package[: len(package) - node.level + 1]
+                base = ".".join([*package, base] if base else package)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known)
+    return found
+
+
+@cache
+def imports(name: str) -> frozenset[str]:
+    path = modules()[name]
+    return frozenset(imports_of(path.read_text(), name, path.name == "__init__.py"))
+
+
+def layer(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) == 1:
+        return "root"
+    if parts[1] in SHARED:
+        return "shared"
+    if parts[1] in ("model", "djl_compat"):
+        return "adapter"
+    return parts[1]
+
+
+def layer_violations(name: str, imported: set[str] | frozenset[str]) -> list[str]:
+    own = layer(name)
+    allowed = MAY_IMPORT.get(own)
+    if allowed is None:
+        return []
+    wrong = []
+    for target in sorted(i for i in imported if i.split(".")[0] == "serving" and i != "serving"):
+        other = layer(target)
+        if other in (own, "shared") or other in allowed or target in allowed:
+            continue
+        wrong.append(f"{name} ({own}) imports {target} ({other})")
+    return wrong
+
+
+def folder_violations(name: str, imported: set[str] | frozenset[str]) -> list[str]:
+    folder = name.split(".")[0]
+    allowed = FOLDERS_MAY_IMPORT[folder]
+    return [f"{name} imports {target}" for target in sorted(imported)
+            if target.split(".")[0] in TOP_LEVEL and target.split(".")[0] not in (folder, *allowed)]
+
+
+def reaches_torch(name: str, seen: set[str] | None = None) -> list[str]:
+    """An import chain from ``name`` (a serving module) to torch, or [] when there is none."""
+    seen = set() if seen is None else seen
+    seen.add(name)
+    for target in sorted(imports(name)):
+        if target.split(".")[0] in TORCH:
+            return [name, target]
+        if target in modules() and target.startswith("serving") and target not in seen:
+            chain = reaches_torch(target, seen)
+            if chain:
+                return [name, *chain]
+    return []
+
+
+SERVING = sorted(name for name in modules() if name.startswith("serving"))
+
+
+def test_every_serving_module_belongs_to_a_layer():
+    unknown = [name for name in SERVING if layer(name) not in MAY_IMPORT and name != "serving"]
+    assert unknown == []
+
+
+def test_the_layers_of_serving_import_one_way():
+    assert [v for name in SERVING for v in layer_violations(name, imports(name))] == []
+
+
+def test_top_level_folders_import_benchmarks_then_scripts_then_serving_and_nothing_imports_tests():
+    assert [v for name in modules() for v in folder_violations(name, imports(name))] == []
+
+
+def test_longform_imports_nothing_that_imports_torch():
+    chains = {name: reaches_torch(name) for name in SERVING if layer(name) == "longform"}
+    assert {name: chain for name, chain in chains.items() if chain} == {}
+    assert len(chains) >= 8
+
+
+def test_djl_is_imported_only_by_the_adapter():
+    users = sorted(name for name in modules() if any(i.split(".")[0] == "djl_python" for i in imports(name)))
+    assert set(users) <= {"serving.djl_compat", "tests.test_djl_standin"}
+
+
+def test_every_package_says_what_it_holds_and_may_import():
+    packages = [path for name, path in modules().items() if path.name == "__init__.py" and name.startswith("serving")]
+    undocumented = [str(p) for p in packages if p.parent.name != "djl_standin"
+                    and "import" not in (ast.get_docstring(ast.parse(p.read_text())) or "")]
+    assert undocumented == []
+
+
+# ---- the rules catch what they are for --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("serving.engine.decoding", "from serving.longform.plans import WindowTask"),
+    ("serving.api.formats", "import serving.batching.scheduler"),
+    ("serving.errors", "from serving.api import params"),
+    ("serving.longform.chunked", "from serving.engine.token_search import TokenSearch"),
+    ("serving.audio.decode", "from serving.fetch.s3 import S3Fetcher"),
+])
+def test_an_import_against_the_layers_is_caught(name, source):
+    assert layer_violations(name, imports_of(source, name))
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("serving.longform.chunked", "from serving.engine.decoded import DecodedWindow"),
+    ("serving.batching.runner", "from serving.longform.plans import WindowTask"),
+    ("serving.api.requests", "from serving.fetch.audio_url import parse_audio_url"),
+])
+def test_an_import_along_the_layers_passes(name, source):
+    assert layer_violations(name, imports_of(source, name)) == []
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("serving.settings", "from scripts.embedded_model import ensure_whisper_base"),
+    ("scripts.serve", "from benchmarks.load_test import main"),
+    ("benchmarks.fuzz", "from tests.hostile import cases"),
+])
+def test_an_import_against_the_folders_is_caught(name, source):
+    assert folder_violations(name, imports_of(source, name))
+
+
+def test_a_torch_import_two_modules_away_is_found():
+    assert reaches_torch("serving.longform.quality") == []
+    assert reaches_torch("serving.batching.runner")[-1].split(".")[0] in TORCH
