@@ -81,7 +81,7 @@ def audit(core, window: np.ndarray, log_mel) -> FlopAudit:
         logmel_flops = _count(lambda: log_mel(window[None]))
         features = log_mel(window[None]).to(model.dtype)
         encoder_flops = _count(lambda: model.get_encoder()(input_features=features))
-    total_flops = _count(lambda: core.transcribe([window]))
+    total_flops = _count(lambda: core.run_in_this_thread(window))
     return FlopAudit(
         tokens=tokens,
         encoder_measured=encoder_flops,

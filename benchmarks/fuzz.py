@@ -72,7 +72,7 @@ def make_service(model: str):
     from serving.endpoint.service import TranscriptionService
 
     options = {**SERVICE_OPTIONS, "model_id": str(ensure_tiny_random()), "device_id": "-1", "max_new_tokens": "8"}
-    return TranscriptionService.start(options)
+    return TranscriptionService.start(options, async_mode=False)
 
 
 def report(target: str, outcomes: Counter, seconds: float) -> None:

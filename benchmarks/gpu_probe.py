@@ -5,7 +5,7 @@
 1. fp32: our greedy tokens (eager and CUDA graphs) against transformers' ``generate`` on the same encoder states;
 2. bf16: graphs against eager (same tokens expected up to near-ties of random weights);
 3. speed, bf16: log-mel + encoder + decoder with exactly ``--tokens`` tokens per window, per batch size, through the
-   :class:`serving.batching.runner.Transcriber` core (waveforms in, text out), and transformers' ``generate`` per request
+   :class:`serving.batching.scheduler.Scheduler` core (waveforms in, text out), and transformers' ``generate`` per request
    as the baseline;
 4. a FLOP audit of one window with ``torch.utils.flop_counter``.
 """
@@ -69,20 +69,20 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
     """fp32: eager, graphs and transformers' generate must choose the same tokens."""
     from transformers.modeling_outputs import BaseModelOutput
 
-    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import EngineOptions, WhisperDecoder
 
     model, processor = turbo_model(tokenizer_dir, torch.float32)
     loaded = loaded_model(model, processor)
     features = torch.randn(4, 128, 3000, device=DEVICE)
-    options = [DecodeOptions("transcribe", (), 0.0)] * 4
-    mixed = [DecodeOptions("transcribe", (), 0.0, True), DecodeOptions("translate", (50, 51, 52), 0.6, True),
-             DecodeOptions("transcribe", (), 0.0, False), DecodeOptions("transcribe", (7,), 1.0, False)]
+    plain = [("en", "transcribe", (), False, 0.0)] * 4
+    mixed = [("en", "transcribe", (), True, 0.0), ("de", "translate", (50, 51, 52), True, 0.6),
+             ("fr", "transcribe", (), False, 0.0), ("en", "transcribe", (7,), False, 1.0)]
     results, mixed_results = {}, {}
     for graphs in (False, True):
         decoder = WhisperDecoder(loaded, EngineOptions(8, 24, 24, cuda_graphs=graphs))
         states = decoder.encode(features)
-        results[graphs] = [w.tokens for w in decoder.decode(states, ["en"] * 4, options)]
-        mixed_results[graphs] = [w.tokens for w in decoder.decode(states, ["en", "de", "fr", "en"], mixed)]
+        results[graphs] = [w.tokens for w in decoder.decode(states, [decoder.window_prompt(*p) for p in plain])]
+        mixed_results[graphs] = [w.tokens for w in decoder.decode(states, [decoder.window_prompt(*p) for p in mixed])]
     report["fp32_graphs_equal_eager_timestamps_sampling_prompts"] = mixed_results[True] == mixed_results[False]
     print("fp32 graphs == eager with timestamps, sampling and prompts mixed in one batch:",
           report["fp32_graphs_equal_eager_timestamps_sampling_prompts"], flush=True)
@@ -105,7 +105,9 @@ def check_tokens(tokenizer_dir: str, report: dict) -> None:
 
 def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> None:
     from serving.api.params import TranscriptionParams
-    from serving.batching.runner import Job, Transcriber, TranscriberOptions
+    from serving.batching.runner import Runner, RunnerOptions
+    from serving.batching.scheduler import Scheduler, SchedulerOptions
+    from serving.batching.sessions import Job
     from serving.engine.decoding import EngineOptions
     from serving.longform.quality import Thresholds
 
@@ -120,17 +122,18 @@ def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> 
     for batch in batches:
         started = time.perf_counter()
         engine = EngineOptions(batch, tokens, tokens, torch_compile=COMPILE)
-        transcriber = Transcriber(loaded, TranscriberOptions(engine, NEVER_FALL_BACK))  # no VAD: noise input
-        jobs = [Job((rng.standard_normal(480_000) * 0.1).astype(np.float32), params) for _ in range(batch)]
-        transcriber.transcribe(jobs[:1])  # warm-up
-        transcriber.transcribe(jobs)
+        runner = Runner(loaded, RunnerOptions(engine, NEVER_FALL_BACK))  # no VAD: noise input
+        transcriber = Scheduler(runner, SchedulerOptions(max_batch_wait_ms=0))
+        jobs = [Job.new((rng.standard_normal(480_000) * 0.1).astype(np.float32), params) for _ in range(batch)]
+        transcriber.transcribe_all(jobs[:1])  # warm-up
+        transcriber.transcribe_all(jobs)
         torch.cuda.synchronize()
         warmup = time.perf_counter() - started
         torch.cuda.reset_peak_memory_stats()
         times = []
         for _ in range(5 if batch <= 16 else 3 if batch <= 64 else 2):
             started = time.perf_counter()
-            transcriber.transcribe(jobs)
+            transcriber.transcribe_all(jobs)
             torch.cuda.synchronize()
             times.append(time.perf_counter() - started)
         median = sorted(times)[len(times) // 2]
@@ -150,18 +153,18 @@ def speed(tokenizer_dir: str, batches: list[int], tokens: int, report: dict) -> 
 
 def stage_split(loaded, tokens: int, report: dict) -> None:
     """Encoder vs decoder time at batch 1 and 64."""
-    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import EngineOptions, WhisperDecoder
 
     out = {}
     for batch in (1, 64):
         decoder = WhisperDecoder(loaded, EngineOptions(batch, tokens, tokens, torch_compile=COMPILE))
         features = torch.randn(batch, 128, 3000, device=DEVICE, dtype=torch.bfloat16)
-        options = [DecodeOptions("transcribe", (), 0.0)] * batch
+        prompts = [decoder.window_prompt("en", "transcribe", (), False, 0.0)] * batch
         for _ in range(2):
             torch.cuda.synchronize(); t0 = time.perf_counter()
             states = decoder.encode(features)
             torch.cuda.synchronize(); t1 = time.perf_counter()
-            decoder.decode(states, ["en"] * batch, options)
+            decoder.decode(states, prompts)
             torch.cuda.synchronize(); t2 = time.perf_counter()
         out[batch] = dict(encode_ms=(t1 - t0) * 1000, decode_ms=(t2 - t1) * 1000,
                           step_ms=(t2 - t1) * 1000 / tokens)
@@ -192,7 +195,7 @@ def baseline(model, tokens: int, report: dict) -> None:
 def flops(tokenizer_dir: str, tokens: int, report: dict) -> None:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from serving.engine.decoding import DecodeOptions, EngineOptions, WhisperDecoder
+    from serving.engine.decoding import EngineOptions, WhisperDecoder
 
     model, processor = turbo_model(tokenizer_dir, torch.bfloat16)
     loaded = loaded_model(model, processor)
@@ -202,7 +205,7 @@ def flops(tokenizer_dir: str, tokens: int, report: dict) -> None:
         states = decoder.encode(features)
     encoder = counter.get_total_flops()
     with FlopCounterMode(display=False) as counter:
-        decoder.decode(states, ["en"], [DecodeOptions("transcribe", (), 0.0)])
+        decoder.decode(states, [decoder.window_prompt("en", "transcribe", (), False, 0.0)])
     decode = counter.get_total_flops()
     report["flops"] = dict(encoder_tflop=encoder / 1e12, decode_gflop_per_token=decode / tokens / 1e9)
     print(f"FLOPs: encoder {encoder/1e12:.3f} TFLOP per window; decoder {decode/tokens/1e9:.3f} GFLOP per token "
@@ -237,7 +240,7 @@ def main(argv=None) -> int:
     def compiled() -> None:
         global COMPILE
         COMPILE = True
-        torch._dynamo.config.cache_size_limit = 64  # one Transcriber per batch size here; serving builds one
+        torch._dynamo.config.cache_size_limit = 64  # one Runner per batch size here; serving builds one
         speed(args.tokenizer_dir, [int(b) for b in args.compiled_batches.split(",")], args.tokens, report)
 
     steps = [

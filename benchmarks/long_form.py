@@ -21,11 +21,10 @@ from scripts.reference import faster_whisper_model, lost_or_doubled, wer
 from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
-from serving.batching.runner import Job, Transcriber
+from serving.batching.scheduler import Scheduler
+from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
-from serving.endpoint.service import transcriber_options
-from serving.engine.loading import load_model
-from serving.engine.placement import resolve_placement
+from serving.endpoint.service import start_scheduler
 from serving.settings import load_settings
 from tests.clips import clip_bytes, clips
 
@@ -51,10 +50,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     long_audio = build_long_audio(args.seconds)
     settings = load_settings({"model_id": str(ensure_whisper_base())}, environ={})
-    transcriber = Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+    transcriber = start_scheduler(settings, "-1")
     references = [s.text for s in long_audio.sentences]
     pieces = [long_audio.waveform[round(s.start * SAMPLE_RATE) : round(s.end * SAMPLE_RATE)] for s in long_audio.sentences]
-    alone = [r.text for r in transcriber.transcribe([Job(p, parse_params({"language": "en"})) for p in pieces])]
+    alone = [r.text for r in transcriber.transcribe_all([Job.new(p, parse_params({"language": "en"})) for p in pieces])]
     alone_wer = wer(references, alone)
     rows = [_ours(transcriber, long_audio, mode) for mode in ("chunked", "sequential")]
     rows += [_faster_whisper(long_audio, words, args.threads) for words in (False, True)]
@@ -67,11 +66,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def _ours(transcriber: Transcriber, long_audio, mode: str) -> Row:
+def _ours(transcriber: Scheduler, long_audio, mode: str) -> Row:
     params = parse_params({"long_form": mode, "language": "en", "response_format": "verbose_json"})
-    transcriber.transcribe([Job(long_audio.waveform[: SAMPLE_RATE * 5], params)])  # warm-up
+    transcriber.transcribe_all([Job.new(long_audio.waveform[: SAMPLE_RATE * 5], params)])  # warm-up
     started = time.perf_counter()
-    (result,) = transcriber.transcribe([Job(long_audio.waveform, params)])
+    (result,) = transcriber.transcribe_all([Job.new(long_audio.waveform, params)])
     seconds = time.perf_counter() - started
     text = result.text
     return Row(f"ours, {mode}", wer([long_audio.text], [text]), seconds, len(lost_or_doubled(text, long_audio.text)))
@@ -88,11 +87,11 @@ def _faster_whisper(long_audio, words: bool, threads: int) -> Row:
     return Row(name, wer([long_audio.text], [text]), seconds, len(lost_or_doubled(text, long_audio.text)))
 
 
-def _word_timing(transcriber: Transcriber):
+def _word_timing(transcriber: Scheduler):
     params = parse_params({"response_format": "verbose_json", "timestamp_granularities": "word"})
     audio = [decode_audio(clip_bytes(n), AudioLimits(10**9, 3600)) for n in clips()]
     pairs = []
-    for waveform, result in zip(audio, transcriber.transcribe([Job(a, params) for a in audio])):
+    for waveform, result in zip(audio, transcriber.transcribe_all([Job.new(a, params) for a in audio])):
         ours = [Word(w.word, w.start, w.end, w.probability) for w in result.words]
         pairs += match_words(ours, faster_whisper_words(waveform))
     return timing_difference(pairs)

@@ -17,11 +17,9 @@ from scripts.embedded_model import ensure_whisper_base
 from scripts.nonspeech import samples
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
-from serving.batching.runner import Job, Transcriber
+from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
-from serving.endpoint.service import transcriber_options, vad_model
-from serving.engine.loading import load_model
-from serving.engine.placement import resolve_placement
+from serving.endpoint.service import start_scheduler, vad_model
 from serving.longform.vad import SileroVad, VadOptions, speech_regions
 from serving.settings import load_settings
 from tests.clips import clip_bytes
@@ -51,10 +49,10 @@ def noisy_speech() -> list[tuple[str, np.ndarray]]:
 
 def main() -> int:
     settings = load_settings({"model_id": str(ensure_whisper_base()), "vad": "off"}, environ={})
-    transcriber = Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+    transcriber = start_scheduler(settings, "-1")
     vad = SileroVad(vad_model(load_settings({}, environ={})))
     material = [(s.name, s.waveform) for s in samples()] + noisy_speech()
-    texts = transcriber.transcribe([Job(w, parse_params({})) for _, w in material])
+    texts = transcriber.transcribe_all([Job.new(w, parse_params({})) for _, w in material])
     print(f"{'sample':36s} {'Whisper alone (VAD off)':42s} {'energy spread':>13s}  Silero speech regions (s)")
     for (name, waveform), text in zip(material, texts):
         regions = speech_regions(vad.probabilities(waveform), waveform.size, VadOptions())

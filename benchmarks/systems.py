@@ -30,7 +30,9 @@ from transformers import pipeline
 
 from serving.api.params import TranscriptionParams
 from serving.api.requests import RawRequest
-from serving.batching.runner import Job, Transcriber, TranscriberOptions
+from serving.batching.runner import Runner, RunnerOptions
+from serving.batching.scheduler import Scheduler, SchedulerOptions
+from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.endpoint.service import TranscriptionService
 from serving.engine.decoding import EngineOptions
@@ -173,7 +175,7 @@ class OursService:
         if decoding.min_new_tokens:
             raise ValueError("the service cannot force a minimum length; use OursCore for the fixed-token mode")
         properties = {**serving_properties(model_dir, runtime, decoding, max_batch_windows, engine), **(options or {})}
-        self.service = TranscriptionService.start(properties)
+        self.service = TranscriptionService.start(properties, async_mode=False)
         self.headers = {"Content-Type": "audio/wav", "response_format": "json"}
         if decoding.language:
             self.headers["language"] = decoding.language
@@ -183,6 +185,7 @@ class OursService:
         return [_response_text(response) for response in responses]
 
     def close(self) -> None:
+        self.service.close()
         self.service = None
         _release_memory()
 
@@ -201,8 +204,8 @@ def load_ours(model_dir: Path, runtime: Runtime, decoding: Decoding, max_batch_w
     return load_model(settings, None, placement)
 
 
-def make_transcriber(loaded, max_batch_windows: int, decoding: Decoding, engine: Engine) -> Transcriber:
-    """The one place the transcriber core is constructed (adapt here when its signature changes).
+def make_runner(loaded, max_batch_windows: int, decoding: Decoding, engine: Engine) -> Runner:
+    """The one place the core's runner is constructed (adapt here when its signature changes).
 
     No VAD; with a fixed length no temperature fallback either: every window is decoded once, N tokens.
     """
@@ -214,7 +217,7 @@ def make_transcriber(loaded, max_batch_windows: int, decoding: Decoding, engine:
         torch_compile=engine.torch_compile,
     )
     thresholds = NEVER_FALL_BACK if decoding.is_fixed else Thresholds()
-    return Transcriber(loaded, TranscriberOptions(engine=engine_options, thresholds=thresholds, vad_model=None))
+    return Runner(loaded, RunnerOptions(engine=engine_options, thresholds=thresholds))
 
 
 class OursCore:
@@ -229,15 +232,25 @@ class OursCore:
     ) -> None:
         self.loaded = loaded
         self.decoding = decoding
-        self.transcriber = make_transcriber(loaded, max_batch_windows, decoding, engine)
+        self.runner = make_runner(loaded, max_batch_windows, decoding, engine)
+        self.transcriber = Scheduler(self.runner, SchedulerOptions(max_batch_wait_ms=0))
         self.params = TranscriptionParams(language=decoding.language)
 
     def transcribe(self, batch: list[np.ndarray]) -> list[str]:
-        return [result.text for result in self.transcriber.transcribe([Job(audio, self.params) for audio in batch])]
+        jobs = [Job.new(audio, self.params) for audio in batch]
+        return [result.text for result in self.transcriber.transcribe_all(jobs)]
+
+    def run_in_this_thread(self, audio: np.ndarray) -> None:
+        """One short clip's windows through the runner on the calling thread (the scheduler runs the model on its
+        own thread, where a FLOP counter of this thread sees nothing)."""
+        session = self.runner.open(Job.new(audio, self.params))
+        tasks = session.pending()
+        self.runner.run(tasks, {session.request: session})
 
     def close(self) -> None:
-        """Drop the transcriber (its caches and graphs); the loaded model stays with whoever loaded it."""
-        self.transcriber = None
+        """Drop the core (its caches and graphs); the loaded model stays with whoever loaded it."""
+        self.transcriber.close()
+        self.transcriber = self.runner = None
         _release_memory()
 
 

@@ -221,7 +221,7 @@ def _publish(build_dir: Path, target: Path, key: str) -> bool:
         os.rename(build_dir, target)
         return True
     except OSError:
-        if not _is_complete(target, key, required):
+        if not _is_complete(target, key):
             raise
         shutil.rmtree(build_dir, ignore_errors=True)
         return False

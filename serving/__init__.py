@@ -13,7 +13,7 @@ layer          holds                                                            
 ``engine``     the model: loading, placement, log-mel, encoder, decoder runtime, search, alignment       shared
 ``audio``      bytes -> 16 kHz mono float32 (WAV with numpy, the rest with PyAV; soxr)                 shared
 ``fetch``      ``audio_url`` input: URL parsing, S3 and https fetchers, address checks, limits         shared
-shared         ``constants``, ``errors``, ``results``, ``languages``, ``settings``, ``timing``          each other only
+shared         ``constants``, ``errors``, ``identity``, ``results``, ``languages``, ``settings``, ``timing``  each other only
 =============  ======================================================================================  ==================
 
 Nothing here imports ``scripts``, ``benchmarks`` or ``tests``; ``longform`` imports nothing that imports torch.

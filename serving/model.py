@@ -72,7 +72,7 @@ def _ensure_service(properties: Mapping[str, str]) -> TranscriptionService:
     global _service
     if _service is None:
         _configure_logging()
-        _service = TranscriptionService.start(dict(properties))
+        _service = TranscriptionService.start(dict(properties), async_mode=False)
     return _service
 
 

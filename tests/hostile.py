@@ -18,6 +18,7 @@ import io
 import json
 import random
 import struct
+from dataclasses import dataclass
 from functools import cache
 
 import av
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 
 from serving.api.requests import RawRequest, parse_request
 from serving.audio.decode import AudioLimits, decode_audio
+from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.constants import SAMPLE_RATE
 from serving.endpoint.service import TranscriptionService
 from serving.errors import MAX_MESSAGE_CHARS, RequestError
@@ -324,21 +326,46 @@ def _names_a_problem(message: object) -> bool:
     return isinstance(message, str) and len(message.strip()) >= 10
 
 
-class WaveformCheckingTranscriber:
+@dataclass(frozen=True)
+class _CheckedSession:
+    """A request the stand-in checked: no window to decode, a transcription of its duration."""
+
+    duration: float
+    done: bool = True
+
+    def pending(self) -> list:
+        return []
+
+    def accept(self, task, outcome) -> None:
+        raise AssertionError("a checked session has no windows")
+
+    def result(self) -> Transcription:
+        return Transcription("en", self.duration)
+
+    def final_segments(self) -> list:
+        return []
+
+
+class WaveformCheckingRunner:
     """Stands in for the model at the service boundary (thousands of cases): every waveform that reaches it must be
     mono float32, finite and non-empty, else the request fails with a 500 and the property breaks."""
 
-    def transcribe(self, jobs) -> list[Transcription]:
-        for job in jobs:
-            waveform = job.waveform
-            if waveform.dtype != np.float32 or waveform.ndim != 1 or not waveform.size:
-                raise AssertionError(f"bad waveform {waveform.dtype} {waveform.shape}")
-            if not np.isfinite(waveform).all():
-                raise AssertionError("non-finite samples reached the model")
-        return [Transcription("en", job.waveform.size / SAMPLE_RATE) for job in jobs]
+    capacity = 16
+
+    def open(self, job) -> _CheckedSession:
+        waveform = job.waveform
+        if waveform.dtype != np.float32 or waveform.ndim != 1 or not waveform.size:
+            raise AssertionError(f"bad waveform {waveform.dtype} {waveform.shape}")
+        if not np.isfinite(waveform).all():
+            raise AssertionError("non-finite samples reached the model")
+        return _CheckedSession(waveform.size / SAMPLE_RATE)
+
+    def run(self, batch, sessions):
+        raise AssertionError("a checked session has no windows")
 
 
-def boundary_service(transcriber=None) -> TranscriptionService:
+def boundary_service(runner=None) -> TranscriptionService:
     """The service as the handler builds it (default sources: S3 and https input off), with a stand-in model."""
     settings = load_settings(SERVICE_OPTIONS, {})
-    return TranscriptionService(settings, transcriber or WaveformCheckingTranscriber())
+    scheduler = Scheduler(runner or WaveformCheckingRunner(), SchedulerOptions(max_batch_wait_ms=0))
+    return TranscriptionService(settings, scheduler)

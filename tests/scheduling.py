@@ -1,9 +1,9 @@
-"""A stand-in for the Transcriber's scheduler steps (no model): requests whose windows are counted in seconds.
+"""A stand-in runner for the scheduler (no model): requests whose windows are counted in seconds.
 
 A job of N seconds has N windows (chunked: all offered at once; ``long_form=sequential``: one after the other);
 window i becomes the segment `` w<i>``. A batch holding window ``failing_window`` (0) of a 2-second job fails with
-the runner's error, as does transcribing that job alone. ``hold()`` makes the next batch wait at a gate until
-``release()``.
+the runner's error, whatever else is in it. ``hold()`` makes the next batch wait at a gate until ``release()``. Like
+the real runner, ``run`` changes no session: it returns outcomes, which the scheduler hands to the sessions.
 """
 
 from __future__ import annotations
@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from serving.api.params import parse_params
-from serving.batching.runner import Job
+from serving.batching.runner import BatchResult
+from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
-from serving.longform.plans import WindowTask
+from serving.engine.decoded import DecodedWindow
+from serving.identity import RequestId
+from serving.longform.plans import WindowOutcome, WindowTask
 from serving.results import Segment, Transcription
 
 FAILING_SECONDS = 2
@@ -26,7 +29,7 @@ WAIT_SECONDS = 20  # the most a test waits for the scheduler's threads
 
 
 def job(seconds: int, **params: str) -> Job:
-    return Job(np.zeros(seconds * SAMPLE_RATE, dtype=np.float32), parse_params(params))
+    return Job(RequestId.new(), np.zeros(seconds * SAMPLE_RATE, dtype=np.float32), parse_params(params))
 
 
 def seconds_of(job_: Job) -> int:
@@ -47,7 +50,6 @@ def wait_until(condition: Callable[[], bool]) -> None:
 
 @dataclass(eq=False)
 class FakeSession:
-    key: int
     job: Job
     windows: int
     sequential: bool
@@ -58,6 +60,26 @@ class FakeSession:
     def done(self) -> bool:
         return len(self.accepted) == self.windows
 
+    def pending(self) -> list[WindowTask]:
+        waiting = self.issued > len(self.accepted)
+        if self.sequential and (waiting or self.issued == self.windows):
+            return []
+        end = self.issued + 1 if self.sequential else self.windows
+        tasks = [_task(self.job.request, window) for window in range(self.issued, end)]
+        self.issued = end
+        return tasks
+
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        self.accepted.append(task.key)
+
+    def result(self) -> Transcription:
+        return _transcription(self.job, range(self.windows))
+
+    def final_segments(self) -> list[Segment]:
+        done = sorted(self.accepted)
+        prefix = next((i for i, window in enumerate(done) if window != i), len(done))
+        return list(_transcription(self.job, range(prefix)).segments)
+
 
 class FakeRunner:
     def __init__(self, capacity: int = 4, error: Exception | None = None, failing_window: int = 0) -> None:
@@ -65,7 +87,6 @@ class FakeRunner:
         self.error = error or RuntimeError("index out of range")
         self.failing_window = failing_window
         self.batches: list[list[tuple[int, int]]] = []  # (seconds of the request, window) per batch
-        self.alone: list[int] = []  # seconds of the jobs transcribed alone
         self.opened = 0
         self._gate = threading.Event()
         self._gate.set()
@@ -79,58 +100,31 @@ class FakeRunner:
     def release(self) -> None:
         self._gate.set()
 
-    # ---- the Transcriber's steps ------------------------------------------------------------------------------
+    # ---- the runner's steps -----------------------------------------------------------------------------------
 
-    def open(self, key: int, job_: Job) -> FakeSession:
+    def open(self, job_: Job) -> FakeSession:
         self.opened += 1
-        return FakeSession(key, job_, seconds_of(job_), job_.params.long_form == "sequential")
+        return FakeSession(job_, seconds_of(job_), job_.params.long_form == "sequential")
 
-    @staticmethod
-    def pending(sessions) -> list[WindowTask]:
-        tasks = []
-        for session in sessions:
-            waiting = session.issued > len(session.accepted)
-            if session.sequential and (waiting or session.issued == session.windows):
-                continue
-            end = session.issued + 1 if session.sequential else session.windows
-            tasks += [_task(session.key, window) for window in range(session.issued, end)]
-            session.issued = end
-        return tasks
-
-    def run_batch(self, batch: list[WindowTask], sessions, timer) -> None:
-        self.batches.append([(seconds_of(sessions[t.plan].job), t.key) for t in batch])
+    def run(self, batch: list[WindowTask], sessions) -> BatchResult:
+        self.batches.append([(seconds_of(sessions[t.request].job), t.key) for t in batch])
         if self.hold_from is not None and len(self.batches) >= self.hold_from:
             self.hold()
             self.hold_from = None
         if not self._gate.is_set():
             self.held.set()
             assert self._gate.wait(WAIT_SECONDS)
-        if any(seconds_of(sessions[t.plan].job) == FAILING_SECONDS and t.key == self.failing_window for t in batch):
+        if any(seconds_of(sessions[t.request].job) == FAILING_SECONDS and t.key == self.failing_window for t in batch):
             raise self.error
-        for task in batch:
-            sessions[task.plan].accepted.append(task.key)
-
-    def result(self, session: FakeSession) -> Transcription:
-        return _transcription(session.job, range(session.windows))
-
-    @staticmethod
-    def final_segments(session: FakeSession) -> list[Segment]:
-        done = sorted(session.accepted)
-        prefix = next((i for i, window in enumerate(done) if window != i), len(done))
-        return list(_transcription(session.job, range(prefix)).segments)
-
-    def transcribe(self, jobs: list[Job]) -> list[Transcription]:
-        self.alone += [seconds_of(j) for j in jobs]
-        if any(seconds_of(j) == FAILING_SECONDS for j in jobs):
-            raise self.error
-        return [_transcription(j, range(seconds_of(j))) for j in jobs]
+        outcome = WindowOutcome(DecodedWindow((), -0.1, 0.0, 0.0, True), (), "en")
+        return BatchResult(tuple(outcome for _ in batch), {"encode": 10.0 * len(batch)})
 
     def windows(self) -> list[int]:
         return [len(batch) for batch in self.batches]
 
 
-def _task(key: int, window: int) -> WindowTask:
-    return WindowTask(plan=key, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
+def _task(request: RequestId, window: int) -> WindowTask:
+    return WindowTask(request=request, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
                       timestamps=True, words=False, first=window == 0)
 
 

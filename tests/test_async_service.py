@@ -23,8 +23,8 @@ WAV = "audio/wav"
 
 
 def service_on(runner: FakeRunner) -> AsyncTranscriptionService:
-    service = TranscriptionService(load_settings({}, {}), runner)
-    return AsyncTranscriptionService(service, Scheduler(runner, SchedulerOptions(max_batch_wait_ms=5)))
+    scheduler = Scheduler(runner, SchedulerOptions(max_batch_wait_ms=5))
+    return AsyncTranscriptionService(TranscriptionService(load_settings({}, {}), scheduler))
 
 
 def audio(seconds: int, **headers: str) -> RawRequest:
@@ -82,7 +82,8 @@ def test_every_request_ends_with_its_own_log_line(caplog):
         answer_all(service_on(FakeRunner()), [audio(1, **{"X-Request-Id": "a-1"}),
                                              RawRequest({"Content-Type": "text/csv", "X-Request-Id": "b-2"}, b"")])
     lines = sorted(record.getMessage() for record in caplog.records if record.name == "serving.endpoint.request_log")
-    assert lines[0].startswith("request a-1: 200, 1.00 s audio, parse ") and "transcribe" in lines[0]
+    assert lines[0].startswith("request a-1: 200, 1.00 s audio, parse ")
+    assert "plan " in lines[0] and "encode 10.0 ms" in lines[0]  # the model's stages reach the log in async mode
     assert lines[1].startswith("request b-2: 415, no audio, parse ")
 
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from serving.api.requests import RawRequest
+from serving.batching.scheduler import Scheduler
 from serving.endpoint.service import TranscriptionService
 from serving.errors import (
     AudioTooLarge,
@@ -40,7 +41,7 @@ from serving.fetch.s3 import S3Fetcher
 from serving.fetch.sources import AudioSources
 from serving.settings import load_settings
 from tests.clips import REFERENCES, clip_bytes
-from tests.hostile import WaveformCheckingTranscriber
+from tests.hostile import WaveformCheckingRunner
 
 CLIP = clip_bytes("codec_wav.wav")
 LIMITS = FetchLimits(max_bytes=1_000_000, timeout_seconds=1.0)
@@ -247,7 +248,7 @@ def test_https_input_is_off_by_default():
 def test_an_https_url_through_the_service_is_fetched_then_decoded(fetcher, server):
     settings = load_settings({"https_input": "true"}, {})
     sources = AudioSources(S3Fetcher(frozenset(), LIMITS), fetcher)
-    service = TranscriptionService(settings, WaveformCheckingTranscriber(), sources)
+    service = TranscriptionService(settings, Scheduler(WaveformCheckingRunner()), sources)
     port, _ = server
     body = json.dumps({"audio_url": f"https://127.0.0.1:{port}/clip.wav"}).encode()
     (response,) = service.handle([RawRequest({"Content-Type": "application/json"}, body)])

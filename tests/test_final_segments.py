@@ -8,12 +8,12 @@ import pytest
 
 from scripts.longform_audio import build_long_audio
 from serving.api.params import parse_params
-from serving.batching.runner import Job, Transcriber
-from serving.endpoint.service import transcriber_options
+from serving.batching.runner import Runner
+from serving.batching.sessions import Job
+from serving.endpoint.service import runner_options
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
 from serving.settings import load_settings
-from serving.timing import StageTimer
 
 pytestmark = pytest.mark.real_model
 
@@ -21,33 +21,30 @@ SECONDS = 55.0  # three chunked windows (at 0, 24 and 48 s)
 
 
 @pytest.fixture(scope="module")
-def transcriber(whisper_base_dir):
+def runner(whisper_base_dir):
     settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
-    return Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+    return Runner(load_model(settings, None, resolve_placement(settings, "-1")), runner_options(settings))
 
 
 @pytest.fixture(scope="module")
-def decoded(transcriber):
-    """A chunked session whose windows are all decoded, their outcomes held back from the plan."""
+def decoded(runner):
+    """A chunked session whose windows are all decoded, their outcomes not yet handed to the session."""
     audio = build_long_audio(SECONDS).waveform
     params = parse_params({"language": "en", "long_form": "chunked", "response_format": "verbose_json"})
-    session = transcriber.open(0, Job(audio, params))
-    tasks = transcriber.pending([session])
-    held = []
-    session.plan.accept = lambda task, outcome: held.append((task, outcome))  # shadows the method
-    transcriber.run_batch(tasks, {0: session}, StageTimer())
-    del session.plan.accept
+    session = runner.open(Job.new(audio, params))
+    tasks = session.pending()
+    held = list(zip(tasks, runner.run(tasks, {session.request: session}).outcomes))
     assert [task.key for task, _ in held] == [0, 1, 2]
-    return transcriber, session, held
+    return session, held
 
 
 def test_chunked_segments_become_final_when_the_seam_after_them_is_closed(decoded):
-    transcriber, session, held = decoded
+    session, held = decoded
     finals = []
     for window in (1, 0, 2):  # out of order
-        session.plan.accept(*held[window])
-        finals.append(transcriber.final_segments(session))
-    result = transcriber.result(session)
+        session.accept(*held[window])
+        finals.append(session.final_segments())
+    result = session.result()
     assert all(list(result.segments[: len(final)]) == final for final in finals)  # always a prefix
     no_first, first_two, everything = (len(final) for final in finals)
     assert no_first == 0  # window 0 is not decoded: nothing is final

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TOP_LEVEL = ("serving", "scripts", "benchmarks", "tests")
-SHARED = frozenset({"constants", "errors", "results", "languages", "settings", "timing"})
+SHARED = frozenset({"constants", "errors", "identity", "results", "languages", "settings", "timing"})
 TORCH = frozenset({"torch", "transformers", "accelerate", "torchaudio"})
 ENGINE_TORCH_FREE = frozenset({"serving.engine", "serving.engine.decoded", "serving.engine.vocabulary",
                                "serving.engine.token_text"})

@@ -17,11 +17,9 @@ from scripts.reference import lost_or_doubled, wer
 from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
-from serving.batching.runner import Job, Transcriber
+from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
-from serving.endpoint.service import transcriber_options
-from serving.engine.loading import load_model
-from serving.engine.placement import resolve_placement
+from serving.endpoint.service import start_scheduler
 from serving.settings import load_settings
 from tests.clips import clip_bytes, clips
 from tests.handler import send, send_batch, start_handler
@@ -37,7 +35,7 @@ WAV = {"Content-Type": "audio/wav"}
 @pytest.fixture(scope="module")
 def transcriber(whisper_base_dir):
     settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
-    return Transcriber(load_model(settings, None, resolve_placement(settings, "-1")), transcriber_options(settings))
+    return start_scheduler(settings, "-1")
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +47,13 @@ def long_audio():
 def sentence_by_sentence(transcriber, long_audio):
     """The same sentences, each transcribed alone (cut from the long file at its sentence boundaries)."""
     pieces = [long_audio.waveform[round(s.start * SAMPLE_RATE) : round(s.end * SAMPLE_RATE)] for s in long_audio.sentences]
-    return [r.text for r in transcriber.transcribe([Job(piece, parse_params({"language": "en"})) for piece in pieces])]
+    return [r.text for r in transcriber.transcribe_all([Job.new(piece, parse_params({"language": "en"})) for piece in pieces])]
 
 
 @pytest.fixture(scope="module", params=["chunked", "sequential"])
 def long_result(request, transcriber, long_audio):
     params = parse_params({**VERBOSE_WORDS, "long_form": request.param, "language": "en"})
-    (result,) = transcriber.transcribe([Job(long_audio.waveform, params)])
+    (result,) = transcriber.transcribe_all([Job.new(long_audio.waveform, params)])
     return result
 
 
@@ -96,7 +94,7 @@ def test_word_timestamps_agree_with_faster_whisper_on_the_bundled_clips(transcri
     audio = [decode_audio(clip_bytes(n), AudioLimits(10**9, 3600)) for n in names]
     params = parse_params(VERBOSE_WORDS)
     pairs = []
-    for waveform, result in zip(audio, transcriber.transcribe([Job(a, params) for a in audio])):
+    for waveform, result in zip(audio, transcriber.transcribe_all([Job.new(a, params) for a in audio])):
         ours = [Word(w.word, w.start, w.end, w.probability) for w in result.words]
         pairs += match_words(ours, faster_whisper_words(waveform))
     difference = timing_difference(pairs)

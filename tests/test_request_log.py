@@ -6,12 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from serving.api.params import parse_params
 from serving.api.requests import RawRequest
-from serving.batching.runner import Job
-from serving.endpoint.request_log import RequestRecord, safe_request_id
-from serving.endpoint.service import _share_time
-from serving.timing import StageTimer
+from serving.endpoint.request_log import RequestRecord
+from serving.identity import RequestId, safe_label
 from tests.hostile import boundary_service
 from tests.test_audio import wav_bytes
 
@@ -20,7 +17,7 @@ STAGE = r"(\d+\.\d) ms"
 
 
 def test_rtf_is_processing_over_audio_seconds_and_rtfx_its_inverse():
-    record = RequestRecord("r-1", 200, 10.0, {"parse": 100.0, "decode": 400.0, "transcribe": 1500.0})
+    record = RequestRecord(RequestId.new("r-1"), 200, 10.0, {"parse": 100.0, "decode": 400.0, "transcribe": 1500.0})
     assert record.processing_seconds == pytest.approx(2.0)
     assert record.rtf == pytest.approx(0.2)
     assert record.line() == ("request r-1: 200, 10.00 s audio, parse 100.0 ms, decode 400.0 ms, "
@@ -28,7 +25,7 @@ def test_rtf_is_processing_over_audio_seconds_and_rtfx_its_inverse():
 
 
 def test_a_failed_request_has_no_speed():
-    record = RequestRecord("r-2", 415, None, {"parse": 0.2, "decode": 3.0})
+    record = RequestRecord(RequestId.new("r-2"), 415, None, {"parse": 0.2, "decode": 3.0})
     assert record.rtf is None
     assert record.line() == "request r-2: 415, no audio, parse 0.2 ms, decode 3.0 ms"
 
@@ -44,18 +41,10 @@ def test_each_request_of_a_batch_ends_with_its_own_line(caplog):
         service.handle(requests)
     lines = [record.getMessage() for record in caplog.records if record.name == LOGGER]
     assert [line.split(":")[0] for line in lines] == ["request good-1", "request bad-2", "request good-3"]
-    good = re.fullmatch(rf"request good-1: 200, 3\.00 s audio, parse {STAGE}, decode {STAGE}, transcribe {STAGE}, "
-                        rf"render {STAGE}; RTF [\d.]+, RTFx [\d.]+", lines[0])
+    good = re.fullmatch(rf"request good-1: 200, 3\.00 s audio, parse {STAGE}, decode {STAGE}, plan {STAGE}, "
+                        rf"segments {STAGE}, render {STAGE}; RTF [\d.]+, RTFx [\d.]+", lines[0])
     assert good is not None, lines[0]
     assert re.fullmatch(rf"request bad-2: 415, no audio, parse {STAGE}", lines[1]), lines[1]
-
-
-def test_the_batch_model_time_is_shared_by_audio_seconds():
-    jobs = {0: Job(np.zeros(16_000, dtype=np.float32), parse_params({})),
-            2: Job(np.zeros(3 * 16_000, dtype=np.float32), parse_params({}))}
-    timers = [StageTimer(), StageTimer(), StageTimer()]
-    _share_time(2.0, jobs, timers)
-    assert [timer.milliseconds for timer in timers] == [{"transcribe": 500.0}, {}, {"transcribe": 1500.0}]
 
 
 def test_a_url_request_logs_its_fetch(caplog):
@@ -72,9 +61,9 @@ def test_a_url_request_logs_its_fetch(caplog):
     [("abc-123", "abc-123"), ("a\nrequest forged: 200", "arequestforged:200"), ("x" * 500, "x" * 64)],
 )
 def test_client_chosen_request_ids_are_made_safe_for_the_log(given, kept):
-    assert safe_request_id(given) == kept
+    assert safe_label(given) == kept
 
 
 def test_a_missing_or_empty_id_becomes_a_fresh_one():
-    assert re.fullmatch(r"[0-9a-f]{12}", safe_request_id(None))
-    assert re.fullmatch(r"[0-9a-f]{12}", safe_request_id("\n\n"))
+    assert re.fullmatch(r"[0-9a-f]{12}", safe_label(None))
+    assert re.fullmatch(r"[0-9a-f]{12}", safe_label("\n\n"))

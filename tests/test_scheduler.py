@@ -112,7 +112,8 @@ def test_a_failed_batch_costs_only_the_request_that_caused_it(runner):
     futures = [scheduler.submit(job(seconds)) for seconds in (1, 2, 3)]
     assert isinstance(futures[1].exception(timeout=20), RuntimeError)
     assert results([futures[0], futures[2]]) == [text_of(1), text_of(3)]
-    assert sorted(runner.alone) == [1, 2, 3]  # the batch failed: each request again, alone
+    # the batch failed and changed nothing: each request's windows of it ran again on their own
+    assert sorted(runner.batches[1:]) == [[(1, 0)], [(2, 0), (2, 1)], [(3, 0), (3, 1), (3, 2)]]
     assert error_response(futures[1].exception()).status == 500
     after = [scheduler.submit(job(1)) for _ in range(6)]  # the model thread lives on
     assert results(after) == ["w0"] * 6
@@ -132,12 +133,12 @@ def test_a_request_failing_alone_is_not_retried(runner):
     scheduler = scheduler_on(runner)
     failing = scheduler.submit(job(2))
     assert isinstance(failing.exception(timeout=20), RuntimeError)
-    assert runner.alone == []
+    assert runner.batches == [[(2, 0), (2, 1)]]
     scheduler.close()
 
 
 def test_a_failure_while_planning_answers_that_request(runner):
-    def broken_open(key, job_):
+    def broken_open(job_):
         raise ValueError("no speech map")
 
     scheduler = scheduler_on(runner)

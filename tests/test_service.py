@@ -1,4 +1,5 @@
-"""The service's isolation rules, with a stand-in transcriber (no model): a failure costs only its own request."""
+"""The service's isolation rules in sync mode, with a stand-in runner (tests/scheduling.py, no model): a DJL batch is
+submitted to the scheduler together, and a failure costs only its own request."""
 
 import json
 
@@ -6,65 +7,71 @@ import numpy as np
 import torch
 
 from serving.api.requests import RawRequest
+from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.endpoint.service import TranscriptionService
-from serving.results import Segment, Transcription
 from serving.settings import load_settings
+from tests.scheduling import FakeRunner, text_of
 from tests.test_audio import wav_bytes
 
 
-class ExplodingTranscriber:
-    """Fails any batch holding a 2-second clip (a stand-in for a bug triggered by one request)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        self.calls: list[int] = []
-
-    def transcribe(self, jobs):
-        self.calls.append(len(jobs))
-        if any(job.waveform.size == 32_000 for job in jobs):
-            raise self.error
-        return [_transcription(f"{job.waveform.size} samples", job.waveform.size / 16_000) for job in jobs]
+def service_on(runner: FakeRunner) -> TranscriptionService:
+    return TranscriptionService(load_settings({}, {}), Scheduler(runner, SchedulerOptions(max_batch_wait_ms=0)))
 
 
-def _transcription(text: str, duration: float) -> Transcription:
-    segment = Segment(0.0, duration, " " + text, (), -0.1, 0.0, 1.0, 0.0)
-    return Transcription("en", duration, (segment,))
+def audio(seconds: int, **headers: str) -> RawRequest:
+    return RawRequest({"Content-Type": "audio/wav", **headers}, wav_bytes(np.zeros(seconds * 16_000)))
 
 
-def service_with(transcriber) -> TranscriptionService:
-    return TranscriptionService(load_settings({}, {}), transcriber)
+def handle(runner: FakeRunner, requests: list[RawRequest]):
+    service = service_on(runner)
+    try:
+        return service.handle(requests)
+    finally:
+        service.close()
 
 
-def audio(seconds: int) -> RawRequest:
-    return RawRequest({"Content-Type": "audio/wav"}, wav_bytes(np.zeros(seconds * 16_000)))
+def test_a_djl_batch_goes_to_the_model_as_one_batch():
+    runner = FakeRunner(capacity=8)
+    responses = handle(runner, [audio(1), audio(3), audio(1)])
+    assert [json.loads(r.body)["text"] for r in responses] == [text_of(1), text_of(3), text_of(1)]
+    assert runner.windows() == [5]
 
 
 def test_a_bug_in_the_model_fails_only_the_request_that_caused_it():
-    transcriber = ExplodingTranscriber(RuntimeError("index out of range"))
-    responses = service_with(transcriber).handle([audio(1), audio(2), audio(3)])
+    runner = FakeRunner(capacity=8)
+    responses = handle(runner, [audio(1), audio(2), audio(3)])
     assert [r.status for r in responses] == [200, 500, 200]
-    assert json.loads(responses[0].body)["text"] == "16000 samples"
-    assert json.loads(responses[2].body)["text"] == "48000 samples"
-    assert transcriber.calls == [3, 1, 1, 1]  # the batch, then each request alone
+    assert json.loads(responses[0].body)["text"] == text_of(1)
+    assert json.loads(responses[2].body)["text"] == text_of(3)
+    assert runner.windows() == [6, 1, 2, 3]  # the batch, then each request's windows on their own
 
 
 def test_out_of_memory_is_507_for_the_request_that_needs_it():
-    transcriber = ExplodingTranscriber(torch.OutOfMemoryError("CUDA out of memory"))
-    responses = service_with(transcriber).handle([audio(2), audio(1)])
+    runner = FakeRunner(capacity=8, error=torch.OutOfMemoryError("CUDA out of memory"))
+    responses = handle(runner, [audio(2), audio(1)])
     assert [r.status for r in responses] == [507, 200]
 
 
 def test_bad_requests_never_reach_the_model():
-    transcriber = ExplodingTranscriber(RuntimeError("unused"))
-    responses = service_with(transcriber).handle([RawRequest({"Content-Type": "audio/wav"}, b"junk" * 30), audio(1)])
+    runner = FakeRunner(capacity=8)
+    responses = handle(runner, [RawRequest({"Content-Type": "audio/wav"}, b"junk" * 30), audio(1)])
     assert [r.status for r in responses] == [415, 200]
-    assert transcriber.calls == [1]
+    assert runner.batches == [[(1, 0)]]
 
 
 def test_sync_mode_refuses_to_stream_naming_the_problem():
-    transcriber = ExplodingTranscriber(RuntimeError("unused"))
-    (response,) = service_with(transcriber).handle([RawRequest({"Content-Type": "audio/wav", "stream": "true"},
-                                                               wav_bytes(np.zeros(16_000)))])
+    runner = FakeRunner()
+    (response,) = handle(runner, [audio(1, stream="true")])
     assert response.status == 400
     assert "option.async_mode=true" in json.loads(response.body)["error"]["message"]
-    assert transcriber.calls == []
+    assert runner.batches == []
+
+
+def test_stage_timings_reach_the_request_log_in_sync_mode(caplog):
+    caplog.set_level("INFO", logger="serving.endpoint.request_log")
+    handle(FakeRunner(capacity=8), [audio(1, **{"X-Request-Id": "s-1"}), audio(3, **{"X-Request-Id": "s-2"})])
+    lines = sorted(record.getMessage() for record in caplog.records)
+    assert lines[0].startswith("request s-1: 200, 1.00 s audio, parse ")
+    # the stand-in's batch of 4 windows took 40 ms to "encode": shared by audio, 1 s of 4 and 3 s of 4
+    assert "encode 10.0 ms" in lines[0] and "encode 30.0 ms" in lines[1]
+    assert all("plan " in line and "segments " in line for line in lines)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from serving.audio.av_decoding import declared_too_long, decode_with_av
 from serving.audio import pcm
+from serving.audio.av_decoding import declared_too_long, decode_with_av
 from serving.audio.resampling import resample
 from serving.audio.wav import WavAudio, parse_wav
 from serving.constants import SAMPLE_RATE

@@ -1,24 +1,24 @@
-"""Async mode's continuous batcher: the 30 s windows of many concurrent requests share the model's batches.
+"""The scheduler: the one owner of every request's state, for both DJL modes.
 
-Requests arrive one at a time (:meth:`Scheduler.transcribe` / :meth:`Scheduler.stream`, awaited on the event loop,
-or :meth:`Scheduler.submit` from any thread). A small pool of opener threads finds each request's speech and plans
-its windows (VAD is CPU work: it overlaps the model's batches); one model thread owns the accelerator:
+Requests arrive one at a time (:meth:`Scheduler.transcribe` / :meth:`Scheduler.stream`, awaited on the event loop)
+or as a group (:meth:`Scheduler.submit_all`: a DJL dynamic batch in sync mode, whose windows enter the queue
+together). A small pool of opener threads finds each request's speech and plans its windows (VAD is CPU work: it
+overlaps the model's batches); one model thread owns the accelerator and repeats:
 
-1. windows wait in one queue, the oldest request's first (then each request's windows in order): a request's first
-   window goes before every later request's windows, and no window waits behind requests that came after it. (Taking
-   every request's first window before all other windows starved long requests under sustained load: in the load
-   test, 56 of 200 requests timed out after 600 s while new first windows kept jumping the queue.);
-2. a batch of at most ``capacity`` windows is launched as soon as ``capacity`` windows wait, or once the oldest has
-   waited ``max_batch_wait_ms``;
-3. each outcome goes to its request's plan; a sequential plan's next window joins the queue at once (a long request
-   does not hold short ones back); a finished request's future resolves, and a streaming request hears of each
-   segment as soon as no window still to come can change it.
+1. ``schedule``: windows wait in one queue, the oldest request's first (then each request's windows in order), so no
+   window waits behind requests that came after it (taking every request's first window before all others starved
+   long requests under sustained load). A batch of at most ``capacity`` windows is launched as soon as ``capacity``
+   windows wait, or once the oldest has waited ``max_batch_wait_ms``;
+2. the runner runs the batch and returns what happened (:class:`~serving.batching.runner.BatchResult`);
+3. ``update_from_output``: each outcome goes to its request's session; a sequential plan's next window joins the
+   queue at once; a streaming request hears of each segment as soon as no window still to come can change it; a
+   finished request's future resolves. Each request's log gets its share of every stage of every batch it was in.
 
-A batch that fails costs only the requests whose windows were in it: when it held several, each of them is
-transcribed again alone, from the start, as the sync service does, and keeps its own outcome. Every error reaches
-its own request's future (:mod:`serving.errors` maps it to a status; out of memory is 507); no future is left
-unresolved, and the model thread survives every failure. :meth:`Scheduler.close` takes no new request, answers
-every one in flight, then stops the threads.
+A batch that raises has changed no session (the runner only reads them): when it held several requests, each
+request's windows of that batch run again on their own, so only the request that causes the failure gets it. Every
+error reaches its own request's future (:mod:`serving.errors` maps it to a status); no future is left unresolved,
+and the model thread survives every failure. :meth:`Scheduler.close` takes no new request, answers every one in
+flight, then stops the threads.
 """
 
 from __future__ import annotations
@@ -31,39 +31,49 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from serving.batching.runner import Job, Session
+from serving.batching.runner import BatchResult
+from serving.batching.sessions import Job
 from serving.errors import ShuttingDown
-from serving.longform.plans import WindowTask
+from serving.identity import RequestId
+from serving.longform.plans import WindowOutcome, WindowTask
 from serving.results import Segment, Transcription
 from serving.timing import StageTimer
 
 logger = logging.getLogger(__name__)
 
-TRANSCRIBE_STAGE = "transcribe"  # the request log's stage: planning, its share of each batch, the result
+PLAN_STAGE = "plan"  # the request log's stage for VAD and planning (opener threads)
+RESULT_STAGE = "segments"  # ... for turning a finished plan into its transcription
 OPENER_THREADS = 2
 
 SegmentListener = Callable[[list[Segment]], None]
 
 
+class SessionLike(Protocol):
+    """What the scheduler needs of a :class:`~serving.batching.sessions.Session`."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def pending(self) -> list[WindowTask]: ...
+
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None: ...
+
+    def result(self) -> Transcription: ...
+
+    def final_segments(self) -> list[Segment]: ...
+
+
 class WindowRunner(Protocol):
-    """What the scheduler needs of a :class:`~serving.batching.runner.Transcriber`."""
+    """What the scheduler needs of a :class:`~serving.batching.runner.Runner`."""
 
     capacity: int
 
-    def open(self, key: int, job: Job) -> Session: ...
+    def open(self, job: Job) -> SessionLike: ...
 
-    def pending(self, sessions: Iterable[Session]) -> list[WindowTask]: ...
-
-    def run_batch(self, batch: list[WindowTask], sessions: Mapping[int, Session], timer: StageTimer) -> None: ...
-
-    def result(self, session: Session) -> Transcription: ...
-
-    def final_segments(self, session: Session) -> list[Segment]: ...
-
-    def transcribe(self, jobs: Sequence[Job]) -> list[Transcription]: ...
+    def run(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, SessionLike]) -> BatchResult: ...
 
 
 class StalledPlan(RuntimeError):
@@ -77,15 +87,27 @@ class SchedulerOptions:
 
 
 @dataclass(eq=False)
+class _Group:
+    """Requests submitted together: their windows join the queue once all of them are planned."""
+
+    left: int
+    staged: list[tuple[list[WindowTask], float]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
 class _Request:
-    key: int
     job: Job
     future: Future
     timer: StageTimer
     listener: SegmentListener | None
     arrived: float  # the scheduler's clock when it was submitted: older requests' windows go first
-    session: Session | None = None
+    group: _Group | None = None
+    session: SessionLike | None = None
     sent: int = 0  # segments already handed to the listener
+
+    @property
+    def key(self) -> RequestId:
+        return self.job.request
 
 
 @dataclass(frozen=True)
@@ -105,10 +127,9 @@ class Scheduler:
         self._clock = clock
         self._changed = threading.Condition()
         self._queue: list[_Waiting] = []
-        self._active: dict[int, _Request] = {}  # opened and not answered yet
+        self._active: dict[RequestId, _Request] = {}  # planned and not answered yet
         self._opening = 0
         self._closing = False
-        self._keys = itertools.count()
         self._order = itertools.count()
         self._openers = ThreadPoolExecutor(options.opener_threads, thread_name_prefix="scheduler-open")
         self._worker = threading.Thread(target=self._run, name="scheduler-model", daemon=True)
@@ -143,13 +164,18 @@ class Scheduler:
                listener: SegmentListener | None = None) -> Future:
         """Thread-safe: a future of the request's :class:`Transcription`. ``listener`` gets lists of new final
         segments, in order, from the model thread (it must not block)."""
-        with self._changed:
-            if self._closing:
-                raise ShuttingDown("the server is shutting down; send the request again")
-            request = _Request(next(self._keys), job, Future(), timer or StageTimer(), listener, self._clock())
-            self._opening += 1
-        self._openers.submit(self._open, request)
-        return request.future
+        (future,) = self._admit([(job, timer or StageTimer(), listener)], group=False)
+        return future
+
+    def submit_all(self, jobs: Sequence[Job], timers: Sequence[StageTimer] | None = None) -> list[Future]:
+        """Thread-safe: requests that arrived together (a DJL dynamic batch); their windows join the queue
+        together, once every one of them is planned."""
+        timers = timers if timers is not None else [StageTimer() for _ in jobs]
+        return self._admit([(job, timer, None) for job, timer in zip(jobs, timers)], group=True)
+
+    def transcribe_all(self, jobs: Sequence[Job]) -> list[Transcription]:
+        """Blocking: every job's transcription, in order (the first failure is raised). For tools and benchmarks."""
+        return [future.result() for future in self.submit_all(jobs)]
 
     @property
     def waiting(self) -> int:
@@ -159,7 +185,7 @@ class Scheduler:
 
     @property
     def in_flight(self) -> int:
-        """Requests being opened or with windows in the scheduler (not those being retried alone)."""
+        """Requests being planned or with windows in the scheduler."""
         with self._changed:
             return self._opening + len(self._active)
 
@@ -170,6 +196,18 @@ class Scheduler:
             self._changed.notify_all()
         self._worker.join()
         self._openers.shutdown(wait=True)
+
+    def _admit(self, entries: list[tuple[Job, StageTimer, SegmentListener | None]], group: bool) -> list[Future]:
+        with self._changed:
+            if self._closing:
+                raise ShuttingDown("the server is shutting down; send the request again")
+            shared = _Group(len(entries)) if group and entries else None
+            now = self._clock()
+            requests = [_Request(job, Future(), timer, listener, now, shared) for job, timer, listener in entries]
+            self._opening += len(requests)
+        for request in requests:
+            self._openers.submit(self._open, request)
+        return [request.future for request in requests]
 
     # ---- opener threads ---------------------------------------------------------------------------------------
 
@@ -183,7 +221,7 @@ class Scheduler:
             with self._changed:
                 if tasks:
                     self._active[request.key] = request
-                    self._enqueue(tasks, request.arrived)
+                self._stage(request, tasks)
                 self._opening -= 1
                 self._changed.notify_all()
 
@@ -191,28 +229,38 @@ class Scheduler:
         """Find the speech, plan the windows and take the first ones; a request without any is answered here."""
         if request.future.cancelled():
             return []
-        started = time.perf_counter()
-        request.session = self._runner.open(request.key, request.job)
-        tasks = self._runner.pending([request.session])
-        _add_time(request, time.perf_counter() - started)
+        with request.timer(PLAN_STAGE):
+            request.session = self._runner.open(request.job)
+            tasks = request.session.pending()
         if not tasks:
             self._conclude(request)
         return tasks
 
+    def _stage(self, request: _Request, tasks: list[WindowTask]) -> None:
+        """Caller holds the lock: the request's first windows join the queue (a group's, once all are planned)."""
+        group = request.group
+        if group is None:
+            self._enqueue(tasks, request.arrived)
+            return
+        group.staged.append((tasks, request.arrived))
+        group.left -= 1
+        if group.left == 0:
+            for staged, arrived in group.staged:
+                self._enqueue(staged, arrived)
+
     # ---- the model thread -------------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
+        while (batch := self._schedule()) is not None:
             try:
                 self._execute(batch)
             except Exception as exc:  # noqa: BLE001 - a scheduler bug: answer the batch's requests, keep serving
                 logger.exception("scheduler: handling a batch failed")
-                keys = {waiting.task.plan for waiting in batch}
-                for request in self._forget(keys):
+                for request in self._forget({task.request for task in batch}):
                     _settle(request.future, error=exc)
         logger.info("scheduler stopped: every request was answered")
 
-    def _next_batch(self) -> list[WindowTask] | None:
+    def _schedule(self) -> list[WindowTask] | None:
         """Block until a batch is due (None once closing and nothing is left)."""
         with self._changed:
             while True:
@@ -238,18 +286,39 @@ class Scheduler:
 
     def _execute(self, batch: list[WindowTask]) -> None:
         with self._changed:
-            requests = {key: self._active[key] for key in dict.fromkeys(task.plan for task in batch)}
-        started = time.perf_counter()
+            requests = {key: self._active[key] for key in dict.fromkeys(task.request for task in batch)}
         try:
-            self._runner.run_batch(batch, {key: r.session for key, r in requests.items()}, StageTimer())
+            result = self._runner.run(batch, {key: r.session for key, r in requests.items()})
         except Exception as exc:  # noqa: BLE001 - isolated below: only these requests are affected
-            _share_time(batch, requests, time.perf_counter() - started)
-            self._recover(requests, exc)
+            self._isolate(batch, requests, exc)
             return
-        seconds = time.perf_counter() - started
-        _share_time(batch, requests, seconds)
-        logger.debug("batch of %d window(s) from %d request(s) in %.3f s; %d waiting", len(batch), len(requests),
-                     seconds, len(self._queue))
+        self._update_from_output(batch, result, requests)
+
+    def _isolate(self, batch: list[WindowTask], requests: Mapping[RequestId, _Request], exc: Exception) -> None:
+        """A batch raised and changed nothing. One request gets the error; the windows of several run again, each
+        request's on their own, so that only the request that causes the failure gets it."""
+        if len(requests) == 1:
+            self._fail(next(iter(requests.values())), exc)
+            return
+        logger.warning("a batch of %d request(s) failed (%s); running each request's windows alone",
+                       len(requests), exc)
+        for key, request in requests.items():
+            own = [task for task in batch if task.request == key]
+            try:
+                result = self._runner.run(own, {key: request.session})
+            except Exception as own_exc:  # noqa: BLE001 - the request's own failure: its future carries it
+                self._fail(request, own_exc)
+                continue
+            self._update_from_output(own, result, {key: request})
+
+    def _update_from_output(self, batch: list[WindowTask], result: BatchResult,
+                            requests: Mapping[RequestId, _Request]) -> None:
+        """Apply a batch's outcomes: sessions take them, then each request moves on or is answered."""
+        _share_stages(batch, requests, result.stages_ms)
+        logger.debug("batch of %d window(s) from %d request(s): %s; %d waiting", len(batch), len(requests),
+                      _stages_text(result.stages_ms), len(self._queue))
+        for task, outcome in zip(batch, result.outcomes):
+            requests[task.request].session.accept(task, outcome)
         for request in requests.values():
             self._advance(request)
 
@@ -260,16 +329,15 @@ class Scheduler:
             self._forget([request.key])
             return
         try:
-            tasks = self._runner.pending([request.session])
+            tasks = request.session.pending()
             if not tasks and not self._has_waiting(request.key):
                 self._forget([request.key])
                 self._conclude(request)
                 return
             if request.listener is not None:
-                self._publish(request, self._runner.final_segments(request.session))
+                self._publish(request, request.session.final_segments())
         except Exception as exc:  # noqa: BLE001 - the request's own failure: its future carries it
-            self._forget([request.key])
-            _settle(request.future, error=exc)
+            self._fail(request, exc)
             return
         with self._changed:
             self._enqueue(tasks, request.arrived)
@@ -278,37 +346,14 @@ class Scheduler:
         """Answer a request that has no window waiting: its transcription when its plan is done."""
         if not request.session.done:
             raise StalledPlan(f"request {request.key}: its plan offers no window but is not done")
-        started = time.perf_counter()
-        result = self._runner.result(request.session)
-        _add_time(request, time.perf_counter() - started)
+        with request.timer(RESULT_STAGE):
+            result = request.session.result()
         self._publish(request, list(result.segments))
         _settle(request.future, result=result)
 
-    def _recover(self, requests: Mapping[int, _Request], exc: Exception) -> None:
-        """A failed batch: its requests' plans are in an unknown state. One request alone gets the error; several
-        are each transcribed again alone, so that only the one that causes the failure gets it."""
-        self._forget(requests)
-        if len(requests) == 1:
-            (request,) = requests.values()
-            _settle(request.future, error=exc)
-            return
-        logger.warning("a batch of %d request(s) failed (%s); transcribing each alone", len(requests), exc)
-        for request in requests.values():
-            self._alone(request)
-
-    def _alone(self, request: _Request) -> None:
-        if request.future.cancelled():
-            return
-        started = time.perf_counter()
-        try:
-            (result,) = self._runner.transcribe([request.job])
-        except Exception as exc:  # noqa: BLE001 - the request's own failure: its future carries it
-            _settle(request.future, error=exc)
-            return
-        finally:
-            _add_time(request, time.perf_counter() - started)
-        self._publish(request, list(result.segments))
-        _settle(request.future, result=result)
+    def _fail(self, request: _Request, exc: BaseException) -> None:
+        self._forget([request.key])
+        _settle(request.future, error=exc)
 
     # ---- shared state (callers hold no lock unless noted) -----------------------------------------------------
 
@@ -317,22 +362,22 @@ class Scheduler:
         now = self._clock()
         self._queue.extend(_Waiting(task, now, arrived, next(self._order)) for task in tasks)
 
-    def _has_waiting(self, key: int) -> bool:
+    def _has_waiting(self, key: RequestId) -> bool:
         with self._changed:
-            return any(waiting.task.plan == key for waiting in self._queue)
+            return any(waiting.task.request == key for waiting in self._queue)
 
-    def _forget(self, keys: Iterable[int]) -> list[_Request]:
+    def _forget(self, keys: Iterable[RequestId]) -> list[_Request]:
         """Remove requests and their waiting windows; returns those that were active."""
         keys = set(keys)
         with self._changed:
-            self._queue = [waiting for waiting in self._queue if waiting.task.plan not in keys]
+            self._queue = [waiting for waiting in self._queue if waiting.task.request not in keys]
             return [self._active.pop(key) for key in keys if key in self._active]
 
     def _drop_cancelled(self) -> None:
         """Caller holds the lock: requests whose caller went away leave with their windows."""
         gone = {key for key, request in self._active.items() if request.future.cancelled()}
         if gone:
-            self._queue = [waiting for waiting in self._queue if waiting.task.plan not in gone]
+            self._queue = [waiting for waiting in self._queue if waiting.task.request not in gone]
             for key in gone:
                 del self._active[key]
 
@@ -345,7 +390,7 @@ class Scheduler:
         try:
             request.listener(new)
         except Exception:  # noqa: BLE001 - the consumer is gone (its event loop closed): nothing to tell it
-            logger.warning("request %d: its segment listener failed", request.key, exc_info=True)
+            logger.warning("request %s: its segment listener failed", request.key, exc_info=True)
 
 
 def _settle(future: Future, *, result: Transcription | None = None, error: BaseException | None = None) -> None:
@@ -358,15 +403,17 @@ def _settle(future: Future, *, result: Transcription | None = None, error: BaseE
         pass
 
 
-def _add_time(request: _Request, seconds: float) -> None:
-    request.timer.add(TRANSCRIBE_STAGE, seconds * 1000)
-
-
-def _share_time(batch: list[WindowTask], requests: Mapping[int, _Request], seconds: float) -> None:
-    """Each request's share of a batch's time, in proportion to its audio in the batch."""
+def _share_stages(batch: list[WindowTask], requests: Mapping[RequestId, _Request],
+                  stages_ms: Mapping[str, float]) -> None:
+    """Each request's share of each stage of a batch, in proportion to its audio in the batch."""
     samples = Counter()
     for task in batch:
-        samples[task.plan] += task.length
+        samples[task.request] += task.length
     total = sum(samples.values()) or 1
     for key, request in requests.items():
-        _add_time(request, seconds * samples[key] / total)
+        for stage, ms in stages_ms.items():
+            request.timer.add(stage, ms * samples[key] / total)
+
+
+def _stages_text(stages_ms: Mapping[str, float]) -> str:
+    return ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in stages_ms.items())

@@ -2,9 +2,10 @@
 requests in flight on the model.
 
 A request is prepared (parsed, fetched, decoded) in a worker thread, so the event loop keeps taking requests; its
-job goes to the :class:`~serving.batching.scheduler.Scheduler`; its result is rendered in its own format with its own status.
-With ``stream=true`` the answer is an :class:`EventStream` instead (:mod:`serving.api.streaming`). The steps and the
-log line per request are the sync service's (:class:`~serving.endpoint.service.TranscriptionService`).
+job goes to the service's :class:`~serving.batching.scheduler.Scheduler` (the same path as sync mode); its result is
+rendered in its own format with its own status. With ``stream=true`` the answer is an :class:`EventStream` instead
+(:mod:`serving.api.streaming`). The steps and the log line per request are the service's
+(:class:`~serving.endpoint.service.TranscriptionService`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 
 from serving.api.requests import RawRequest
 from serving.api.streaming import EVENT_STREAM, Event, TranscriptEvents
-from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.endpoint.service import Exchange, Response, TranscriptionService
 from serving.errors import error_response
 from serving.results import Segment, Transcription
@@ -36,19 +36,17 @@ class EventStream:
 
 
 class AsyncTranscriptionService:
-    def __init__(self, service: TranscriptionService, scheduler: Scheduler) -> None:
+    def __init__(self, service: TranscriptionService) -> None:
         self.service = service
-        self.scheduler = scheduler
+        self.scheduler = service.scheduler
 
     @classmethod
-    def start(cls, properties: Mapping[str, str]) -> "AsyncTranscriptionService":
-        """Load the model as the sync service does, and start the scheduler on it."""
-        service = TranscriptionService.start(properties)
-        options = SchedulerOptions(max_batch_wait_ms=service.settings.max_batch_wait_ms)
-        return cls(service, Scheduler(service.transcriber, options))
+    def start(cls, properties: Mapping[str, str]) -> AsyncTranscriptionService:
+        """Load the model and start the scheduler as the sync service does, batches waiting for company."""
+        return cls(TranscriptionService.start(properties, async_mode=True))
 
     def close(self) -> None:
-        self.scheduler.close()
+        self.service.close()
 
     async def answer(self, raw: RawRequest) -> Response | EventStream:
         exchange = await asyncio.to_thread(self.service.prepare, raw, True)
@@ -90,7 +88,7 @@ class AsyncTranscriptionService:
             exchange.response = Response(200, EVENT_STREAM, b"")
             yield done
         except Exception as exc:  # noqa: BLE001 - the request's own failure, after events went out: an error event
-            error = error_response(exc, exchange.request_id)
+            error = error_response(exc, str(exchange.request))
             exchange.response = Response(error.status, EVENT_STREAM, b"", error)
             yield events.error(error)
         finally:

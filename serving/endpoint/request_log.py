@@ -1,7 +1,8 @@
 """One log line per request when it is answered: its id, status, audio seconds, per-stage timings and speed.
 
-Stages: ``parse``, ``fetch`` (only for an ``audio_url``), ``decode``, ``transcribe`` (this request's share of its
-batch's model time, by audio seconds) and ``render``. RTF (real-time factor) = processing seconds / audio seconds,
+Stages: ``parse``, ``fetch`` (only for an ``audio_url``), ``decode`` (the audio), ``plan`` (VAD and planning), this
+request's share of each model stage of every batch it was in (``log-mel``, ``encode``, ``detect``, ``generate``,
+``align``; shared by audio seconds), ``segments`` and ``render``: the same in sync and async mode. RTF (real-time factor) = processing seconds / audio seconds,
 processing being the sum of those stages; RTFx = its inverse (audio seconds per processing second). A request that
 failed is logged with the stages it went through and no speed.
 """
@@ -9,20 +10,17 @@ failed is logged with the stages it went through and no speed.
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-logger = logging.getLogger(__name__)
+from serving.identity import RequestId
 
-MAX_REQUEST_ID_CHARS = 64
-_UNSAFE_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9._:/+=-]")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RequestRecord:
-    request_id: str
+    request: RequestId
     status: int
     audio_seconds: float | None  # None when the audio was never decoded
     stages_ms: Mapping[str, float]
@@ -40,7 +38,7 @@ class RequestRecord:
     def line(self) -> str:
         stages = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in self.stages_ms.items())
         audio = "no audio" if self.audio_seconds is None else f"{self.audio_seconds:.2f} s audio"
-        text = f"request {self.request_id}: {self.status}, {audio}, {stages or 'no stages'}"
+        text = f"request {self.request}: {self.status}, {audio}, {stages or 'no stages'}"
         rtf = self.rtf
         if rtf is not None:
             text += f"; RTF {rtf:.4f}, RTFx {1 / max(rtf, 1e-9):.1f}"
@@ -50,8 +48,3 @@ class RequestRecord:
 def log_request(record: RequestRecord) -> None:
     logger.info("%s", record.line())
 
-
-def safe_request_id(value: str | None) -> str:
-    """A client-chosen id (``X-Request-Id``) made fit for a log line: no line breaks or odd characters, bounded."""
-    cleaned = _UNSAFE_ID_CHARACTERS.sub("", value or "")[:MAX_REQUEST_ID_CHARS]
-    return cleaned or uuid.uuid4().hex[:12]

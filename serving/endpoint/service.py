@@ -1,16 +1,17 @@
-"""The transcription service without DJL: a batch of raw requests in, one response per request out.
+"""The transcription service without DJL: raw requests in, one response per request out, in both DJL modes.
 
 Each request is parsed, fetched (when it names an ``audio_url``) and decoded on its own, so a bad one becomes its
-own error response; the good ones are transcribed together. If the model fails on a batch, each request is retried
-alone so that one request cannot take the others down with it. Every request ends with one log line
-(:mod:`serving.endpoint.request_log`).
+own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
+Scheduler`, which batches their windows with every other request's in flight and answers each on its own. Sync mode
+(:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
+(:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
+(:mod:`serving.endpoint.request_log`) holding its stage timings.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +19,16 @@ from pathlib import Path
 from serving.api.formats import render, render_error
 from serving.api.requests import RawRequest, parse_request
 from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
-from serving.batching.runner import Job, Transcriber, TranscriberOptions
-from serving.endpoint.request_log import RequestRecord, log_request, safe_request_id
+from serving.batching.runner import Runner, RunnerOptions
+from serving.batching.scheduler import Scheduler, SchedulerOptions
+from serving.batching.sessions import Job, PlannerOptions
+from serving.endpoint.request_log import RequestRecord, log_request
 from serving.engine.decoding import EngineOptions
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
 from serving.errors import BadParameter, ConfigurationError, ErrorResponse, error_response
 from serving.fetch.sources import AudioSources
+from serving.identity import RequestId
 from serving.longform.quality import Thresholds
 from serving.longform.vad import find_model
 from serving.results import Transcription
@@ -51,41 +55,50 @@ class Response:
 
 @dataclass
 class Exchange:
-    """One request on its way through the service: its id and stage timings, its job once its audio is decoded,
-    its response once it is answered. Sync and async mode share these steps."""
+    """One request on its way through the service: its identity and stage timings, its job once its audio is
+    decoded, its response once it is answered. Sync and async mode share these steps."""
 
-    request_id: str
+    request: RequestId
     timer: StageTimer
     job: Job | None = None
     response: Response | None = None
 
     def log(self) -> None:
         audio_seconds = duration_seconds(self.job.waveform) if self.job is not None else None
-        log_request(RequestRecord(self.request_id, self.response.status, audio_seconds, dict(self.timer.milliseconds)))
+        log_request(RequestRecord(self.request, self.response.status, audio_seconds, dict(self.timer.milliseconds)))
 
 
 class TranscriptionService:
-    def __init__(self, settings: Settings, transcriber: Transcriber, sources: AudioSources | None = None) -> None:
+    def __init__(self, settings: Settings, scheduler: Scheduler, sources: AudioSources | None = None) -> None:
         self.settings = settings
-        self.transcriber = transcriber
+        self.scheduler = scheduler
         self.limits = AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
         self.sources = sources or AudioSources.from_settings(settings)
 
     @classmethod
-    def start(cls, properties: Mapping[str, str]) -> "TranscriptionService":
-        """Validate the options, then load the model where the worker's ``device_id`` says."""
+    def start(cls, properties: Mapping[str, str], async_mode: bool) -> TranscriptionService:
+        """Validate the options, load the model where the worker's ``device_id`` says, start the scheduler."""
         settings = load_settings(properties)
-        options = transcriber_options(settings)
         sources = AudioSources.from_settings(settings)
-        placement = resolve_placement(settings, properties.get("device_id"))
-        loaded = load_model(settings, properties.get("model_dir"), placement)
-        return cls(settings, Transcriber(loaded, options), sources)
+        scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode)
+        return cls(settings, scheduler, sources)
+
+    def close(self) -> None:
+        self.scheduler.close()
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
-        """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are transcribed together, each
-        is rendered in its own format, and each ends with its log line, in the batch's order."""
+        """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
+        awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
         exchanges = [self.prepare(raw, streaming=False) for raw in requests]
-        self._transcribe({i: exchange for i, exchange in enumerate(exchanges) if exchange.response is None})
+        ready = [exchange for exchange in exchanges if exchange.response is None]
+        futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
+        for exchange, future in zip(ready, futures):
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - the request's own failure, mapped at the one boundary
+                self.fail(exchange, exc)
+            else:
+                self.answer(exchange, result)
         for exchange in exchanges:
             exchange.log()
         return [exchange.response for exchange in exchanges]
@@ -97,7 +110,7 @@ class TranscriptionService:
         this mode can answer ``stream=true`` (async mode only)."""
         exchange = Exchange(_request_id(raw), StageTimer())
         try:
-            exchange.job = self._job(raw, exchange.timer, streaming)
+            exchange.job = self._job(exchange.request, raw, exchange.timer, streaming)
         except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
             self.fail(exchange, exc)
         return exchange
@@ -111,10 +124,10 @@ class TranscriptionService:
 
     @staticmethod
     def fail(exchange: Exchange, exc: BaseException) -> Response:
-        exchange.response = _error(exc, exchange.request_id)
+        exchange.response = _error(exc, exchange.request)
         return exchange.response
 
-    def _job(self, raw: RawRequest, timer: StageTimer, streaming: bool) -> Job:
+    def _job(self, request: RequestId, raw: RawRequest, timer: StageTimer, streaming: bool) -> Job:
         with timer("parse"):
             parsed = parse_request(raw)
             if parsed.params.stream and not streaming:
@@ -126,40 +139,19 @@ class TranscriptionService:
             audio = parsed.audio
         with timer("decode"):
             waveform = decode_audio(audio, self.limits)
-        return Job(waveform, parsed.params)
-
-    def _transcribe(self, exchanges: dict[int, Exchange]) -> None:
-        if not exchanges:
-            return
-        jobs = {i: exchange.job for i, exchange in exchanges.items()}
-        timers = {i: exchange.timer for i, exchange in exchanges.items()}
-        started = time.perf_counter()
-        try:
-            results = self.transcriber.transcribe(list(jobs.values()))
-        except Exception as exc:  # noqa: BLE001 - isolate: retry each request alone
-            _share_time(time.perf_counter() - started, jobs, timers)
-            if len(exchanges) == 1:
-                (exchange,) = exchanges.values()
-                self.fail(exchange, exc)
-                return
-            logger.warning("batch of %d failed (%s); retrying each request alone", len(exchanges), exc)
-            for i, exchange in exchanges.items():
-                self._transcribe({i: exchange})
-            return
-        _share_time(time.perf_counter() - started, jobs, timers)
-        for exchange, result in zip(exchanges.values(), results):
-            self.answer(exchange, result)
+        return Job(request, waveform, parsed.params)
 
 
-def _share_time(seconds: float, jobs: Mapping[int, Job], timers: Mapping[int, StageTimer] | Sequence[StageTimer]) -> None:
-    """Each request's share of a batch's model time, in proportion to its audio."""
-    durations = {i: duration_seconds(job.waveform) for i, job in jobs.items()}
-    total = sum(durations.values()) or 1.0
-    for i, duration in durations.items():
-        timers[i].add("transcribe", seconds * 1000 * duration / total)
+def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | None = None,
+                    async_mode: bool = False) -> Scheduler:
+    """Load the model where ``device_id`` says ("-1": the CPU) and start a scheduler on it (the service's, and the
+    tools' and benchmarks' way to transcribe waveforms: ``start_scheduler(...).transcribe_all(jobs)``)."""
+    placement = resolve_placement(settings, device_id)
+    runner = Runner(load_model(settings, model_dir, placement), runner_options(settings))
+    return Scheduler(runner, scheduler_options(settings, async_mode))
 
 
-def transcriber_options(settings: Settings) -> TranscriberOptions:
+def runner_options(settings: Settings) -> RunnerOptions:
     engine = EngineOptions(
         capacity=settings.max_batch_windows,
         max_new_tokens=settings.max_new_tokens,
@@ -169,9 +161,13 @@ def transcriber_options(settings: Settings) -> TranscriberOptions:
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
     )
-    return TranscriberOptions(
-        engine, thresholds, settings.long_form, settings.chunk_overlap_seconds, vad_model(settings)
-    )
+    planner = PlannerOptions(settings.long_form, vad_model(settings))
+    return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
+
+
+def scheduler_options(settings: Settings, async_mode: bool) -> SchedulerOptions:
+    """In sync mode no other request can arrive while DJL waits for a batch's answers: batches never wait."""
+    return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0)
 
 
 def vad_model(settings: Settings) -> Path | None:
@@ -189,15 +185,15 @@ def vad_model(settings: Settings) -> Path | None:
     return path
 
 
-def _request_id(raw: RawRequest) -> str:
+def _request_id(raw: RawRequest) -> RequestId:
     for header in REQUEST_ID_HEADERS:
         value = raw.header(header)
         if value:
-            return safe_request_id(value)
-    return safe_request_id(None)
+            return RequestId.new(value)
+    return RequestId.new(None)
 
 
-def _error(exc: BaseException, request_id: str) -> Response:
-    error = error_response(exc, request_id)
+def _error(exc: BaseException, request: RequestId) -> Response:
+    error = error_response(exc, str(request))
     rendered = render_error(error.body())
     return Response(error.status, rendered.content_type, rendered.body, error)

@@ -70,6 +70,7 @@ class DecoderRuntime:
         # Allocated once: captured CUDA graphs hold these addresses.
         self.self_k, self.self_v = self._cache(self.shape.positions), self._cache(self.shape.positions)
         self.cross_k, self.cross_v = self._cache(self.sources), self._cache(self.sources)
+        self._bound: torch.Tensor | None = None  # the states whose keys and values the cross caches hold
 
     # ---- caches -----------------------------------------------------------------------------------------------
 
@@ -80,7 +81,11 @@ class DecoderRuntime:
 
     @torch.inference_mode()
     def bind(self, states: torch.Tensor) -> None:
-        """Compute the cross-attention keys and values of ``states`` (rows, sources, width) into rows ``[0, rows)``."""
+        """Make the cross caches' rows ``[0, rows)`` hold the keys and values of ``states`` (rows, sources, width).
+        Computed once per states tensor: binding the same tensor again costs nothing; any other tensor (a subset, a
+        new batch) is computed afresh, so a caller never depends on what an earlier call left bound."""
+        if states is self._bound:
+            return
         rows, sources, _ = states.shape
         if rows > self.capacity or sources != self.sources:
             raise ValueError(f"cannot bind {tuple(states.shape)}: capacity {self.capacity}, {self.sources} sources")
@@ -90,6 +95,7 @@ class DecoderRuntime:
             k, v = kv.view(rows, sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
             self.cross_k[index][:rows].copy_(k)
             self.cross_v[index][:rows].copy_(v)
+        self._bound = states
 
     # ---- forward passes ---------------------------------------------------------------------------------------
 
@@ -124,8 +130,8 @@ class DecoderRuntime:
     def alignment(
         self, tokens: torch.Tensor, heads: list[tuple[int, int]], rows: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced ``tokens`` (n, length) over the bound windows ``rows`` (n,) -> the raw cross-attention
-        scores of the given (layer, head) pairs (n, len(heads), length, sources) and the hidden states."""
+        """Teacher-forced ``tokens`` (n, length) over the bound windows ``rows`` (n,) (see :meth:`bind`) -> the raw
+        cross-attention scores of the given (layer, head) pairs (n, len(heads), length, sources) and the hidden states."""
         hidden, captured = self._sequence(tokens, capture=heads, rows=rows)
         return torch.stack([captured[pair] for pair in heads], dim=1), hidden
 

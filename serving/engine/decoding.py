@@ -1,4 +1,5 @@
-"""Stage 4: log-mel windows -> encoder states -> language ids -> tokens -> text, one GPU batch at a time.
+"""The model's side of one batch: log-mel windows -> encoder states -> language probabilities -> tokens -> word
+timings. Every call takes the encoder states it works on; nothing is carried over between calls.
 
 The encoder is transformers' own module; the text decoder runs on :mod:`serving.engine.token_search` (static caches,
 cross-attention keys and values computed once per window, CUDA graphs on a GPU). Language detection and generation
@@ -25,20 +26,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DecodeOptions:
-    """How one window is to be decoded (language may differ per window and is passed separately)."""
-
-    task: str
-    prompt: tuple[int, ...]  # text tokens after <|startofprev|>: the request's prompt or the previous text
-    temperature: float
-    timestamps: bool = False
-
-
-@dataclass(frozen=True)
 class AlignmentRequest:
-    """Word timings wanted for one bound window."""
+    """Word timings wanted for one window."""
 
-    row: int  # the window's row in the bound batch
+    row: int  # the window's row in the encoder states
     language: str
     task: str
     text_tokens: tuple[int, ...]
@@ -81,19 +72,18 @@ class WhisperDecoder:
         features = features.to(input_device(self.model), self.model.dtype)
         return self.encoder(input_features=features).last_hidden_state
 
-    def detect_languages(self, states: torch.Tensor) -> list[str]:
+    def detect_languages(self, states: torch.Tensor) -> list[dict[str, float]]:
+        """Per window, each language's probability (English-only models: English, certainly)."""
         if not self.is_multilingual:
-            return ["en"] * states.shape[0]
-        self.search.bind(states)
-        return [max(probs, key=probs.get) for probs in self.search.detect_languages()]
+            return [{"en": 1.0}] * states.shape[0]
+        return self.search.detect_languages(states)
 
-    def decode(self, states: torch.Tensor, languages: list[str], options: list[DecodeOptions]) -> list[DecodedWindow]:
-        """Decode each window (row of ``states``) with its own language and options, all in one search."""
-        self.search.bind(states)
-        return self.search.decode([self._prompt(lang, opts) for lang, opts in zip(languages, options)])
+    def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
+        """Decode each window (row of ``states``) with its own prompt, all in one search."""
+        return self.search.decode(states, prompts)
 
-    def align(self, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
-        """Word timings of the bound windows' text (openai's ``find_alignment``), all requests in one pass."""
+    def align(self, states: torch.Tensor, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
+        """Word timings of windows' text (openai's ``find_alignment``), all requests in one pass."""
         if not requests:
             return []
         sequences, offsets = [], []
@@ -104,6 +94,7 @@ class WhisperDecoder:
         tokens = _padded(sequences, self.vocabulary.eot, self.search.device)
         rows = torch.tensor([r.row for r in requests], device=self.search.device)
         with torch.inference_mode():
+            self.search.runtime.bind(states)
             scores, hidden = self.search.runtime.alignment(tokens, self.alignment_heads, rows)
         return [
             self._timings(r, scores[i], hidden[i], offsets[i]) for i, r in enumerate(requests)
@@ -128,18 +119,20 @@ class WhisperDecoder:
         ids = self.tokenizer.encode(" " + text.strip(), add_special_tokens=False)
         return tuple(ids[-MAX_PROMPT_TOKENS:])
 
-    def _prompt(self, language: str, options: DecodeOptions) -> WindowPrompt:
-        prompt_ids = tuple(options.prompt[-MAX_PROMPT_TOKENS:])
-        prefix, sot_index = self.vocabulary.initial_tokens(language, options.task, options.timestamps, prompt_ids)
+    def window_prompt(
+        self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float
+    ) -> WindowPrompt:
+        """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
+        sequence) and its limits."""
+        prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
         return WindowPrompt(
             prefix=prefix,
             sot_index=sot_index,
-            timestamps=options.timestamps,
-            temperature=options.temperature,
+            timestamps=timestamps,
+            temperature=temperature,
             max_new_tokens=self.options.max_new_tokens,
             min_new_tokens=self.options.min_new_tokens,
         )
-
 
 
 def _padded(sequences: list[list[int]], pad: int, device: torch.device) -> torch.Tensor:

@@ -1,9 +1,11 @@
 """Greedy (or temperature-sampled) token search over a batch of windows, each row with its own prefix, mode,
 temperature and length limit, on the static buffers of :class:`DecoderRuntime`.
 
-1. ``bind`` the windows' encoder states (cross-attention keys and values, once per window);
-2. optionally ``detect_languages`` from the logits after <|startoftranscript|>;
-3. ``decode``: prefill every row's prefix in one pass (reading the no-speech probability at <|startoftranscript|>),
+Every call takes the windows' encoder states explicitly; the runtime computes their cross-attention keys and values
+once and reuses them while the same states come back (language detection, decoding, alignment of one batch).
+
+1. ``detect_languages``: the language probabilities after <|startoftranscript|>;
+2. ``decode``: prefill every row's prefix in one pass (reading the no-speech probability at <|startoftranscript|>),
    choose the first token, then one step per token for all rows together until every row has ended. On a GPU the
    step (decoder, logit rules, choice, bookkeeping) is a captured CUDA graph per row bucket; the host checks for the
    end every few steps only.
@@ -98,32 +100,30 @@ class TokenSearch:
         # row count (dynamic shapes), and the graphs below capture the compiled kernels.
         self._step_fn = torch.compile(self._step, dynamic=True) if compile_step else self._step
         self.graphs = StepGraphs(self._step_fn, bucket_sizes(runtime.capacity)) if use_graphs else None
-        self.bound = 0
 
     # ---- public -----------------------------------------------------------------------------------------------
 
-    def bind(self, states: torch.Tensor) -> None:
-        """Attach the encoder states of the windows to decode next (row i = window i)."""
-        self.runtime.bind(states)
-        self.bound = states.shape[0]
-
     @torch.inference_mode()
-    def detect_languages(self) -> list[dict[str, float]]:
-        """Per bound window, the language probabilities after <|startoftranscript|> (multilingual models)."""
+    def detect_languages(self, states: torch.Tensor) -> list[dict[str, float]]:
+        """Per window (row of ``states``), the language probabilities after <|startoftranscript|> (multilingual
+        models)."""
+        self.runtime.bind(states)
+        rows = states.shape[0]
         languages = self.vocabulary.languages
-        tokens = torch.full((self.bound, 1), self.vocabulary.sot, dtype=torch.long, device=self.device)
+        tokens = torch.full((rows, 1), self.vocabulary.sot, dtype=torch.long, device=self.device)
         hidden = self.runtime.prefill(tokens)
-        logits = self.runtime.logits_at(hidden, torch.zeros(self.bound, dtype=torch.long, device=self.device))
+        logits = self.runtime.logits_at(hidden, torch.zeros(rows, dtype=torch.long, device=self.device))
         ids = torch.tensor(list(languages.values()), device=logits.device)
         probs = logits[:, ids].softmax(dim=-1).cpu().tolist()
         codes = list(languages)
         return [dict(zip(codes, row)) for row in probs]
 
     @torch.inference_mode()
-    def decode(self, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
-        """Decode the bound windows, ``prompts[i]`` for window i."""
-        if len(prompts) != self.bound:
-            raise ValueError(f"{len(prompts)} prompts for {self.bound} bound windows")
+    def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
+        """Decode each window (row of ``states``) with its own prompt, all rows in one search."""
+        if len(prompts) != states.shape[0]:
+            raise ValueError(f"{len(prompts)} prompts for {states.shape[0]} windows")
+        self.runtime.bind(states)
         flags = self._flags(prompts)
         no_speech = self._prefill(prompts, flags)
         self._run_steps(len(prompts), self._most_steps(prompts), flags)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
+from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
 from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask
 from serving.longform.quality import is_silence
@@ -57,15 +58,15 @@ def window_starts(samples: int, overlap_seconds: float) -> list[int]:
 
 
 class ChunkedPlan:
-    def __init__(self, index: int, waveform: np.ndarray, options: RequestOptions, context: PlanContext) -> None:
-        self.index = index
+    def __init__(self, request: RequestId, waveform: np.ndarray, options: RequestOptions, context: PlanContext) -> None:
+        self.request = request
         self.waveform = waveform
         self.options = options
         self.context = context
         self.language = options.language
         samples = waveform.shape[0]
         self.tasks = [
-            WindowTask(plan=index, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
+            WindowTask(request=request, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
                        prompt=options.prompt, timestamps=True, words=True, first=key == 0)
             for key, start in enumerate(window_starts(samples, context.chunk_overlap_seconds))
         ]
@@ -87,6 +88,7 @@ class ChunkedPlan:
         return repairs
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        self.language = self.language or outcome.language
         self.outcomes[task.key] = outcome
         position = next(i for i, t in enumerate(self.tasks) if t.key == task.key)
         for right in (position, position + 1):
@@ -101,7 +103,7 @@ class ChunkedPlan:
         start = round(stop * SAMPLE_RATE)
         if self.waveform.shape[0] - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= last.start:
             return
-        tail = WindowTask(plan=self.index, key=self._next_key(), start=start,
+        tail = WindowTask(request=self.request, key=self._next_key(), start=start,
                           length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
                           timestamps=True, words=True, first=False)
         self.tail_added = True
@@ -120,7 +122,7 @@ class ChunkedPlan:
         start = self._repair_start(right, left_drafts)
         if start is None:
             return
-        repair = WindowTask(plan=self.index, key=self._next_key(), start=start,
+        repair = WindowTask(request=self.request, key=self._next_key(), start=start,
                             length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
                             timestamps=True, words=True, first=False)
         self.tasks[right] = repair

@@ -1,9 +1,8 @@
-"""What a request's plan exchanges with the transcriber: windows to decode, and their outcomes turned into segments.
+"""What a request's plan exchanges with the scheduler: windows to decode, and their outcomes.
 
-A plan (:mod:`serving.longform.sequential`, :mod:`serving.longform.chunked`) holds one request's audio and state. Each round the
-transcriber asks every plan for its pending windows, decodes all of them together in GPU batches (with temperature
-fallback and word alignment), and hands each plan its outcomes. Shared here: the window and outcome types, and the
-conversion of one decoded window into segments with words (openai/whisper's ``add_word_timestamps``).
+A plan (:mod:`serving.longform.sequential`, :mod:`serving.longform.chunked`, :class:`SilentPlan`) holds one request's
+audio and state. The scheduler asks it for its pending windows, has the runner decode them in batches with other
+requests' windows, and hands it each window's outcome; only the scheduler's thread changes a plan.
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
-from serving.constants import HOP_LENGTH, SAMPLE_RATE, WINDOW_SAMPLES
+from serving.constants import HOP_LENGTH, SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.token_text import TokenText
 from serving.engine.vocabulary import Vocabulary
+from serving.identity import RequestId
 from serving.longform.quality import Thresholds
 from serving.results import Segment
 
@@ -45,14 +45,16 @@ class PlanContext:
 
 @dataclass(frozen=True)
 class WindowTask:
-    plan: int  # the request's index in the transcriber's batch
+    """One window of one request to decode: where its audio is, how it is prompted, what the plan needs back."""
+
+    request: RequestId
     key: int  # the window's id within its plan
     start: int  # first sample
     length: int  # samples of audio in the window (the rest is silence padding)
     prompt: tuple[int, ...]
     timestamps: bool
     words: bool  # word timings are needed (for the response or for merging)
-    first: bool  # the request's first window: its language is detected here
+    first: bool  # the request's first window: its language is detected here (when the request names none)
 
     @property
     def offset(self) -> float:
@@ -65,8 +67,11 @@ class WindowTask:
 
 @dataclass(frozen=True)
 class WindowOutcome:
+    """What decoding one window gave: its tokens and scores, its words' timings, the language it was decoded in."""
+
     decoded: DecodedWindow
     timings: tuple[WordTiming, ...] = ()  # times from the window's start
+    language: str | None = None  # detected on this window, or the one it was decoded in
 
 
 class Plan(Protocol):
@@ -80,7 +85,8 @@ class Plan(Protocol):
 
     def pending(self) -> list[WindowTask]: ...
 
-    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None: ...
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        """Take one window's outcome (the plan's language is the first outcome's when the request named none)."""
 
     def segments(self) -> list[Segment]: ...
 
@@ -89,9 +95,24 @@ class Plan(Protocol):
         always a prefix of :meth:`segments`, all of them once the plan is done."""
 
 
-def window_audio(waveform: np.ndarray, task: WindowTask) -> np.ndarray:
-    """The task's samples, zero-padded to one window."""
-    window = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
-    piece = waveform[task.start : task.start + task.length]
-    window[: piece.shape[0]] = piece
-    return window
+class SilentPlan:
+    """A request without speech: no window to decode, no segment."""
+
+    done = True
+
+    def __init__(self, options: RequestOptions) -> None:
+        self.options = options
+        self.language = options.language
+        self.waveform = np.zeros(0, dtype=np.float32)
+
+    def pending(self) -> list[WindowTask]:
+        return []
+
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        raise AssertionError("a silent plan has no windows")
+
+    def segments(self) -> list[Segment]:
+        return []
+
+    def final_segments(self) -> list[Segment]:
+        return []

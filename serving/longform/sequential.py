@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, MAX_PROMPT_TOKENS, SAMPLE_RATE
+from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
 from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask
 from serving.longform.quality import PROMPT_RESET_TEMPERATURE, is_silence
@@ -20,9 +21,9 @@ from serving.results import Segment
 
 
 class SequentialPlan:
-    def __init__(self, index: int, waveform: np.ndarray, options: RequestOptions, context: PlanContext,
+    def __init__(self, request: RequestId, waveform: np.ndarray, options: RequestOptions, context: PlanContext,
                  timestamps: bool = True) -> None:
-        self.index = index
+        self.request = request
         self.waveform = waveform
         self.options = options
         self.context = context
@@ -48,7 +49,7 @@ class SequentialPlan:
         start = self.seek * HOP_LENGTH
         length = min(FRAMES_PER_WINDOW * HOP_LENGTH, self.waveform.shape[0] - start)
         task = WindowTask(
-            plan=self.index, key=self.rounds, start=start, length=length,
+            request=self.request, key=self.rounds, start=start, length=length,
             prompt=tuple(self.history[self.prompt_from :][-MAX_PROMPT_TOKENS:]),
             timestamps=self.timestamps, words=self.options.words, first=self.rounds == 0,
         )
@@ -56,6 +57,7 @@ class SequentialPlan:
         return [task]
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        self.language = self.language or outcome.language
         self.waiting = False
         window_frames = task.frames
         if is_silence(outcome.decoded, self.context.thresholds):

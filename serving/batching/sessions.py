@@ -1,0 +1,138 @@
+"""One request in flight: its job (audio and parameters), where its speech is, and its plan; and the planner that
+opens one (VAD, then the plan that fits the audio). Host work only: no model here.
+
+A session is changed only by the scheduler's thread (``pending``, ``accept``); its result and final segments are
+timed in the original audio (speech regions joined -> original instants).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from serving.api.params import TranscriptionParams
+from serving.audio.decode import duration_seconds
+from serving.constants import WINDOW_SAMPLES
+from serving.identity import RequestId
+from serving.longform.chunked import ChunkedPlan
+from serving.longform.plans import Plan, PlanContext, RequestOptions, SilentPlan, WindowOutcome, WindowTask
+from serving.longform.sequential import SequentialPlan
+from serving.longform.timeline import clamp_timeline
+from serving.longform.vad import SileroVad, SpeechMap, VadOptions, speech_regions
+from serving.results import Segment, Transcription
+
+PromptTokens = Callable[[str | None], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a request asks of the model: its decoded audio and its parameters, under its one identity."""
+
+    request: RequestId
+    waveform: np.ndarray
+    params: TranscriptionParams
+
+    @classmethod
+    def new(cls, waveform: np.ndarray, params: TranscriptionParams, label: str | None = None) -> Job:
+        """A job under a fresh identity (tools and benchmarks; the service names each request by its headers)."""
+        return cls(RequestId.new(label), waveform, params)
+
+
+@dataclass(frozen=True)
+class Session:
+    job: Job
+    speech: SpeechMap
+    plan: Plan
+
+    @property
+    def request(self) -> RequestId:
+        return self.job.request
+
+    @property
+    def done(self) -> bool:
+        return self.plan.done
+
+    def pending(self) -> list[WindowTask]:
+        """The windows the plan can decode now. Taking them commits to decoding them."""
+        return self.plan.pending()
+
+    def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
+        self.plan.accept(task, outcome)
+
+    def window_audio(self, task: WindowTask) -> np.ndarray:
+        """The task's samples, zero-padded to one window."""
+        window = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
+        piece = self.plan.waveform[task.start : task.start + task.length]
+        window[: piece.shape[0]] = piece
+        return window
+
+    def result(self) -> Transcription:
+        """The transcription of a finished session."""
+        duration = duration_seconds(self.job.waveform)
+        segments = clamp_timeline(self._original(self.plan.segments()), duration)
+        return Transcription(self.plan.language or "", duration, tuple(segments), self.job.params.task)
+
+    def final_segments(self) -> list[Segment]:
+        """Streaming: the segments that can no longer change, timed as in :meth:`result` (always a prefix)."""
+        return clamp_timeline(self._original(self.plan.final_segments()), duration_seconds(self.job.waveform))
+
+    def _original(self, segments: list[Segment]) -> list[Segment]:
+        return [_remapped(segment, self.speech) for segment in segments]
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    long_form: str = "chunked"  # for requests that do not choose
+    vad_model: Path | None = None  # Silero VAD; None: every request is transcribed whole
+
+
+class Planner:
+    """Opens sessions: finds the speech (VAD) and picks the plan for the audio that is left."""
+
+    def __init__(self, context: PlanContext, prompt_tokens: PromptTokens, options: PlannerOptions) -> None:
+        self.context = context
+        self.prompt_tokens = prompt_tokens
+        self.options = options
+        self.vad = SileroVad(options.vad_model) if options.vad_model else None
+
+    def open(self, job: Job) -> Session:
+        speech = self._speech(job.waveform)
+        return Session(job, speech, self._plan(job, speech))
+
+    def _speech(self, waveform: np.ndarray) -> SpeechMap:
+        if self.vad is None:
+            return SpeechMap.whole(waveform.shape[0])
+        regions = speech_regions(self.vad.probabilities(waveform), waveform.shape[0], VadOptions())
+        return SpeechMap(tuple(regions))
+
+    def _plan(self, job: Job, speech: SpeechMap) -> Plan:
+        options = self._request_options(job.params)
+        audio = speech.join(job.waveform)
+        if audio.shape[0] == 0:
+            return SilentPlan(options)
+        if audio.shape[0] <= WINDOW_SAMPLES:
+            timed = options.timestamps or options.words
+            return SequentialPlan(job.request, audio, options, self.context, timestamps=timed)
+        if options.long_form == "chunked":
+            return ChunkedPlan(job.request, audio, options, self.context)
+        return SequentialPlan(job.request, audio, options, self.context)
+
+    def _request_options(self, params: TranscriptionParams) -> RequestOptions:
+        return RequestOptions(
+            language=params.language, task=params.task, prompt=self.prompt_tokens(params.prompt),
+            temperature=params.temperature, timestamps=params.timestamps, words=params.words,
+            long_form=params.long_form or self.options.long_form,
+            condition_on_previous_text=params.condition_on_previous_text,
+        )
+
+
+def _remapped(segment: Segment, speech: SpeechMap) -> Segment:
+    words = []
+    for word in segment.words:
+        start, end = speech.original_span(word.start, word.end)
+        words.append(replace(word, start=start, end=end))
+    start, end = speech.original_span(segment.start, segment.end)
+    return replace(segment, start=start, end=end, words=tuple(words))
