@@ -1,4 +1,4 @@
-"""Stage 5: a transcription -> the response body in the format the client asked for, with its content type."""
+"""A transcription -> the response body in the format the client asked for, with its content type."""
 
 from __future__ import annotations
 

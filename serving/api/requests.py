@@ -1,4 +1,4 @@
-"""Stage 0: a raw request (properties + body) -> the audio bytes and validated parameters.
+"""A raw request (properties + body) -> the audio bytes and validated parameters.
 
 Accepted bodies:
   * an OpenAI-style form (``multipart/form-data``): the audio in field ``file``, parameters in the other fields

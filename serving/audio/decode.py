@@ -1,4 +1,4 @@
-"""Stage 1: audio bytes -> mono float32 waveform at 16 kHz, in-process (no system ffmpeg).
+"""Audio bytes -> mono float32 waveform at 16 kHz, in-process (no system ffmpeg).
 
 Plain WAV files are read with numpy (:mod:`serving.audio.wav`); everything else is decoded with PyAV
 (:mod:`serving.audio.av_decoding`). Either way the samples are mixed down to mono at their source rate, then resampled

@@ -67,6 +67,7 @@ class DecoderRuntime:
         self.layers = [_layer(layer) for layer in decoder.layers]
         self.capacity = capacity
         self.sources = config.max_source_positions  # encoder states per window (1,500)
+        self._scale = math.sqrt(self.shape.head_dim)
         # Allocated once: captured CUDA graphs hold these addresses.
         self.self_k, self.self_v = self._cache(self.shape.positions), self._cache(self.shape.positions)
         self.cross_k, self.cross_v = self._cache(self.sources), self._cache(self.sources)
@@ -118,7 +119,9 @@ class DecoderRuntime:
             attended = F.scaled_dot_product_attention(
                 q, self.self_k[i][:rows], self.self_v[i][:rows], attn_mask=mask.to(layer.device)
             )
-            x = self._finish_layer(i, layer, x, attended, rows)
+            x = x + F.linear(_merge_heads(attended), *layer.out_self)
+            x = x + self._cross_attention(i, layer, x)[0]
+            x = x + self._feed_forward(layer, x)
         return self._logits(x[:, 0])
 
     def prefill(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -155,8 +158,12 @@ class DecoderRuntime:
                 self.self_k[i][:count, :, :length].copy_(k)
                 self.self_v[i][:count, :, :length].copy_(v)
             attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            wanted = [head for layer_index, head in capture or () if layer_index == i]
-            x = self._finish_layer(i, layer, x, attended, count, wanted, captured, rows)
+            x = x + F.linear(_merge_heads(attended), *layer.out_self)
+            out, q, keys = self._cross_attention(i, layer, x, rows)
+            for head in (head for layer_index, head in capture or () if layer_index == i):
+                captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / self._scale
+            x = x + out
+            x = x + self._feed_forward(layer, x)
         return x.to(self.device), captured
 
     def _self_qkv(self, layer: _Layer, x: torch.Tensor):
@@ -165,11 +172,11 @@ class DecoderRuntime:
         qkv = F.linear(_layer_norm(x, layer.norm_self), *layer.qkv)
         return qkv.view(rows, length, 3, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
 
-    def _finish_layer(self, i, layer, x, attended, count, wanted=(), captured=None, rows=None) -> torch.Tensor:
-        """Self-attention output, cross-attention over the bound windows, feed-forward; residuals throughout."""
+    def _cross_attention(self, i: int, layer: _Layer, x: torch.Tensor, rows: torch.Tensor | None = None):
+        """Attention over the bound windows (rows ``[0, len(x))``, or the given ``rows``) -> (the layer's output to
+        add, the queries, the keys)."""
         s = self.shape
-        length = x.shape[1]
-        x = x + F.linear(_merge_heads(attended), *layer.out_self)
+        count, length, _ = x.shape
         q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
         q = q.view(count, length, s.heads, s.head_dim).transpose(1, 2)
         if rows is None:
@@ -178,11 +185,12 @@ class DecoderRuntime:
             index = rows.to(layer.device)
             keys, values = self.cross_k[i].index_select(0, index), self.cross_v[i].index_select(0, index)
         attended = F.scaled_dot_product_attention(q, keys, values)
-        for head in wanted:
-            captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / math.sqrt(s.head_dim)
-        x = x + F.linear(_merge_heads(attended), *layer.out_cross)
+        return F.linear(_merge_heads(attended), *layer.out_cross), q, keys
+
+    @staticmethod
+    def _feed_forward(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
         hidden = F.gelu(F.linear(_layer_norm(x, layer.norm_ffn), *layer.fc1))
-        return x + F.linear(hidden, *layer.fc2)
+        return F.linear(hidden, *layer.fc2)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 logits of hidden states (any leading shape) from :meth:`prefill` or :meth:`alignment`."""

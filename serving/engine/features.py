@@ -1,4 +1,4 @@
-"""Stage 3: 30 s windows -> log-mel features, for a whole batch at once on the model's device.
+"""30 s windows -> log-mel features, for a whole batch at once on the model's device.
 
 The same arithmetic as openai/whisper and transformers' WhisperFeatureExtractor (Hann STFT, Slaney mel filters,
 log10, clamp to 8 below each window's maximum, scale to about [-1, 1]); the filters come from the model's own

@@ -34,9 +34,6 @@ class Vocabulary:
     def max_initial_timestamp_index(self) -> int:
         return round(MAX_INITIAL_TIMESTAMP_SECONDS / SECONDS_PER_TIMESTAMP)
 
-    def language_of(self, token_id: int) -> str:
-        return next(code for code, token in self.languages.items() if token == token_id)
-
     def initial_tokens(
         self, language: str | None, task: str, timestamps: bool, prompt: tuple[int, ...] = ()
     ) -> tuple[tuple[int, ...], int]:

@@ -2,7 +2,7 @@
 
 A window starts where the previous one's last complete segment ended (the "seek"), so a sentence cut by a window
 edge is decoded again whole in the next window; the previous text conditions the decoder unless it was decoded at a
-high temperature; windows that hold no speech are skipped. Many requests advance together: the transcriber batches
+high temperature; windows that hold no speech are skipped. Many requests advance together: the scheduler batches
 the current window of every request.
 """
 

@@ -2,7 +2,7 @@
 audio with everything but speech removed.
 
 Whisper invents text for silence, steady noise and tones, and its first timestamp may not be later than 1 s, so
-leading silence shifts every timestamp. Measured on the test material (``docs/silence.md``): Whisper's own
+leading silence shifts every timestamp. Measured on the test material (``python -m benchmarks.silence``): Whisper's own
 no-speech probability leaves "you you" on digital silence and text on a tone and on pink noise; an energy and
 stationarity gate rejects speech at 5 dB SNR; Silero VAD rejects all of them and keeps speech at 0 dB SNR. So
 requests are cut down to their speech regions before windowing, and timestamps are mapped back.
