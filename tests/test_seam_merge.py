@@ -9,6 +9,7 @@ hear the earlier one's words (a repair is then decoded). No model: words, drafts
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -70,7 +71,7 @@ def test_window_starts_step_by_the_window_less_the_overlap_until_a_window_reache
     starts = window_starts(samples, overlap)
     assert starts == [s * SAMPLE_RATE for s in expected_seconds]
     assert starts[-1] + WINDOW_SAMPLES >= samples  # the last window covers the end
-    assert all(later - earlier <= WINDOW_SAMPLES for earlier, later in zip(starts, starts[1:]))  # no gap
+    assert all(later - earlier <= WINDOW_SAMPLES for earlier, later in itertools.pairwise(starts))  # no gap
 
 
 # ---- _seam: words heard by both windows -------------------------------------------------------------------------
