@@ -23,13 +23,12 @@ ATOL = 1e-4
 
 def our_decode(model, vocabulary: Vocabulary, states: torch.Tensor, prefixes: list[tuple[tuple[int, ...], int]],
                timestamps: list[bool], max_new_tokens: int, min_new_tokens: int = 0) -> list[DecodedWindow]:
-    """The one call into our decoding (its API is being changed): greedy decoding of window i over ``states[i]``
-    from ``prefixes[i]`` = (forced prefix, index of <|startoftranscript|> in it)."""
+    """The one call into our decoding: greedy decoding of window i over ``states[i]`` from ``prefixes[i]`` =
+    (forced prefix, index of <|startoftranscript|> in it)."""
     from serving.engine.token_search import TokenSearch, WindowPrompt
 
     search = TokenSearch(DecoderRuntime(model, capacity=states.shape[0]), vocabulary, use_graphs=False)
-    search.bind(states)
-    return search.decode([
+    return search.decode(states, [
         WindowPrompt(prefix=prefix, sot_index=sot_index, timestamps=ts, temperature=0.0,
                      max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
         for (prefix, sot_index), ts in zip(prefixes, timestamps)

@@ -140,10 +140,6 @@ def test_is_silence_follows_transcribes_no_speech_skip_around_every_threshold(th
         assert is_silence(decoded, t) == openai_skips(decoded.avg_logprob, ns, t), (avg, ns)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="at an average log-probability exactly equal to the threshold openai's transcribe skips the window (it "
-    "keeps it only when avg_logprob > logprob_threshold) while is_silence requires avg_logprob < threshold",
-)
 def test_a_window_exactly_at_the_log_probability_threshold_with_likely_no_speech_is_skipped():
+    """openai's transcribe keeps such a window only when avg_logprob > logprob_threshold."""
     assert is_silence(window(-1.0, 0.9), DEFAULT)

@@ -58,7 +58,9 @@ def dtw(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Monotonic alignment of rows (tokens) to columns (frames) with the least total cost: (row, column) indices.
 
     The recurrence of openai's ``dtw_cpu``, one row at a time: with ``best_above[j] = min(D[i-1, j-1], D[i-1, j])``
-    and ``D[i, j] = x[i, j] + min(best_above[j], D[i, j-1])``, each row is a prefix sum plus a running minimum.
+    and ``D[i, j] = x[i, j] + min(best_above[j], D[i, j-1])``, each row is a prefix sum plus a running minimum. As in
+    ``dtw_cpu``, a tie between the diagonal and the cell above goes to the left neighbour (its cost and its step):
+    the median filter repeats values, so such ties are real (tests/test_alignment.py).
     """
     rows, cols = cost.shape
     total = np.full((rows + 1, cols + 1), np.inf)
@@ -66,7 +68,7 @@ def dtw(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     trace = np.zeros((rows + 1, cols + 1), dtype=np.int8)
     for i in range(1, rows + 1):
         diagonal, above = total[i - 1, :-1], total[i - 1, 1:]
-        best_above = np.minimum(diagonal, above)
+        best_above = np.where(diagonal == above, np.inf, np.minimum(diagonal, above))
         prefix = np.concatenate(([0.0], np.cumsum(cost[i - 1])))
         total[i, 1:] = prefix[1:] + np.minimum.accumulate(best_above - prefix[:-1])
         left = total[i, :-1]

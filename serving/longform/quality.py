@@ -37,12 +37,13 @@ def temperatures(start: float) -> tuple[float, ...]:
 
 def needs_fallback(window: DecodedWindow, text: str, thresholds: Thresholds) -> bool:
     """openai/whisper's ``decode_with_fallback`` test: too repetitive or too unlikely, unless it is silence."""
-    if is_silence(window, thresholds):
-        return False
+    if window.no_speech_prob > thresholds.no_speech and window.avg_logprob < thresholds.logprob:
+        return False  # silence (decode_with_fallback's test: strictly below the log-probability threshold)
     too_repetitive = compression_ratio(text) > thresholds.compression_ratio
     return too_repetitive or window.avg_logprob < thresholds.logprob
 
 
 def is_silence(window: DecodedWindow, thresholds: Thresholds) -> bool:
-    """The window holds no speech: <|nospeech|> is likely and the decoded text is not."""
-    return window.no_speech_prob > thresholds.no_speech and window.avg_logprob < thresholds.logprob
+    """The window holds no speech: <|nospeech|> is likely and the decoded text is not (openai's ``should_skip``:
+    a log-probability exactly at the threshold does not save the window)."""
+    return window.no_speech_prob > thresholds.no_speech and not window.avg_logprob > thresholds.logprob
