@@ -21,10 +21,12 @@ from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow
 from serving.identity import RequestId
-from serving.longform.plans import WindowOutcome, WindowTask
+from serving.longform.plans import RequestOptions, WindowOutcome, WindowTask
 from serving.results import Segment, Transcription
 
 FAILING_SECONDS = 2
+OPTIONS = RequestOptions(language=None, task="transcribe", prompt=(), temperature=0.0, timestamps=True,
+                         words=False, long_form="chunked")
 WAIT_SECONDS = 20  # the most a test waits for the scheduler's threads
 
 
@@ -124,7 +126,7 @@ class FakeRunner:
 
 
 def _task(request: RequestId, window: int) -> WindowTask:
-    return WindowTask(request=request, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
+    return WindowTask(request=request, options=OPTIONS, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
                       timestamps=True, words=False, first=window == 0)
 
 

@@ -21,6 +21,7 @@ from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
+from serving.engine.token_search import WindowPrompt
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
 from serving.longform.quality import Thresholds, compression_ratio, needs_fallback, temperatures
@@ -48,16 +49,6 @@ class BatchResult:
     stages_ms: Mapping[str, float]
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One window of the batch as the model sees it: the request's choices and the window's language."""
-
-    task: WindowTask
-    language: str
-    request_task: str  # "transcribe" | "translate"
-    schedule: tuple[float, ...]  # temperature fallback
-
-
 class Runner:
     def __init__(self, loaded: LoadedModel, options: RunnerOptions) -> None:
         self.options = options
@@ -81,19 +72,19 @@ class Runner:
             states = self.decoder.encode(features)
         with timer("detect"):
             languages = self._languages(batch, sessions, states)
-        rows = [self._row(task, sessions[task.request], languages) for task in batch]
         with timer("generate"):
-            decoded = self._decode_with_fallback(rows, states)
+            decoded = self._decode_with_fallback(batch, languages, states)
         with timer("align"):
-            timings = self._align(rows, states, decoded)
-        outcomes = tuple(WindowOutcome(d, tuple(w), row.language) for row, d, w in zip(rows, decoded, timings))
+            timings = self._align(batch, languages, states, decoded)
+        outcomes = tuple(WindowOutcome(d, tuple(w), languages[t.request]) for t, d, w in zip(batch, decoded, timings))
         return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES})
 
     # ---- language ---------------------------------------------------------------------------------------------
 
     def _languages(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
                    states: torch.Tensor) -> dict[RequestId, str]:
-        """The language of each request in the batch: its own, else detected on its first window in the batch."""
+        """The language of each request in the batch: its own, else detected on its first window in the batch
+        (English for English-only models)."""
         known = {t.request: sessions[t.request].plan.language for t in batch}
         rows = {}
         for i, task in enumerate(batch):
@@ -103,33 +94,31 @@ class Runner:
             probabilities = self.decoder.detect_languages(states[list(rows.values())])
             for request, probs in zip(rows, probabilities):
                 known[request] = max(probs, key=probs.get)
-        return known
-
-    def _row(self, task: WindowTask, session: Session, languages: Mapping[RequestId, str]) -> _Row:
-        options = session.plan.options
-        return _Row(task, languages[task.request] or ENGLISH, options.task, temperatures(options.temperature))
+        return {request: language or ENGLISH for request, language in known.items()}
 
     # ---- decoding ---------------------------------------------------------------------------------------------
 
-    def _decode_with_fallback(self, rows: list[_Row], states: torch.Tensor) -> list[DecodedWindow]:
+    def _decode_with_fallback(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
+                              states: torch.Tensor) -> list[DecodedWindow]:
         """Decode every window; those that fail the quality tests are decoded again at the next temperature."""
-        level = [0] * len(rows)
-        attempts: list[list[DecodedWindow]] = [[] for _ in rows]
-        todo = list(range(len(rows)))
+        schedules = [temperatures(task.options.temperature) for task in batch]
+        level = [0] * len(batch)
+        attempts: list[list[DecodedWindow]] = [[] for _ in batch]
+        todo = list(range(len(batch)))
         while todo:
-            prompts = [self._prompt(rows[i], rows[i].schedule[level[i]]) for i in todo]
-            subset = states if len(todo) == len(rows) else states[todo]
+            prompts = [self._prompt(batch[i], languages, schedules[i][level[i]]) for i in todo]
+            subset = states if len(todo) == len(batch) else states[todo]
             for i, window in zip(todo, self.decoder.decode(subset, prompts)):
                 attempts[i].append(window)
-            todo = [i for i in todo if level[i] + 1 < len(rows[i].schedule) and self._failed(attempts[i][-1])]
+            todo = [i for i in todo if level[i] + 1 < len(schedules[i]) and self._failed(attempts[i][-1])]
             for i in todo:
                 level[i] += 1
-                self._log_retry(rows[i].task, attempts[i][-1], rows[i].schedule[level[i]])
+                self._log_retry(batch[i], attempts[i][-1], schedules[i][level[i]])
         return [self._best(tries) for tries in attempts]
 
-    def _prompt(self, row: _Row, temperature: float):
-        task = row.task
-        return self.decoder.window_prompt(row.language, row.request_task, task.prompt, task.timestamps, temperature)
+    def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float) -> WindowPrompt:
+        language = languages[task.request]
+        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)
@@ -154,13 +143,14 @@ class Runner:
 
     # ---- word timings -----------------------------------------------------------------------------------------
 
-    def _align(self, rows: list[_Row], states: torch.Tensor, decoded: list[DecodedWindow]) -> list[list[WordTiming]]:
-        wanted = [i for i, row in enumerate(rows) if row.task.words and decoded[i].tokens]
-        timings: list[list[WordTiming]] = [[] for _ in rows]
+    def _align(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str], states: torch.Tensor,
+               decoded: list[DecodedWindow]) -> list[list[WordTiming]]:
+        wanted = [i for i, task in enumerate(batch) if task.words and decoded[i].tokens]
+        timings: list[list[WordTiming]] = [[] for _ in batch]
         eot = self.decoder.vocabulary.eot
         requests = [
-            AlignmentRequest(i, rows[i].language, rows[i].request_task,
-                             tuple(t for t in decoded[i].tokens if t < eot), rows[i].task.frames)
+            AlignmentRequest(i, languages[batch[i].request], batch[i].options.task,
+                             tuple(t for t in decoded[i].tokens if t < eot), batch[i].frames)
             for i in wanted
         ]
         for i, words in zip(wanted, self.decoder.align(states, requests)):

@@ -66,7 +66,7 @@ class ChunkedPlan:
         self.language = options.language
         samples = waveform.shape[0]
         self.tasks = [
-            WindowTask(request=request, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
+            WindowTask(request=request, options=options, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
                        prompt=options.prompt, timestamps=True, words=True, first=key == 0)
             for key, start in enumerate(window_starts(samples, context.chunk_overlap_seconds))
         ]
@@ -103,7 +103,7 @@ class ChunkedPlan:
         start = round(stop * SAMPLE_RATE)
         if self.waveform.shape[0] - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= last.start:
             return
-        tail = WindowTask(request=self.request, key=self._next_key(), start=start,
+        tail = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                           length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
                           timestamps=True, words=True, first=False)
         self.tail_added = True
@@ -122,7 +122,7 @@ class ChunkedPlan:
         start = self._repair_start(right, left_drafts)
         if start is None:
             return
-        repair = WindowTask(request=self.request, key=self._next_key(), start=start,
+        repair = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                             length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
                             timestamps=True, words=True, first=False)
         self.tasks[right] = repair

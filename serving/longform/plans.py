@@ -48,6 +48,7 @@ class WindowTask:
     """One window of one request to decode: where its audio is, how it is prompted, what the plan needs back."""
 
     request: RequestId
+    options: RequestOptions  # the request's choices (task, temperature, ...); the fields below are this window's
     key: int  # the window's id within its plan
     start: int  # first sample
     length: int  # samples of audio in the window (the rest is silence padding)

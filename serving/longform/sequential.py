@@ -49,7 +49,7 @@ class SequentialPlan:
         start = self.seek * HOP_LENGTH
         length = min(FRAMES_PER_WINDOW * HOP_LENGTH, self.waveform.shape[0] - start)
         task = WindowTask(
-            request=self.request, key=self.rounds, start=start, length=length,
+            request=self.request, options=self.options, key=self.rounds, start=start, length=length,
             prompt=tuple(self.history[self.prompt_from :][-MAX_PROMPT_TOKENS:]),
             timestamps=self.timestamps, words=self.options.words, first=self.rounds == 0,
         )
