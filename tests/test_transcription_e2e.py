@@ -130,3 +130,19 @@ def test_audio_longer_than_one_window_is_transcribed_to_the_end():
     assert normalise(REFERENCES[names[0]]["text"]) in text
     assert normalise(REFERENCES[names[-1]]["text"]) in text
     assert document["duration"] == pytest.approx(waveform.size / 16_000, abs=0.01)
+
+
+@pytest.mark.parametrize("variant", ["x1000", "x1e18", "cancelling-stereo"])
+def test_mis_scaled_and_cancelling_float_wavs_transcribe_as_the_original(variant):
+    """A float WAV of the clip scaled far beyond full scale (before: 73 s of 'leave leave...' at x1000, 98 s of
+    '!!!!' with a NaN score at x1e18), and a stereo one whose channels cancel (before: nothing), give the clip's text."""
+    from serving.audio.decode import AudioLimits, decode_audio
+    from tests.test_audio import float_wav_bytes
+
+    name = "en_slt_lights.wav"
+    waveform = decode_audio(clip_bytes(name), AudioLimits(10**8, 60))
+    channels = {"x1000": waveform * np.float32(1e3), "x1e18": waveform * np.float32(1e18),
+                "cancelling-stereo": np.stack([waveform, -waveform])}[variant]
+    original = send(clip_bytes(name), AUDIO_WAV).json()["text"]
+    assert original == REFERENCES[name]["text"]
+    assert send(float_wav_bytes(channels), AUDIO_WAV).json()["text"] == original

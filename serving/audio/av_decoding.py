@@ -83,7 +83,11 @@ def _decode_stream(container, stream, max_seconds: float) -> list[np.ndarray]:
             raise UndecodableAudio(f"the audio could not be decoded ({_reason(exc)})") from None
         # A damaged tail after good audio: keep what decoded, as players do, and say so in the log.
         logger.warning("audio decoding stopped early after %.2f s: %s", runs.seconds, _reason(exc))
-    return runs.finish()
+    pieces = runs.finish()
+    if runs.cancelled_chunks:
+        logger.info("the channels cancel in their mean in %d of %d chunk(s): the loudest channel is used alone there",
+                    runs.cancelled_chunks, runs.chunks)
+    return pieces
 
 
 class _Runs:
@@ -92,6 +96,8 @@ class _Runs:
 
     def __init__(self) -> None:
         self.seconds = 0.0  # decoded so far, at the source rates
+        self.chunks = 0  # mixed down so far
+        self.cancelled_chunks = 0  # ... of which the loudest channel was used alone (the channels cancel)
         self._output: list[np.ndarray] = []  # at SAMPLE_RATE
         self._pending: list[list[np.ndarray]] = []  # per frame not yet converted: one array per plane
         self._pending_samples = 0
@@ -121,9 +127,15 @@ class _Runs:
     def _convert(self, last: bool) -> None:
         if self._resampler is None:
             return
-        mono = pcm.mono_float32(self._source.channels_of(self._pending)) if self._pending else np.zeros(0, np.float32)
+        mono = self._mix() if self._pending else np.zeros(0, np.float32)
         self._output.append(self._resampler(mono, last=last))
         self._pending, self._pending_samples = [], 0
+
+    def _mix(self) -> np.ndarray:
+        mix = pcm.mono_float32(self._source.channels_of(self._pending))
+        self.chunks += 1
+        self.cancelled_chunks += mix.channel is not None
+        return mix.samples
 
 
 @dataclass(frozen=True)

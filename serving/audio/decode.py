@@ -6,10 +6,15 @@ in vectorised calls over the whole signal or long chunks of it (:mod:`serving.au
 
 Limits are enforced before the work they protect: size before opening, declared duration before decoding, and
 decoded duration while decoding (a file may lie about its length).
+
+Float files carry any value: NaN or infinity is refused (422), and a waveform whose peak is far beyond full scale (a
+mis-scaled float export: speech x 1000, or x 1e18) is scaled back to full scale (:data:`~serving.audio.pcm.MAX_PEAK`)
+and logged, since the model would otherwise decode minutes of garbage from it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +25,11 @@ from serving.audio.resampling import resample
 from serving.audio.wav import WavAudio, parse_wav
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
+
+logger = logging.getLogger(__name__)
+
+
+CANCELLED_CHANNELS = "the %d channels cancel in their mean: channel %d (the loudest) is used alone"
 
 
 @dataclass(frozen=True)
@@ -39,17 +49,32 @@ def decode_audio(data: bytes, limits: AudioLimits) -> np.ndarray:
     waveform = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, np.float32), *parts])
     if waveform.size == 0:
         raise UndecodableAudio("the audio stream decoded to no samples")
-    if not np.isfinite(waveform).all():  # float PCM can carry NaN or infinity: noise to the model, not audio
-        raise UndecodableAudio("the audio contains samples that are not finite numbers (NaN or infinity)")
-    return waveform
+    return _in_range(waveform)
 
 
 def duration_seconds(waveform: np.ndarray) -> float:
     return waveform.shape[-1] / SAMPLE_RATE
 
 
+def _in_range(waveform: np.ndarray) -> np.ndarray:
+    """Finite samples, with a peak of at most :data:`~serving.audio.pcm.MAX_PEAK` (scaled down to full scale where
+    it is above, and logged)."""
+    peak = pcm.peak(waveform)
+    if not np.isfinite(peak):  # float PCM can carry NaN or infinity: noise to the model, not audio
+        raise UndecodableAudio(
+            "the audio contains samples that are not finite numbers (NaN or infinity, or float values so large that "
+            "mixing or resampling them overflows)"
+        )
+    if peak > pcm.MAX_PEAK:
+        logger.info("the audio peaks at %.3g times full scale (a mis-scaled float file?): scaled to full scale", peak)
+    return pcm.peak_normalised(waveform, peak)
+
+
 def _read_wav(wav: WavAudio, max_seconds: float) -> np.ndarray:
     """A plain WAV's data chunk is all in the request: its declared duration is its decoded duration."""
     if wav.seconds > max_seconds:
         raise declared_too_long(wav.seconds, max_seconds)
-    return resample(pcm.mono_float32(wav.channels_first()), wav.format.rate)
+    mix = pcm.mono_float32(wav.channels_first())
+    if mix.channel is not None:
+        logger.info(CANCELLED_CHANNELS, wav.format.channels, mix.channel)
+    return resample(mix.samples, wav.format.rate)
