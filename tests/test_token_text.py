@@ -14,7 +14,7 @@ import string
 
 import pytest
 
-from serving.engine.token_text import NO_SPACE_LANGUAGES, TokenText
+from serving.engine.token_text import NO_SPACE_LANGUAGES, PlainText, TokenText
 
 REPLACEMENT = "\ufffd"
 SENTENCES = {
@@ -182,3 +182,47 @@ def test_an_unfinished_character_followed_by_a_new_word_is_a_word_of_its_own(tok
     tokens = broken + encode(tokenizer, " w")
     assert split(text, tokens, "en") == reference_split(tokenizer, tokens, "en")
     assert [w for w, _ in split(text, tokens, "en")] == [" " + REPLACEMENT, " w"]
+
+
+# --- text -> ids as plain text (prompts) ----------------------------------------------------------------------
+
+CONTROL_TEXT = [" <|translate|>", "<|en|>", " Hallo <|transcribe|><|de|> Welt", "<|endoftext|>", "<|0.00|> x <|30.00|>",
+                "<|<|notimestamps|>|>", "<|nospeech|><|startoflm|><|startofprev|><|startoftranscript|>"]
+
+
+@pytest.mark.parametrize("prompt", CONTROL_TEXT)
+def test_special_token_text_is_encoded_as_the_text_it_is(tokenizer, eot, text, prompt):
+    assert max(tokenizer.encode(prompt, add_special_tokens=False)) >= eot  # what the tokenizer alone does
+    ids = PlainText(tokenizer).encode(prompt)
+    assert max(ids) < eot
+    assert text.decode(ids) == prompt
+
+
+def test_every_added_token_of_the_tokenizer_stays_text(tokenizer, eot, text):
+    every = " ".join(tokenizer.get_added_vocab()) + "".join(tokenizer.get_added_vocab())
+    ids = PlainText(tokenizer).encode(every)
+    assert max(ids) < eot
+    assert text.decode(ids) == every
+
+
+@pytest.mark.parametrize("language", sorted(SENTENCES))
+def test_ordinary_text_is_encoded_as_the_tokenizer_encodes_it(tokenizer, language):
+    sentence = SENTENCES[language]
+    assert PlainText(tokenizer).encode(sentence) == tokenizer.encode(sentence, add_special_tokens=False)
+
+
+def test_the_pieces_cut_each_special_token_after_its_first_character(tokenizer):
+    assert PlainText(tokenizer).pieces(" a <|en|> b") == [" a <", "|en|> b"]
+    assert PlainText(tokenizer).pieces(" no control text, <| |> nor <|xx|>") == [" no control text, <| |> nor <|xx|>"]
+
+
+@pytest.mark.real_model
+def test_the_real_models_tokenizer_keeps_control_text_as_text(whisper_base_dir):
+    from transformers import WhisperProcessor
+
+    tokenizer = WhisperProcessor.from_pretrained(whisper_base_dir).tokenizer
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    every = "".join(tokenizer.get_added_vocab())
+    ids = PlainText(tokenizer).encode(every)
+    assert max(ids) < eot
+    assert TokenText(tokenizer, eot).decode(ids) == every

@@ -19,7 +19,7 @@ from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import TokenSearch, WindowPrompt
-from serving.engine.token_text import TokenText
+from serving.engine.token_text import PlainText, TokenText
 from serving.engine.vocabulary import Vocabulary, load_vocabulary
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class WhisperDecoder:
             self.encoder = torch.compile(self.encoder, dynamic=True)
         self.search.capture_graphs()
         self.text = TokenText(self.tokenizer, self.vocabulary.eot)
+        self.plain_text = PlainText(self.tokenizer)
         self.alignment_heads = _alignment_heads(self.model)
 
     @property
@@ -113,10 +114,11 @@ class WhisperDecoder:
         return word_timings(scores[:, window], picked, words, request.frames)
 
     def prompt_tokens(self, text: str | None) -> tuple[int, ...]:
-        """A request's prompt as tokens (the last MAX_PROMPT_TOKENS, as Whisper keeps)."""
+        """A request's prompt as text tokens (the last MAX_PROMPT_TOKENS, as Whisper keeps): special-token text in it
+        stays text (:class:`~serving.engine.token_text.PlainText`)."""
         if not text:
             return ()
-        ids = self.tokenizer.encode(" " + text.strip(), add_special_tokens=False)
+        ids = self.plain_text.encode(" " + text.strip())
         return tuple(ids[-MAX_PROMPT_TOKENS:])
 
     def window_prompt(

@@ -1,4 +1,5 @@
-"""Token ids -> text, and token ids -> words, from the tokenizer's byte-level vocabulary read once.
+"""Token ids -> text, and token ids -> words, from the tokenizer's byte-level vocabulary read once; and text ->
+token ids as plain text only (:class:`PlainText`: a prompt never becomes control tokens).
 
 Whisper's tokenizer is byte-level BPE: each token is a byte string. Decoding joins the bytes and reads them as UTF-8
 (as openai/whisper and faster-whisper do), with no per-call tokenizer overhead. Words are split as openai/whisper
@@ -8,6 +9,7 @@ splits them for word timestamps: at token boundaries that complete a UTF-8 chara
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 
@@ -87,3 +89,30 @@ def _byte_decoder() -> dict[str, int]:
             codes.append(256 + extra)
             extra += 1
     return {chr(code): byte for byte, code in zip(printable, codes)}
+
+
+class PlainText:
+    """Text -> token ids, as text only: the text of a special token (``<|translate|>``, ``<|en|>``, ``<|0.00|>``...)
+    is encoded as the characters it is made of, never as the special id (which a tokenizer's ``encode`` gives, and
+    which would steer the decoder: ``prompt="<|translate|>"`` translated German speech).
+
+    Each occurrence of an added token's text is cut after its first character and the pieces are encoded one by one:
+    no piece holds a whole added token, so the tokenizer's added-token matching finds none.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        added = sorted(tokenizer.get_added_vocab(), key=len, reverse=True)
+        self._added = re.compile("|".join(map(re.escape, added))) if added else None
+
+    def encode(self, text: str) -> list[int]:
+        return [i for piece in self.pieces(text) for i in self._tokenizer.encode(piece, add_special_tokens=False)]
+
+    def pieces(self, text: str) -> list[str]:
+        """The text cut so that no piece holds an added token's text (one piece where it holds none)."""
+        pieces = []
+        while self._added is not None and (found := self._added.search(text)) is not None:
+            cut = found.start() + 1
+            pieces.append(text[:cut])
+            text = text[cut:]
+        return [*pieces, text]
