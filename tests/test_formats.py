@@ -89,3 +89,44 @@ def test_error_body_is_json():
     body = render_error({"error": {"code": 400, "type": "bad_parameter", "message": "x"}})
     assert body.content_type == "application/json"
     assert json.loads(body.body)["error"]["code"] == 400
+
+
+def strict(body: bytes):
+    """json.loads that refuses NaN and infinities, as strict parsers (JavaScript's JSON.parse, Go, ...) do."""
+    def refuse(constant: str):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(body, parse_constant=refuse)
+
+
+NON_FINITE = Transcription(
+    language="en",
+    duration=2.0,
+    segments=(Segment(float("nan"), float("inf"), " !!!", (0, 0), float("nan"), float("nan"), float("inf"),
+                      float("nan"), (Word(" !!!", float("-inf"), float("nan"), float("nan")),)),),
+)
+
+
+def test_verbose_json_is_strict_json_with_null_for_every_number_that_is_not_finite():
+    body = render(NON_FINITE, parse_params({"response_format": "verbose_json",
+                                            "timestamp_granularities": "word,segment"})).body
+    document = strict(body)
+    (segment,) = document["segments"]
+    assert [segment[k] for k in ("start", "end", "avg_logprob", "no_speech_prob", "compression_ratio",
+                                 "temperature")] == [None] * 6
+    assert document["words"] == [{"word": "!!!", "start": None, "end": None, "probability": None}]
+    assert segment["text"] == " !!!" and document["duration"] == 2.0
+
+
+def test_json_and_error_bodies_are_strict_json():
+    assert strict(render(Transcription("en", float("nan")), parse_params({})).body)["duration"] is None
+    assert strict(render_error({"error": {"code": 400, "score": float("inf")}}).body) == {
+        "error": {"code": 400, "score": None}}
+
+
+def test_a_streamed_done_event_is_strict_json():
+    from serving.api.streaming import TranscriptEvents
+
+    event = TranscriptEvents(parse_params({"response_format": "verbose_json", "stream": "true"})).done(NON_FINITE)
+    document = strict(event.data.removeprefix(b"data: "))
+    assert document["segments"][0]["avg_logprob"] is None

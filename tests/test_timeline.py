@@ -46,6 +46,12 @@ def test_nothing_ends_after_the_audio():
     assert times(clamped) == [(8.0, 10.0, [(8.5, 9.9), (9.9, 10.0)]), (10.0, 10.0, [(10.0, 10.0)])]
 
 
+def test_a_time_that_is_not_a_number_is_the_earliest_it_may_be_and_infinities_are_clamped():
+    nan, inf = float("nan"), float("inf")
+    clamped = clamp_timeline([segment(1.0, nan, (nan, 1.5), (1.6, inf)), segment(nan, inf), segment(-inf, 3.0)], 8.0)
+    assert times(clamped) == [(1.0, 1.0, [(0.0, 1.5), (1.6, 8.0)]), (1.0, 8.0, []), (1.0, 3.0, [])]
+
+
 def test_times_are_rounded_to_the_millisecond_and_other_fields_kept():
     (clamped,) = clamp_timeline([segment(1.23456, 2.34567, (1.3, 2.0004999))], 10.0)
     assert (clamped.start, clamped.end, clamped.words[0].end) == (1.235, 2.346, 2.0)

@@ -1,8 +1,14 @@
-"""A transcription -> the response body in the format the client asked for, with its content type."""
+"""A transcription -> the response body in the format the client asked for, with its content type.
+
+Every JSON body is strict JSON (RFC 8259): a number that is not finite (NaN or infinity: an ``avg_logprob`` of a
+window that decoded nothing, a ``no_speech_prob`` of degenerate audio) is written as ``null``, never as the
+``NaN``/``Infinity`` that Python's json writes and strict parsers refuse (:func:`json_bytes`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 from transformers.models.whisper.tokenization_whisper import LANGUAGES
@@ -30,11 +36,11 @@ def render(transcription: Transcription, params: TranscriptionParams) -> Rendere
                 "language": transcription.language,
                 "duration": round(transcription.duration, 3),
             }
-            return Rendered(JSON, _json(document))
+            return Rendered(JSON, json_bytes(document))
         case "text":
             return Rendered(TEXT, transcription.text.encode("utf-8"))
         case "verbose_json":
-            return Rendered(JSON, _json(_verbose(transcription, params)))
+            return Rendered(JSON, json_bytes(_verbose(transcription, params)))
         case "srt":
             return Rendered(SRT, _cues(transcription.segments, ",", header="", numbered=True).encode("utf-8"))
         case "vtt":
@@ -43,7 +49,7 @@ def render(transcription: Transcription, params: TranscriptionParams) -> Rendere
 
 
 def render_error(body: dict) -> Rendered:
-    return Rendered(JSON, _json(body))
+    return Rendered(JSON, json_bytes(body))
 
 
 def _verbose(transcription: Transcription, params: TranscriptionParams) -> dict:
@@ -96,5 +102,16 @@ def _clock(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{whole:02d}{decimal}{millis:03d}"
 
 
-def _json(document: dict) -> bytes:
-    return json.dumps(document, ensure_ascii=False).encode("utf-8")
+def json_bytes(document: dict) -> bytes:
+    """Strict JSON in UTF-8: every float that is not finite becomes null."""
+    return json.dumps(_finite(document), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value

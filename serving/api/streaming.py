@@ -21,7 +21,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from serving.api.formats import JSON, render
+from serving.api.formats import JSON, json_bytes, render
 from serving.api.params import TranscriptionParams
 from serving.errors import ErrorResponse
 from serving.results import Segment, Transcription
@@ -74,5 +74,5 @@ class TranscriptEvents:
 
 
 def _sse(payload: dict) -> bytes:
-    """One event: JSON escapes every line break, so the payload is one ``data:`` line."""
-    return b"data: " + json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n\n"
+    """One event: JSON escapes every line break, so the payload is one ``data:`` line (strict JSON, as every body)."""
+    return b"data: " + json_bytes(payload) + b"\n\n"

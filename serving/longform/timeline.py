@@ -1,4 +1,5 @@
-"""The last step of every plan: segments and words made monotonic and kept inside the audio."""
+"""The last step of every plan: segments and words made monotonic and kept inside the audio (every time finite: a
+NaN from degenerate audio is taken as the earliest time it may have, infinities are clamped)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ def clamp_timeline(segments: list[Segment], duration: float) -> list[Segment]:
     for segment in segments:
         words = []
         for word in segment.words:
-            start = min(max(word.start, word_floor), duration)
-            end = min(max(word.end, start), duration)
+            start = _clamped(word.start, word_floor, duration)
+            end = _clamped(word.end, start, duration)
             words.append(Word(word.word, round(start, 3), round(end, 3), word.probability))
             word_floor = end
-        start = min(max(segment.start, segment_floor), duration)
-        end = min(max(segment.end, start), duration)
+        start = _clamped(segment.start, segment_floor, duration)
+        end = _clamped(segment.end, start, duration)
         segment_floor = start
         result.append(Segment(start=round(start, 3), end=round(end, 3), text=segment.text, tokens=segment.tokens,
                               avg_logprob=segment.avg_logprob, no_speech_prob=segment.no_speech_prob,
                               compression_ratio=segment.compression_ratio, temperature=segment.temperature,
                               words=tuple(words)))
     return result
+
+
+def _clamped(value: float, low: float, high: float) -> float:
+    """``min(max(value, low), high)``, with NaN taken as ``low`` (``max`` would keep it)."""
+    return min(value, high) if value >= low else min(low, high)
