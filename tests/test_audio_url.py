@@ -11,6 +11,9 @@ from serving.fetch.audio_url import HttpsUrl, S3Object, parse_audio_url
     [
         ("s3://audio-in/a.wav", S3Object("audio-in", "a.wav")),
         ("s3://audio.in/dir/sub_dir?x#y.flac", S3Object("audio.in", "dir/sub_dir?x#y.flac")),
+        ("s3://audio-in/a//b.wav", S3Object("audio-in", "a//b.wav")),  # empty segments: legal, cannot leave the bucket
+        ("s3://audio-in/.../..a/a../.hidden/b..wav", S3Object("audio-in", ".../..a/a../.hidden/b..wav")),
+        ("s3://audio-in/%2e%2e/a.wav", S3Object("audio-in", "%2e%2e/a.wav")),  # literal: sent as %252e%252e
         ("https://example.com/a.wav", HttpsUrl("example.com", 443, "/a.wav")),
         ("HTTPS://Example.COM:8443/a.wav?X-Amz-Signature=abc", HttpsUrl("example.com", 8443, "/a.wav?X-Amz-Signature=abc")),
         ("https://[2001:db8::1]/x", HttpsUrl("2001:db8::1", 443, "/x")),
@@ -35,6 +38,12 @@ def test_the_printable_form_leaves_out_the_query():
         ("s3://audio-in", "no object key"),
         ("s3://audio-in/", "no object key"),
         ("s3://Audio_In/a.wav", "no valid S3 bucket"),
+        ("s3://allowed-bucket/../other-bucket/key", "S3 key with a '..' path segment"),
+        ("s3://audio-in/a/../../other/b.wav", "S3 key with a '..' path segment"),
+        ("s3://audio-in/./a.wav", "S3 key with a '.' path segment"),
+        ("s3://audio-in/a/./../b.wav", "S3 key with a '.' or '..' path segment"),
+        ("s3://audio-in/a/..", "S3 key with a '..' path segment"),
+        ("s3://audio-in/..", "S3 key with a '..' path segment"),
         ("s3:///a.wav", "no valid S3 bucket"),
         ("https://user:pw@example.com/a.wav", "must not carry credentials"),
         ("https:///a.wav", "has no host"),

@@ -20,6 +20,10 @@ HTTPS_DEFAULT_PORT = 443
 MAX_URL_CHARS = 4096  # presigned URLs run to about 1-2 KB
 # S3 bucket naming rules (general purpose buckets): 3-63 characters, lower-case letters, digits, dots and hyphens.
 _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")  # controls and spaces: header injection, ambiguous parsing
+# S3 key segments that a path-normalising proxy or S3-compatible endpoint would resolve: 'a/../../other-bucket/key'
+# sent as the path '/bucket/a/../../other-bucket/key' reads another bucket. Empty segments ('a//b') are legal keys
+# and kept: collapsing them cannot leave the bucket, and '..' (the only way up) is refused.
+DOT_SEGMENTS = frozenset({".", ".."})
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ def _s3_object(text: str) -> S3Object:
         raise BadParameter(f"'audio_url' names no valid S3 bucket ({bucket[:70]!r})")
     if not key:
         raise BadParameter("'audio_url' names an S3 bucket but no object key (s3://bucket/key)")
+    dots = sorted({segment for segment in key.split("/") if segment in DOT_SEGMENTS}, key=len)
+    if dots:
+        raise BadParameter(
+            f"'audio_url' has an S3 key with a {' or '.join(repr(d) for d in dots)} path segment; such keys are refused "
+            "because a path-normalising proxy or S3-compatible endpoint would read another object or bucket"
+        )
     return S3Object(bucket, key)
 
 
