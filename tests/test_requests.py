@@ -1,5 +1,6 @@
 import base64
 import json
+import logging
 
 import pytest
 
@@ -44,6 +45,73 @@ def test_hugging_face_style_json():
     parsed = parse_request(raw(body.encode(), Content_Type="application/json"))
     assert parsed.audio == AUDIO
     assert parsed.params.task == "translate"
+
+
+LONG_AUDIO = bytes(range(256)) * 3  # 1 KB of base64: many lines when wrapped
+
+
+def json_audio(value: str, field: str = "audio") -> RawRequest:
+    document = {field: value} if field == "audio" else {field: value, "parameters": {}}
+    return raw(json.dumps(document).encode(), Content_Type="application/json")
+
+
+def wrapped(data: bytes, width: int, newline: str) -> str:
+    encoded = base64.b64encode(data).decode()
+    return newline.join(encoded[i : i + width] for i in range(0, len(encoded), width)) + newline
+
+
+@pytest.mark.parametrize("text", [wrapped(LONG_AUDIO, 76, "\r\n"), wrapped(LONG_AUDIO, 76, "\n"),
+                                  wrapped(LONG_AUDIO, 64, "\n"), "  " + wrapped(LONG_AUDIO, 76, "\n\t  ")],
+                         ids=["mime", "base64-tool", "pem", "indented"])
+@pytest.mark.parametrize("field", ["audio", "inputs"])
+def test_base64_with_whitespace_and_line_breaks_is_accepted_and_logged(text, field, caplog):
+    with caplog.at_level(logging.INFO, logger="serving.api.requests"):
+        assert parse_request(json_audio(text, field)).audio == LONG_AUDIO
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert f"'{field}': base64 with" in message and "line break(s) accepted" in message
+
+
+def test_base64_without_whitespace_is_not_logged(caplog):
+    with caplog.at_level(logging.INFO, logger="serving.api.requests"):
+        assert parse_request(json_audio(base64.b64encode(LONG_AUDIO).decode())).audio == LONG_AUDIO
+    assert caplog.records == []
+
+
+@pytest.mark.parametrize("prefix", ["data:audio/wav;base64,", "data:audio/webm;codecs=opus;base64,", "data:;base64,",
+                                    "DATA:Audio/MPEG;BASE64,", "data:application/octet-stream;base64,",
+                                    "data:video/webm;codecs=\"opus\";base64,"])
+@pytest.mark.parametrize("field", ["audio", "inputs"])
+def test_a_data_uri_with_an_audio_media_type_is_accepted(prefix, field):
+    assert parse_request(json_audio(prefix + base64.b64encode(LONG_AUDIO).decode(), field)).audio == LONG_AUDIO
+
+
+def test_a_data_uri_may_be_wrapped_in_lines_too():
+    assert parse_request(json_audio("data:audio/wav;base64," + wrapped(LONG_AUDIO, 76, "\n"))).audio == LONG_AUDIO
+
+
+@pytest.mark.parametrize("media_type", ["image/png", "text/plain", "application/json"])
+def test_a_data_uri_of_another_media_type_is_415_naming_it(media_type):
+    with pytest.raises(UnsupportedMediaType) as caught:
+        parse_request(json_audio(f"data:{media_type};base64," + base64.b64encode(AUDIO).decode()))
+    assert media_type in str(caught.value) and caught.value.status == 415
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("data:audio/wav," + AUDIO.decode(), "data: URI that is not base64"),
+        ("data:audio/wav;charset=utf-8,UklGRg==", "data: URI that is not base64"),
+        ("data:audio/wav;base64" + "A" * 400, "without a ','"),
+        ("data:audio/wav;base64,@@@@", "'audio' is not valid base64"),
+        ("UklG Rg=", "'audio' is not valid base64"),  # whitespace dropped, the rest still checked: bad padding
+        ("UklGRg==\n@@\n", "'audio' is not valid base64"),
+        ("Ukl\u00a0GRg==", "'audio' is not valid base64"),  # a no-break space is not whitespace base64 allows
+    ],
+)
+def test_junk_base64_and_bad_data_uris_are_still_400(value, named):
+    with pytest.raises(BadParameter) as caught:
+        parse_request(json_audio(value))
+    assert named in str(caught.value)
 
 
 def test_json_body_parameters_win_over_properties():

@@ -8,6 +8,10 @@ Accepted bodies:
   * JSON ``{"audio": "<base64>", <parameters>}``, or ``{"audio_url": "s3://bucket/key" | "https://...", ...}``
     (fetched by :mod:`serving.fetch.sources` before decoding, where the endpoint allows it);
   * JSON in the Hugging Face style ``{"inputs": "<base64>", "parameters": {...}}``.
+Base64 audio may be wrapped in lines (MIME, or what the ``base64`` tool prints: whitespace is dropped, and logged),
+or be a ``data:<media type>;base64,...`` URI (what a browser's FileReader gives): its media type is checked as a
+raw body's Content-Type is (audio/*, application/octet-stream, video/webm...; another is a 415). Anything else that
+is not base64 is a 400.
 Query parameters (``?language=de``), which DJL delivers as content entries beside the body, count as parameters
 too. Precedence, lowest first: properties, query, body. ``Accept: text/event-stream`` (alone) asks for ``stream=true``
 unless a ``stream`` header or custom attribute says otherwise.
@@ -18,6 +22,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +46,12 @@ STREAM_PARAMETER = "stream"
 # echoed back, so a 1 MB header cannot become a 1 MB error body or log line.
 MAX_PARAMETER_CHARS = 8192
 MAX_PARAMETER_NAME_CHARS = 64
+DATA_URI_SCHEME = "data:"
+DATA_URI_BASE64 = "base64"
+MAX_DATA_URI_HEADER_CHARS = 256  # 'data:audio/webm;codecs=opus;base64,' and the like, with room to spare
+BASE64_WHITESPACE = re.compile(r"[ \t\r\n\f\v]+")  # MIME line breaks (RFC 2045), the base64 tool's, indentation
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,17 @@ def parse_request(raw: RawRequest) -> ParsedRequest:
     if media_type in JSON_MEDIA_TYPES:
         audio, from_body = _parse_json(raw.body)
         return ParsedRequest(audio, _params({**from_properties, **from_query, **from_body}))
-    if not media_type or media_type in AUDIO_MEDIA_TYPES or media_type.startswith(AUDIO_MEDIA_PREFIXES):
+    if _is_audio_media_type(media_type):
         return ParsedRequest(raw.body, _params({**from_properties, **from_query}))
     raise UnsupportedMediaType(
         f"Content-Type {media_type!r} is not supported; send audio/* or application/octet-stream with the audio "
         "as the body, multipart/form-data with the audio in field 'file', or application/json with base64 audio"
     )
+
+
+def _is_audio_media_type(media_type: str) -> bool:
+    """A media type (lower case, no parameters) that may carry audio; none at all lets the decoder find out."""
+    return not media_type or media_type in AUDIO_MEDIA_TYPES or media_type.startswith(AUDIO_MEDIA_PREFIXES)
 
 
 def _params(values: Mapping[str, Any]) -> TranscriptionParams:
@@ -177,9 +194,34 @@ def _hf_style(document: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
 
 
 def _base64(field: str, value: Any) -> bytes:
+    """Base64 text, or a ``data:`` URI holding it; whitespace and line breaks in it are dropped (and logged)."""
     if not isinstance(value, str):
         raise BadParameter(f"'{field}' must be a base64-encoded string")
+    if value[: len(DATA_URI_SCHEME)].lower() == DATA_URI_SCHEME:
+        value = _data_uri_payload(field, value)
+    compact = BASE64_WHITESPACE.sub("", value)
+    if len(compact) != len(value):
+        logger.info("'%s': base64 with %d whitespace character(s) or line break(s) accepted", field,
+                    len(value) - len(compact))
     try:
-        return base64.b64decode(value, validate=True)
+        return base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError):
         raise BadParameter(f"'{field}' is not valid base64") from None
+
+
+def _data_uri_payload(field: str, uri: str) -> str:
+    """``data:[<media type>][;<parameter>...];base64,<data>`` -> the data, where the media type may carry audio."""
+    comma = uri.find(",", 0, MAX_DATA_URI_HEADER_CHARS)
+    if comma < 0:
+        raise BadParameter(f"'{field}' is a data: URI without a ',' in its first {MAX_DATA_URI_HEADER_CHARS} "
+                           "characters (data:audio/wav;base64,<base64>)")
+    media_type, *parameters = uri[len(DATA_URI_SCHEME) : comma].split(";")
+    if not parameters or parameters[-1].strip().lower() != DATA_URI_BASE64:
+        raise BadParameter(f"'{field}' is a data: URI that is not base64; send data:<media type>;base64,<base64>")
+    media_type = media_type.strip().lower()
+    if not _is_audio_media_type(media_type):
+        raise UnsupportedMediaType(
+            f"'{field}' is a data: URI of media type {media_type[:64]!r}; send audio (audio/*, "
+            "application/octet-stream, video/webm, video/mp4 or video/ogg)"
+        )
+    return uri[comma + 1 :]
