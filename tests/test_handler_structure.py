@@ -128,3 +128,25 @@ def test_query_parameters_through_handle():
                             model_dir=str(PROJECT_ROOT), query={"language": "pt", "response_format": "json"})
     (response,) = outputs_of(model.handle(request))
     assert response.code == 200 and json.loads(response.body)["language"] == "pt"
+
+
+def test_a_language_the_model_lacks_is_400_in_its_own_item_and_the_batch_is_not_retried(caplog):
+    """whisper-base (the tiny model's vocabulary) has 99 languages without Cantonese. Before: a KeyError in the
+    batch (500), and every request of the batch decoded again alone. Now: refused when its session is opened."""
+    audio = {"Content-Type": "audio/wav"}
+    replies = send_batch([(clip_bytes("en_slt_lights.wav"), {**audio, "language": "en"}),
+                          (clip_bytes("en_slt_lights.wav"), {**audio, "language": "yue"}),
+                          (clip_bytes("de_morning.wav"), {**audio, "language": "cantonese"}),
+                          (clip_bytes("de_morning.wav"), {**audio, "language": "de"})])
+    documents = [reply.json() for reply in replies]
+    assert [documents[0]["language"], documents[3]["language"]] == ["en", "de"]
+    for document in documents[1:3]:
+        assert document["error"]["code"] == 400 and document["error"]["type"] == "bad_parameter"
+        assert document["error"]["message"].startswith("language 'yue' (cantonese) is not one this model knows; "
+                                                       "it knows 99: af, am, ar,")
+    assert not [r for r in caplog.records if "running each request's windows alone" in r.getMessage()]
+
+
+def test_a_language_the_model_lacks_alone_gets_its_own_400():
+    reply = send(clip_bytes("en_slt_lights.wav"), {"Content-Type": "audio/wav", "language": "yue"})
+    assert reply.code == 400 and "it knows 99" in reply.json()["error"]["message"]

@@ -11,6 +11,7 @@ import itertools
 import pytest
 
 from serving.engine.vocabulary import Vocabulary, code_of_token, load_vocabulary
+from serving.errors import BadParameter
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +125,28 @@ def test_an_english_only_model_has_no_language_nor_task_token(tokenizer, generat
 def test_an_unknown_language_is_refused(vocabulary):
     with pytest.raises(KeyError):
         vocabulary.initial_tokens("xx", "transcribe", True)
+
+
+@pytest.mark.parametrize("language", [None, "en", "de", "jw", "haw"])
+def test_a_language_the_model_has_is_required_without_complaint(vocabulary, language):
+    vocabulary.require_language(language)
+
+
+def test_a_language_the_model_lacks_is_a_bad_parameter_naming_the_ones_it_has(vocabulary):
+    assert "yue" not in vocabulary.languages  # whisper-base's 99 languages: Cantonese came with large-v3
+    with pytest.raises(BadParameter) as caught:
+        vocabulary.require_language("yue")
+    message = str(caught.value)
+    assert caught.value.status == 400
+    assert message.startswith("language 'yue' (cantonese) is not one this model knows; it knows 99: af, am, ar, ")
+    assert message.endswith(", yi, yo, zh") and ", en, " in message
+
+
+def test_an_english_only_model_knows_only_english(tokenizer, generation_config):
+    english_only = copy.deepcopy(generation_config)
+    english_only.is_multilingual = False
+    vocabulary = load_vocabulary(tokenizer, english_only)
+    assert vocabulary.known_languages == ("en",)
+    vocabulary.require_language("en")
+    with pytest.raises(BadParameter, match="language 'de' \\(german\\) is not one this model knows; it knows 1: en$"):
+        vocabulary.require_language("de")

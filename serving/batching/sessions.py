@@ -99,6 +99,8 @@ class Planner:
         self.vad = SileroVad(options.vad_model) if options.vad_model else None
 
     def open(self, job: Job) -> Session:
+        """The request's session; a language the model lacks is refused here, before any window is queued."""
+        self.context.vocabulary.require_language(job.params.language)
         speech = self._speech(job.waveform)
         return Session(job, speech, self._plan(job, speech))
 

@@ -20,7 +20,7 @@ from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import TokenSearch, WindowPrompt
 from serving.engine.token_text import PlainText, TokenText
-from serving.engine.vocabulary import Vocabulary, load_vocabulary
+from serving.engine.vocabulary import ENGLISH, Vocabulary, load_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class WhisperDecoder:
     def detect_languages(self, states: torch.Tensor) -> list[dict[str, float]]:
         """Per window, each language's probability (English-only models: English, certainly)."""
         if not self.is_multilingual:
-            return [{"en": 1.0}] * states.shape[0]
+            return [{ENGLISH: 1.0}] * states.shape[0]
         return self.search.detect_languages(states)
 
     def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from serving.constants import SECONDS_PER_TIMESTAMP
+from serving.errors import BadParameter
+from serving.languages import LANGUAGES
 
 MAX_INITIAL_TIMESTAMP_SECONDS = 1.0  # the first timestamp of a window may not be later than this (openai/whisper)
+ENGLISH = "en"  # the one language of an English-only model, and the prefix's language when a request names none
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,22 @@ class Vocabulary:
         return bool(self.languages)
 
     @property
+    def known_languages(self) -> tuple[str, ...]:
+        """The codes of the languages the model can be told to use, sorted (English-only models: English)."""
+        return tuple(sorted(self.languages)) if self.multilingual else (ENGLISH,)
+
+    def require_language(self, language: str | None) -> None:
+        """A language a request forces must be one of the model's: another (``yue`` on whisper-base, which has 99
+        languages without Cantonese) is the client's problem, a :class:`BadParameter` naming those it has."""
+        if language is None or language in self.known_languages:
+            return
+        known = self.known_languages
+        raise BadParameter(
+            f"language {language!r} ({LANGUAGES.get(language, 'unknown')}) is not one this model knows; it knows "
+            f"{len(known)}: {', '.join(known)}"
+        )
+
+    @property
     def max_initial_timestamp_index(self) -> int:
         return round(MAX_INITIAL_TIMESTAMP_SECONDS / SECONDS_PER_TIMESTAMP)
 
@@ -44,7 +63,7 @@ class Vocabulary:
         head = (self.sot_prev, *prompt) if prompt else ()
         body: tuple[int, ...] = (self.sot,)
         if self.multilingual:
-            body += (self.languages[language or "en"], self.tasks[task])
+            body += (self.languages[language or ENGLISH], self.tasks[task])
         if not timestamps:
             body += (self.no_timestamps,)
         return head + body, len(head)
