@@ -2,13 +2,16 @@
 
 Inputs: truncated, bit-flipped and spliced versions of every codec clip; random bytes under every content type;
 huge header sets (thousands of headers, 1 MB values); deeply nested and enormous JSON; base64 junk; forms with odd
-fields; ``audio_url`` junk; decode bombs (files that declare or hold hours of audio in a few KB).
+fields; ``audio_url`` junk; decode bombs (files that declare or hold hours of audio in a few KB); the odd inputs real
+clients send (mis-scaled float WAVs, cancelling stereo, base64 in lines, ``data:`` URIs, special-token prompts,
+languages a model may lack).
 
 Large inputs are built from a few drawn numbers (a seed, a size), so hypothesis stays within its buffer.
 
 Properties (``*_outcome`` return an outcome label such as ``"ok"`` or ``"415 unsupported_media_type"``, or one
 starting with ``FAIL`` when a property is broken): nothing but a RequestError escapes the decoder or the parser;
-the service answers every request with its own response, never a 5xx, and every error body names the problem.
+the service answers every request with its own response, never a 5xx, and every error body names the problem; every
+waveform that reaches the model is finite and in range.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hypothesis import strategies as st
 
 from serving.api.requests import RawRequest, parse_request
 from serving.audio.decode import AudioLimits, decode_audio
+from serving.audio.pcm import MAX_PEAK
 from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.constants import SAMPLE_RATE
 from serving.endpoint.service import TranscriptionService
@@ -79,7 +83,8 @@ def damaged_clips(draw) -> bytes:
 
 
 def audio_bytes() -> st.SearchStrategy[bytes]:
-    return st.one_of(damaged_clips(), st.binary(max_size=4096), st.sampled_from(sorted(codec_clips().values())))
+    return st.one_of(damaged_clips(), st.binary(max_size=4096), st.sampled_from(sorted(codec_clips().values())),
+                     misscaled_float_wavs())
 
 
 # --- requests --------------------------------------------------------------------------------------------------
@@ -90,7 +95,7 @@ def content_types() -> st.SearchStrategy[str]:
 
 
 def parameter_values() -> st.SearchStrategy[str]:
-    return st.one_of(st.sampled_from(GOOD_VALUES), st.text(max_size=30))
+    return st.one_of(st.sampled_from(GOOD_VALUES), st.text(max_size=30), st.sampled_from(ODD_VALUES))
 
 
 def parameter_names() -> st.SearchStrategy[str]:
@@ -124,7 +129,7 @@ def json_values() -> st.SearchStrategy:
 def base64_values() -> st.SearchStrategy:
     encoded = audio_bytes().map(lambda data: base64.b64encode(data).decode())
     junk = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n!", max_size=200)
-    return st.one_of(encoded, junk, json_values())
+    return st.one_of(encoded, junk, json_values(), lenient_base64_values())
 
 
 def audio_urls() -> st.SearchStrategy:
@@ -211,6 +216,50 @@ def hostile_requests() -> st.SearchStrategy[RawRequest]:
                      enormous_json_requests())
 
 
+# --- odd inputs real clients send (each is accepted, or refused with a named 4xx) --------------------------------
+
+MISSCALE_FACTORS = (1e3, 1e6, 1e18, -1e18, 1e30, 3e38)  # a float export that forgot to divide, or worse
+SPECIAL_TOKEN_PROMPTS = ("<|translate|>", "<|en|>", "<|endoftext|>", " <|0.00|> Hallo <|30.00|>", "<|notimestamps|><|de|>")
+ODD_LANGUAGES = ("yue", "cantonese", "jw", "Chinese", "haw")  # some models lack them; forcing a wrong one is valid
+ODD_VALUES = SPECIAL_TOKEN_PROMPTS + ODD_LANGUAGES
+DATA_URI_MEDIA_TYPES = ("audio/wav", "audio/webm;codecs=opus", "", "application/octet-stream", "image/png")
+
+
+@cache
+def _speech() -> np.ndarray:
+    return decode_audio(clip_bytes("codec_wav.wav"), LIMITS)
+
+
+def float_wav(channels_first: np.ndarray) -> bytes:
+    """A 32-bit IEEE float WAV at SAMPLE_RATE of (channels, samples), the values stored as they are."""
+    data = np.ascontiguousarray(channels_first.T, dtype="<f4").tobytes()
+    count = channels_first.shape[0]
+    fmt = struct.pack("<HHIIHH", 3, count, SAMPLE_RATE, SAMPLE_RATE * 4 * count, 4 * count, 32)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+@st.composite
+def misscaled_float_wavs(draw) -> bytes:
+    """Speech as a float WAV scaled far beyond full scale, mono, stereo or stereo whose channels cancel."""
+    speech = _speech() * np.float32(draw(st.sampled_from(MISSCALE_FACTORS)))
+    layout = draw(st.sampled_from(["mono", "stereo", "cancelling"]))
+    channels = {"mono": speech[None], "stereo": np.stack([speech, speech]), "cancelling": np.stack([speech, -speech])}
+    return float_wav(channels[layout])
+
+
+def lenient_base64_values() -> st.SearchStrategy[str]:
+    """Base64 in lines (MIME's 76 characters and CRLF, the base64 tool's LF) and data: URIs of any media type."""
+    def in_lines(data: bytes, width: int, newline: str) -> str:
+        encoded = base64.b64encode(data).decode()
+        return newline.join(encoded[i : i + width] for i in range(0, len(encoded), width)) + newline
+
+    lines = st.builds(in_lines, audio_bytes(), st.sampled_from([64, 76]), st.sampled_from(["\n", "\r\n", " "]))
+    uris = st.builds("data:{};base64,{}".format, st.sampled_from(DATA_URI_MEDIA_TYPES),
+                     st.one_of(lines, audio_bytes().map(lambda data: base64.b64encode(data).decode())))
+    return st.one_of(lines, uris)
+
+
 # --- decode bombs ----------------------------------------------------------------------------------------------
 
 
@@ -282,6 +331,8 @@ def decode_outcome(data: bytes, limits: AudioLimits = LIMITS) -> str:
         return f"{FAIL} {type(exc).__name__}: {exc}"[:300]
     if waveform.dtype != np.float32 or waveform.ndim != 1 or not waveform.size or not np.isfinite(waveform).all():
         return f"{FAIL} bad waveform {waveform.dtype} {waveform.shape}"
+    if np.abs(waveform).max() > MAX_PEAK:
+        return f"{FAIL} samples out of range (peak {np.abs(waveform).max():.3g})"
     return "ok"
 
 
@@ -358,6 +409,8 @@ class WaveformCheckingRunner:
             raise AssertionError(f"bad waveform {waveform.dtype} {waveform.shape}")
         if not np.isfinite(waveform).all():
             raise AssertionError("non-finite samples reached the model")
+        if np.abs(waveform).max() > MAX_PEAK:
+            raise AssertionError("samples beyond full scale reached the model")
         return _CheckedSession(waveform.size / SAMPLE_RATE)
 
     def run(self, batch, sessions):
