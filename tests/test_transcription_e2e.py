@@ -146,3 +146,12 @@ def test_mis_scaled_and_cancelling_float_wavs_transcribe_as_the_original(variant
     original = send(clip_bytes(name), AUDIO_WAV).json()["text"]
     assert original == REFERENCES[name]["text"]
     assert send(float_wav_bytes(channels), AUDIO_WAV).json()["text"] == original
+
+
+def test_a_prompt_of_control_token_text_does_not_steer_the_decoder():
+    """Before: prompt="<|translate|>" was tokenized to the task token and German speech came back in English."""
+    flac = {"Content-Type": "audio/flac"}
+    plain = send(clip_bytes("de_bahnhof.flac"), flac).json()
+    prompted = send(clip_bytes("de_bahnhof.flac"), {**flac, "prompt": "<|translate|>"}).json()
+    assert prompted["language"] == "de" and "Bahnhof" in prompted["text"]
+    assert prompted["text"] == plain["text"]
