@@ -28,7 +28,6 @@ from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
 
 logger = logging.getLogger(__name__)
 
-
 CANCELLED_CHANNELS = "the %d channels cancel in their mean: channel %d (the loudest) is used alone"
 
 
@@ -65,9 +64,10 @@ def _in_range(waveform: np.ndarray) -> np.ndarray:
             "the audio contains samples that are not finite numbers (NaN or infinity, or float values so large that "
             "mixing or resampling them overflows)"
         )
-    if peak > pcm.MAX_PEAK:
-        logger.info("the audio peaks at %.3g times full scale (a mis-scaled float file?): scaled to full scale", peak)
-    return pcm.peak_normalised(waveform, peak)
+    if peak <= pcm.MAX_PEAK:
+        return waveform
+    logger.info("the audio peaks at %.3g times full scale (a mis-scaled float file?): scaled to full scale", peak)
+    return pcm.to_full_scale(waveform, peak)
 
 
 def _read_wav(wav: WavAudio, max_seconds: float) -> np.ndarray:

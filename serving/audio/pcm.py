@@ -7,8 +7,8 @@ instead add stereo channels at 1/sqrt(2) each, louder than the source and beyond
 
 Where the channels cancel in the mean (one channel is the other inverted: a miswired microphone, a phase-inverted
 export), the mean is near silence although the file is not: the loudest channel is used alone instead
-(:data:`CANCELLED_RMS_RATIO`). Float samples are not limited here; :func:`peak_normalised` brings a waveform whose
-peak is far beyond full scale back into range once the whole request is decoded.
+(:data:`CANCELLED_RMS_RATIO`). Float samples are not limited here: once the whole request is decoded, a waveform
+whose :func:`peak` is above :data:`MAX_PEAK` is brought back to full scale (:func:`to_full_scale`).
 """
 
 from __future__ import annotations
@@ -80,11 +80,10 @@ def peak(waveform: np.ndarray) -> float:
     return float(max(waveform.max(), -waveform.min()))
 
 
-def peak_normalised(waveform: np.ndarray, waveform_peak: float) -> np.ndarray:
-    """The waveform scaled to a peak of 1.0 where its peak is above :data:`MAX_PEAK`, else itself."""
-    if waveform_peak <= MAX_PEAK:
-        return waveform
-    waveform *= np.float32(1.0 / waveform_peak)
+def to_full_scale(waveform: np.ndarray, waveform_peak: float) -> np.ndarray:
+    """The waveform divided by its peak, in place (a division: the reciprocal of a peak near float32's limit would
+    be subnormal)."""
+    waveform /= np.float32(waveform_peak)
     return waveform
 
 
