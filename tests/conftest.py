@@ -22,6 +22,18 @@ def tiny_random_dir():
     return ensure_tiny_random()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules on the tiny model: it gains nothing from threads, and on a busy machine they only wait for each
+    other (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:

@@ -18,6 +18,8 @@ from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.logit_rules import LogitRules, RowState
 from serving.engine.vocabulary import Vocabulary, load_vocabulary
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 ATOL = 1e-4
 
 
@@ -33,15 +35,6 @@ def our_decode(model, vocabulary: Vocabulary, states: torch.Tensor, prefixes: li
                      max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
         for (prefix, sot_index), ts in zip(prefixes, timestamps)
     ])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: on a shared CPU one thread is several times faster than many."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
