@@ -103,10 +103,11 @@ def every_second(first: int, last: int, sentence_starts: int = 3, sentence_words
     return sentences
 
 
-def heard(task: WindowTask, script: Script, since: float = 0.0, until: float = float("inf"),
+def heard(task: WindowTask, script: Script, since: float = 0.0, until: float = float("inf"), shift: float = 0.0,
           language: str | None = "en", **scores) -> WindowOutcome:
     """What Whisper gives for a window over a script: the words inside the window (and in [since, until)), one
-    closed segment per sentence heard whole, the words of a sentence cut by the window's end as an unclosed tail."""
+    closed segment per sentence heard whole, the words of a sentence cut by the window's end as an unclosed tail;
+    every time ``shift`` seconds later (a window that times the words differently)."""
     offset, end = task.offset, task.offset + task.length / SAMPLE_RATE
     tokens: list[int] = []
     timings: list[WordTiming] = []
@@ -114,13 +115,13 @@ def heard(task: WindowTask, script: Script, since: float = 0.0, until: float = f
         inside = [(k, s, e) for k, s, e in sentence if s >= offset and e <= end and since <= s < until]
         if not inside:
             continue
-        tokens.append(ts(inside[0][1] - offset))
+        tokens.append(ts(inside[0][1] - offset + shift))
         tokens.extend(k for k, _, _ in inside)
-        timings.extend(timing(k, s - offset, e - offset) for k, s, e in inside)
+        timings.extend(timing(k, s - offset + shift, e - offset + shift) for k, s, e in inside)
         cut = any(s < end < e or s >= end for k, s, e in sentence)
         if cut:
             break
-        tokens.append(ts(inside[-1][2] - offset))
+        tokens.append(ts(inside[-1][2] - offset + shift))
     return WindowOutcome(decoded(tokens, **scores), tuple(timings), language)
 
 
