@@ -212,7 +212,8 @@ def test_a_repair_window_that_disagrees_again_is_not_repaired_twice():
 
 
 def test_a_repair_window_is_checked_against_its_next_neighbour():
-    """The repair of seam 0/1 that skipped window 2's start again makes seam 1/2 disagree: window 2 is repaired."""
+    """Window 2 skipped its first 8 s too. Its seam with window 1 is not checked while window 1 is replaced by a
+    repair, but it is once the repair is in: window 2 is repaired in turn, from the repair's sentence crossing 50 s."""
     script = every_second(0, 83)  # 85 s: windows at 0, 25, 50 (and 75, the last)
     p = plan(85.0)
     tasks = p.pending()
