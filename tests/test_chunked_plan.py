@@ -266,13 +266,9 @@ def test_a_later_window_that_heard_other_words_there_is_repaired_too():
     assert only(p.pending()).start == 23 * SAMPLE_RATE
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ChunkedPlan._repair_if_disagreeing: a repair of a full-length last window starts before it (at the crossing "
-    "sentence) and is at most 30 s long, so it ends before the audio does; the rest of the audio is decoded by no "
-    "window unless the tail rule fires, which needs the repair's words to stop more than TAIL_GAP_SECONDS before "
-    "the end: here the repair [24, 54) of window [25, 55) ends 1 s before the end and w54 (54.0-54.6 s), heard by "
-    "the replaced window, is lost"))
 def test_a_repair_of_the_last_window_still_covers_the_end_of_the_audio():
+    """A repair of a full last window starts before it and ends before the audio does: the rest gets a tail window
+    even when the repair's words stop less than TAIL_GAP_SECONDS before the end."""
     script = every_second(0, 54, sentence_starts=4)  # the sentence crossing 25 s starts at 24 s
     p = plan(55.0)
     tasks = p.pending()
