@@ -8,7 +8,8 @@ import json
 import types
 from dataclasses import dataclass
 
-from scripts.djl_requests import (
+from scripts.djl.properties import PROJECT_ROOT, handler_options, sync_handler_options
+from scripts.djl.requests import (
     AsyncReply,
     EngineContext,
     async_request,
@@ -18,7 +19,6 @@ from scripts.djl_requests import (
     outputs_of,
     request_input,
 )
-from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
 from serving import model
 
 

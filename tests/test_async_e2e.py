@@ -11,8 +11,8 @@ import types
 import pytest
 
 from benchmarks.load_test import concatenated_wav
-from scripts.djl_requests import AsyncReply, EngineContext, async_request, http_request
-from scripts.properties import PROJECT_ROOT
+from scripts.djl.properties import PROJECT_ROOT
+from scripts.djl.requests import AsyncReply, EngineContext, async_request, http_request
 from scripts.reference import normalise
 from serving import model
 from tests.clips import REFERENCES, clip_bytes, english_speech_clips

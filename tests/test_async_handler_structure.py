@@ -9,8 +9,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from scripts.djl_requests import initial_input
-from scripts.properties import PROJECT_ROOT, handler_options
+from scripts.djl.properties import PROJECT_ROOT, handler_options
+from scripts.djl.requests import initial_input
 from serving import model
 from serving.constants import SAMPLE_RATE
 from serving.errors import ConfigurationError

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from scripts.djl_requests import (
+from scripts.djl.requests import (
     DjlHttpError,
     DjlWorkerError,
     batch_input,

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
-from scripts.properties import PROJECT_ROOT, sync_handler_options
+from scripts.djl.properties import PROJECT_ROOT, sync_handler_options
+from scripts.djl.requests import initial_input, multipart_input, outputs_of, request_input
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 from tests.clips import REFERENCES, clip_bytes

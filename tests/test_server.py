@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from scripts.djl_requests import EngineContext, http_request
-from scripts.properties import PROJECT_ROOT
+from scripts.djl.properties import PROJECT_ROOT
+from scripts.djl.requests import EngineContext, http_request
 from scripts.server.app import create_app
 from scripts.server.batching import SyncBatcher
 from scripts.server.config import build_config

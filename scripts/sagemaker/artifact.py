@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.properties import read_properties
+from scripts.djl.properties import read_properties
 from scripts.sagemaker.constants import (
     ENTRY_POINT_KEY,
     EXCLUDED_DIR_NAMES,

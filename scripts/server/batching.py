@@ -13,7 +13,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from scripts.djl_requests import DjlHttpError, DjlResponse, DjlWorkerError, JavaInput, batch_input, outputs_of
+from scripts.djl.requests import DjlHttpError, DjlResponse, DjlWorkerError, JavaInput, batch_input, outputs_of
 from scripts.server.engine import LoadedEngine, call_handler
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""DJL Serving's Java side, emulated (being split into modules by job)."""
