@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from scripts.djl.properties import PROJECT_ROOT
+from scripts.paths import PROJECT_ROOT
 from scripts.reference import wer
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from scripts.djl.properties import PROJECT_ROOT
+from scripts.paths import PROJECT_ROOT
 from scripts.server.app import create_app
 from scripts.server.config import DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT, build_config, parse_override
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from scripts.djl.properties import PROJECT_ROOT
+from scripts.paths import PROJECT_ROOT
 
 SAMPLES = PROJECT_ROOT / "tests" / "data" / "audio"
 DEFAULT_URL = "http://127.0.0.1:8080"

@@ -11,8 +11,10 @@ import types
 import pytest
 
 from benchmarks.load_test import concatenated_wav
-from scripts.djl.properties import PROJECT_ROOT
-from scripts.djl.requests import AsyncReply, EngineContext, async_request, http_request
+from scripts.djl.async_replies import AsyncReply, async_request
+from scripts.djl.engine import EngineContext
+from scripts.djl.http import http_request
+from scripts.paths import PROJECT_ROOT
 from scripts.reference import normalise
 from serving import model
 from tests.clips import REFERENCES, clip_bytes, english_speech_clips

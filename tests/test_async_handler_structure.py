@@ -9,8 +9,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from scripts.djl.properties import PROJECT_ROOT, handler_options
-from scripts.djl.requests import initial_input
+from scripts.djl.model_load import initial_input
+from scripts.djl.properties import handler_options
+from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE
 from serving.errors import ConfigurationError

@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from benchmarks.load_test import HOST, MODE_OPTIONS, free_port, server_process
-from scripts.djl.properties import PROJECT_ROOT
-from scripts.djl.requests import EngineContext
+from scripts.djl.engine import EngineContext
+from scripts.paths import PROJECT_ROOT
 from scripts.reference import normalise
 from scripts.server.app import create_app
 from scripts.server.config import build_config
