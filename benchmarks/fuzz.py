@@ -68,7 +68,7 @@ def run(strategy: st.SearchStrategy, check: Callable[[object], str], cases: int,
 def make_service(model: str):
     if model == "stand-in":
         return boundary_service()
-    from scripts.embedded_model import ensure_tiny_random
+    from scripts.conversion.embedded_model import ensure_tiny_random
     from serving.endpoint.service import TranscriptionService
 
     options = {**SERVICE_OPTIONS, "model_id": str(ensure_tiny_random()), "device_id": "-1", "max_new_tokens": "8"}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from scripts.embedded_model import ensure_whisper_base
+from scripts.conversion.embedded_model import ensure_whisper_base
 from scripts.longform_audio import build_long_audio
 from scripts.reference import faster_whisper_model, lost_or_doubled, wer
 from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scripts.embedded_model import ensure_whisper_base
+from scripts.conversion.embedded_model import ensure_whisper_base
 from scripts.nonspeech import samples
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio

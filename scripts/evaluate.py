@@ -13,12 +13,12 @@ import time
 import jiwer
 from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
+from scripts.conversion.embedded_model import ensure_whisper_base
 from scripts.djl.batching import batch_input
 from scripts.djl.model_load import initial_input
 from scripts.djl.outputs import outputs_of
 from scripts.djl.properties import sync_handler_options
 from scripts.djl.requests import request_input
-from scripts.embedded_model import ensure_whisper_base
 from scripts.paths import PROJECT_ROOT
 from scripts.reference import faster_whisper_transcribe, wer
 from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips

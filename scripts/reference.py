@@ -12,7 +12,7 @@ from functools import lru_cache
 import jiwer
 from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-from scripts.embedded_model import ensure_ct2_whisper_base
+from scripts.conversion.embedded_model import ensure_ct2_whisper_base
 from scripts.longform_audio import LongAudio
 
 # The wheels carry no British->American spelling map; the reference sentences use American spelling already.

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _embedded_model() -> str:
-    from scripts.embedded_model import ensure_whisper_base
+    from scripts.conversion.embedded_model import ensure_whisper_base
 
     return str(ensure_whisper_base())
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from scripts import ct2_whisper, embedded_model
+from scripts.conversion import ct2_whisper, embedded_model
 from serving.constants import SAMPLE_RATE
 
 SENTENCE = "Hello world. This is a test of the speech recognizer."

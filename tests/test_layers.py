@@ -181,7 +181,7 @@ def test_an_import_along_the_layers_passes(name, source):
 
 
 @pytest.mark.parametrize(("name", "source"), [
-    ("serving.settings", "from scripts.embedded_model import ensure_whisper_base"),
+    ("serving.settings", "from scripts.conversion.embedded_model import ensure_whisper_base"),
     ("scripts.serve", "from benchmarks.load_test import main"),
     ("benchmarks.fuzz", "from tests.hostile import cases"),
 ])

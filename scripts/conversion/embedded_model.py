@@ -22,7 +22,7 @@ hashes the wheels' versions, the sizes of the ``model.bin`` parts, the contents 
 beside the target and is renamed into place when complete: a killed build never leaves a half cache, and two
 concurrent builds both end up using whichever rename came first.
 
-``python -m scripts.embedded_model [--tiny] [--cache-dir DIR]`` prints the directory.
+``python -m scripts.conversion.embedded_model [--tiny] [--cache-dir DIR]`` prints the directory.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
-    from scripts.ct2_whisper import WhisperDims
+    from scripts.conversion.ct2_whisper import WhisperDims
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class _WheelText:
 
 
 def _read_wheel_text(files: WheelFiles) -> _WheelText:
-    from scripts.ct2_whisper import read_vocabulary
+    from scripts.conversion.ct2_whisper import read_vocabulary
 
     return _WheelText(
         ct2_config=json.loads(files.config.read_text(encoding="utf-8")),
@@ -302,7 +302,7 @@ def _save_weights(path: Path, state_dict: dict) -> None:
 
 
 def _write_shared_files(directory: Path, text: _WheelText, config: dict, generation_config: dict) -> None:
-    from scripts import ct2_whisper
+    from scripts.conversion import ct2_whisper
 
     _write_json(directory / "config.json", config)
     _write_json(directory / "generation_config.json", generation_config)
@@ -312,7 +312,7 @@ def _write_shared_files(directory: Path, text: _WheelText, config: dict, generat
 
 
 def _build_whisper_base(directory: Path, files: WheelFiles) -> dict:
-    from scripts import ct2_whisper
+    from scripts.conversion import ct2_whisper
 
     text = _read_wheel_text(files)
     with open_model_bin(files) as stream:
@@ -346,7 +346,7 @@ def ensure_whisper_base(cache_dir: Path | None = None) -> Path:
 
 
 def _tiny_dims(vocab_size: int) -> WhisperDims:
-    from scripts.ct2_whisper import WhisperDims
+    from scripts.conversion.ct2_whisper import WhisperDims
 
     return WhisperDims(
         num_mel_bins=80,
@@ -379,7 +379,7 @@ def _random_state_dict(config: dict, seed: int) -> dict:
 
 
 def _build_tiny_random(directory: Path, files: WheelFiles) -> dict:
-    from scripts import ct2_whisper
+    from scripts.conversion import ct2_whisper
 
     text = _read_wheel_text(files)
     specials = ct2_whisper.special_tokens(text.vocabulary)
@@ -428,7 +428,7 @@ def ensure_ct2_whisper_base(cache_dir: Path | None = None) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.embedded_model", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m scripts.conversion.embedded_model", description=__doc__.split("\n")[0])
     parser.add_argument("--tiny", action="store_true", help="the tiny random-weight model instead of whisper-base")
     parser.add_argument(
         "--cache-dir",
