@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from scripts.conversion.embedded_model import cache_root, ensure_ct2_whisper_base
+from scripts.conversion.cache import cache_root
+from scripts.conversion.embedded_model import ensure_ct2_whisper_base
 from scripts.reference import faster_whisper_model
 
 _NOT_WORD = re.compile(r"[^\w']+")  # punctuation and spaces around a word; apostrophes stay ("don't")
