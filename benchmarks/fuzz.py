@@ -1,4 +1,4 @@
-"""Fuzz the decoder, the request parser and the service boundary with hostile input (tests/hostile.py), many cases.
+"""Fuzz the decoder, the request parser and the service boundary with hostile input (scripts/hostile/), many cases.
 
     python -m benchmarks.fuzz [--cases 10000] [--seed 0] [--model stand-in|tiny]
 
@@ -22,9 +22,7 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from serving.audio.decode import AudioLimits
-from tests.clips import clip_bytes
-from tests.hostile import (
+from scripts.hostile.requests import (
     FAIL,
     SERVICE_OPTIONS,
     audio_bytes,
@@ -38,6 +36,8 @@ from tests.hostile import (
     wav_claiming,
     without_declared_length,
 )
+from scripts.material.clips import clip_bytes
+from serving.audio.decode import AudioLimits
 
 SHARES = {"decode_audio": 0.4, "parse_request": 0.3, "service": 0.3}
 BOMB_LIMITS = AudioLimits(max_bytes=10**8, max_seconds=60)

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.reference import wer
-from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from scripts.scoring.reference import wer
 
 logger = logging.getLogger(__name__)
 

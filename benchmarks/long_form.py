@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 
 from scripts.conversion.embedded_model import ensure_whisper_base
-from scripts.longform_audio import build_long_audio
-from scripts.reference import faster_whisper_model, lost_or_doubled, wer
-from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
+from scripts.material.clips import clip_bytes, clips
+from scripts.material.longform_audio import build_long_audio
+from scripts.scoring.reference import faster_whisper_model, lost_or_doubled, wer
+from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.runner import Job, Transcriber
@@ -27,7 +28,6 @@ from serving.endpoint.service import transcriber_options
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
 from serving.settings import load_settings
-from tests.clips import clip_bytes, clips
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ same material, so the choice in ``serving/longform/vad.py`` can be checked.
 
     python -m benchmarks.silence
 
-For each non-speech sample of ``scripts.nonspeech`` and for speech mixed with white noise at falling SNR, it prints:
+For each non-speech sample of ``scripts.material.nonspeech`` and for speech mixed with white noise at falling SNR, it prints:
 (1) what whisper-base transcribes with VAD off (Whisper's own no-speech probability and log-probability rules),
 (2) the energy-gate statistic: the spread (std, dB) of 20 ms frame energies above -60 dBFS, which separates steady
 sounds from speech only while the speech is well above the noise, and (3) Silero VAD's speech regions.
@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from scripts.conversion.embedded_model import ensure_whisper_base
-from scripts.nonspeech import samples
+from scripts.material.clips import clip_bytes
+from scripts.material.nonspeech import samples
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.runner import Job, Transcriber
@@ -24,7 +25,6 @@ from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
 from serving.longform.vad import SileroVad, VadOptions, speech_regions
 from serving.settings import load_settings
-from tests.clips import clip_bytes
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
 SILENT_DBFS = -60.0

@@ -19,9 +19,9 @@ from scripts.djl.model_load import initial_input
 from scripts.djl.outputs import outputs_of
 from scripts.djl.properties import sync_handler_options
 from scripts.djl.requests import request_input
+from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.reference import faster_whisper_transcribe, wer
-from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from scripts.scoring.reference import faster_whisper_transcribe, wer
 
 
 def main() -> int:

@@ -14,10 +14,10 @@ from benchmarks.load_test import concatenated_wav
 from scripts.djl.async_replies import AsyncReply, async_request
 from scripts.djl.engine import EngineContext
 from scripts.djl.http import http_request
+from scripts.material.clips import REFERENCES, clip_bytes, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.reference import normalise
+from scripts.scoring.reference import normalise
 from serving import model
-from tests.clips import REFERENCES, clip_bytes, english_speech_clips
 from tests.handler import send_async, start_async_handler, stop_async_handler
 
 pytestmark = pytest.mark.real_model

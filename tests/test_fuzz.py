@@ -8,11 +8,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from serving.api.requests import RawRequest
-from serving.audio.decode import AudioLimits, decode_audio
-from serving.errors import AudioTooLong
-from tests.clips import clip_bytes
-from tests.hostile import (
+from scripts.hostile.requests import (
     FAIL,
     audio_bytes,
     boundary_service,
@@ -25,6 +21,10 @@ from tests.hostile import (
     wav_claiming,
     without_declared_length,
 )
+from scripts.material.clips import clip_bytes
+from serving.api.requests import RawRequest
+from serving.audio.decode import AudioLimits, decode_audio
+from serving.errors import AudioTooLong
 
 SUITE = settings(
     max_examples=150, deadline=None, derandomize=True, database=None,

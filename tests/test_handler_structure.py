@@ -12,10 +12,10 @@ from scripts.djl.model_load import initial_input
 from scripts.djl.outputs import outputs_of
 from scripts.djl.properties import sync_handler_options
 from scripts.djl.requests import multipart_input, request_input
+from scripts.material.clips import REFERENCES, clip_bytes
 from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
-from tests.clips import REFERENCES, clip_bytes
 from tests.handler import send, send_batch, start_handler
 from tests.test_audio import wav_bytes
 

@@ -10,11 +10,12 @@ import pytest
 import srt
 import webvtt
 
-from scripts.audio_files import encode_audio
-from scripts.longform_audio import build_long_audio
-from scripts.nonspeech import samples, speech_in_silence
-from scripts.reference import lost_or_doubled, wer
-from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
+from scripts.material.audio_files import encode_audio
+from scripts.material.clips import clip_bytes, clips
+from scripts.material.longform_audio import build_long_audio
+from scripts.material.nonspeech import samples, speech_in_silence
+from scripts.scoring.reference import lost_or_doubled, wer
+from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.runner import Job, Transcriber
@@ -23,7 +24,6 @@ from serving.endpoint.service import transcriber_options
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
 from serving.settings import load_settings
-from tests.clips import clip_bytes, clips
 from tests.handler import send, send_batch, start_handler
 
 pytestmark = pytest.mark.real_model

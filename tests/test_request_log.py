@@ -6,13 +6,13 @@ import re
 import numpy as np
 import pytest
 
+from scripts.hostile.requests import boundary_service
 from serving.api.params import parse_params
 from serving.api.requests import RawRequest
 from serving.batching.runner import Job
 from serving.endpoint.request_log import RequestRecord, safe_request_id
 from serving.endpoint.service import _share_time
 from serving.timing import StageTimer
-from tests.hostile import boundary_service
 from tests.test_audio import wav_bytes
 
 LOGGER = "serving.endpoint.request_log"

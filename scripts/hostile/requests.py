@@ -24,6 +24,7 @@ import av
 import numpy as np
 from hypothesis import strategies as st
 
+from scripts.material.clips import clip_bytes, clips
 from serving.api.requests import RawRequest, parse_request
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.constants import SAMPLE_RATE
@@ -31,7 +32,6 @@ from serving.endpoint.service import TranscriptionService
 from serving.errors import MAX_MESSAGE_CHARS, RequestError
 from serving.results import Transcription
 from serving.settings import load_settings
-from tests.clips import clip_bytes, clips
 
 FAIL = "FAIL"
 CLIENT_STATUSES = frozenset({400, 413, 415, 422})

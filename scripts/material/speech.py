@@ -3,7 +3,7 @@
     python -m scripts.make_speech                     # (re)generate tests/data/audio/* and references.json
     python -m scripts.make_speech --check             # transcribe the existing clips with faster-whisper
     python -m scripts.make_speech --longform [--check]  # the same for tests/data/longform/ (one clip per sentence
-                                                        # of scripts/longform_corpus.py, Opus in Ogg at 16 kHz)
+                                                        # of scripts/material/longform_corpus.py, Opus in Ogg at 16 kHz)
 
 Everything is produced locally with text-to-speech engines, so no recording or download is
 needed and the clips carry no licence baggage:
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.longform_corpus import MAX_CLIP_WER, SENTENCES, VOICES
+from scripts.material.longform_corpus import MAX_CLIP_WER, SENTENCES, VOICES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = ROOT / "tests" / "data"
 AUDIO_DIR = DATA_DIR / "audio"
 REFERENCES = DATA_DIR / "references.json"
@@ -310,7 +310,7 @@ def check(clip_set: ClipSet = STANDARD) -> bool:
     import jiwer
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-    from scripts.audio_files import read_audio
+    from scripts.material.audio_files import read_audio
 
     normalize = EnglishTextNormalizer({})  # no British->American map needed for these sentences
     references = json.loads(clip_set.references.read_text(encoding="utf-8"))

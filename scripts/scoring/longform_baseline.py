@@ -1,6 +1,6 @@
 """faster-whisper on the long test file: its WER, wall time and seam errors, the figures a long-form algorithm is
 measured against (issue 3). The reference decoder as everywhere in this project: whisper-base from the PyPI wheels,
-greedy, temperature 0, no VAD, not conditioned on the previous window (``scripts.reference``).
+greedy, temperature 0, no VAD, not conditioned on the previous window (``scripts.scoring.reference``).
 
     python -m scripts.longform_baseline [--min-seconds 300] [--n 3] [--radius-words 8]
 """
@@ -13,9 +13,9 @@ import sys
 import time
 from collections import Counter
 
-from scripts.audio_files import encode_audio
-from scripts.longform_audio import build_long_audio
-from scripts.reference import faster_whisper_model, faster_whisper_transcribe, seam_errors, wer
+from scripts.material.audio_files import encode_audio
+from scripts.material.longform_audio import build_long_audio
+from scripts.scoring.reference import faster_whisper_model, faster_whisper_transcribe, seam_errors, wer
 
 
 def main(argv: list[str] | None = None) -> int:

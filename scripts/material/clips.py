@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
 AUDIO = DATA / "audio"
 REFERENCES: dict[str, dict] = json.loads((DATA / "references.json").read_text(encoding="utf-8"))
 

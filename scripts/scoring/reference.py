@@ -1,5 +1,5 @@
 """Scoring helpers: WER with Whisper's English normaliser, faster-whisper on the same CTranslate2 weights, and the
-errors of a long-form transcript at the 30 s seams of ``scripts.longform_audio``."""
+errors of a long-form transcript at the 30 s seams of ``scripts.material.longform_audio``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import jiwer
 from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
 from scripts.conversion.embedded_model import ensure_ct2_whisper_base
-from scripts.longform_audio import LongAudio
+from scripts.material.longform_audio import LongAudio
 
 # The wheels carry no British->American spelling map; the reference sentences use American spelling already.
 _normalise = EnglishTextNormalizer({})
@@ -43,7 +43,7 @@ def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Seams: what a long-form transcript drops or repeats around the 30 s window edges of scripts.longform_audio
+# Seams: what a long-form transcript drops or repeats around the 30 s window edges of scripts.material.longform_audio
 # ----------------------------------------------------------------------------------------------------------------
 
 MISSING, REPEATED, INSERTED = "missing", "repeated", "inserted"

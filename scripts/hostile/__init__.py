@@ -1,0 +1,1 @@
+"""Hostile inputs and the properties they must keep (being sorted into modules by job)."""

@@ -1,0 +1,1 @@
+"""Test material (being sorted into modules by job)."""

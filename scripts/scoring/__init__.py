@@ -1,0 +1,1 @@
+"""Scoring against references (being sorted into modules by job)."""
