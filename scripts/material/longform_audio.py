@@ -19,8 +19,8 @@ from functools import lru_cache
 import numpy as np
 
 from scripts.material.audio_files import read_audio
-from scripts.material.speech import LONGFORM_DIR
-from scripts.material.speech import LONGFORM_REFERENCES as REFERENCES
+from scripts.material.data import LONGFORM_DIR
+from scripts.material.data import LONGFORM_REFERENCES_FILE as REFERENCES
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 
 TRIM_DB = -55.0  # dBFS: a 10 ms frame with less energy than this at a clip's start or end is silence

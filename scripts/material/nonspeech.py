@@ -3,8 +3,8 @@
 must be its sentences with nothing added in the silence around them.
 
 Levels are RMS in dBFS (0 dBFS: RMS 1.0, i.e. a square wave at full scale). Every sample is float32, mono, 16 kHz,
-deterministic, and 10-45 s long; ``samples()`` lists them all. ``scripts.material.audio_files.encode_audio`` turns any of them
-into wav or flac bytes for the HTTP/DJL path.
+deterministic, and 10-45 s long; ``samples()`` lists them all. ``scripts.material.audio_files.encode_audio`` turns
+any of them into wav or flac bytes for the HTTP/DJL path.
 """
 
 from __future__ import annotations
