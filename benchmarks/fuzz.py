@@ -22,20 +22,11 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
-from scripts.hostile.requests import (
-    FAIL,
-    SERVICE_OPTIONS,
-    audio_bytes,
-    boundary_service,
-    decode_outcome,
-    flac_silence,
-    hostile_requests,
-    ogg_claiming,
-    parse_outcome,
-    service_outcome,
-    wav_claiming,
-    without_declared_length,
-)
+from scripts.hostile.audio import audio_bytes
+from scripts.hostile.bombs import flac_silence, ogg_claiming, wav_claiming, without_declared_length
+from scripts.hostile.boundary import SERVICE_OPTIONS, boundary_service
+from scripts.hostile.outcomes import FAIL, decode_outcome, parse_outcome, service_outcome
+from scripts.hostile.requests import hostile_requests
 from scripts.material.clips import clip_bytes
 from serving.audio.decode import AudioLimits
 

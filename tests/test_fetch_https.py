@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from scripts.hostile.requests import WaveformCheckingTranscriber
+from scripts.hostile.boundary import WaveformCheckingTranscriber
 from scripts.material.clips import REFERENCES, clip_bytes
 from serving.api.requests import RawRequest
 from serving.endpoint.service import TranscriptionService

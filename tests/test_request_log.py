@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from scripts.hostile.requests import boundary_service
+from scripts.hostile.boundary import boundary_service
 from serving.api.params import parse_params
 from serving.api.requests import RawRequest
 from serving.batching.runner import Job
