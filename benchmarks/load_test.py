@@ -33,7 +33,7 @@ import httpx
 
 from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.scoring.reference import wer
+from scripts.scoring.wer import wer
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,9 @@ import torch
 from scripts.conversion.embedded_model import ensure_whisper_base
 from scripts.material.clips import clip_bytes, clips
 from scripts.material.longform_audio import build_long_audio
-from scripts.scoring.reference import faster_whisper_model, lost_or_doubled, wer
+from scripts.scoring.longform_errors import lost_or_doubled
+from scripts.scoring.reference import faster_whisper_model
+from scripts.scoring.wer import wer
 from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio

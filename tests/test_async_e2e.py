@@ -16,7 +16,7 @@ from scripts.djl.engine import EngineContext
 from scripts.djl.http import http_request
 from scripts.material.clips import REFERENCES, clip_bytes, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.scoring.reference import normalise
+from scripts.scoring.wer import normalise
 from serving import model
 from tests.handler import send_async, start_async_handler, stop_async_handler
 

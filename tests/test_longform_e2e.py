@@ -14,7 +14,8 @@ from scripts.material.audio_files import encode_audio
 from scripts.material.clips import clip_bytes, clips
 from scripts.material.longform_audio import build_long_audio
 from scripts.material.nonspeech import samples, speech_in_silence
-from scripts.scoring.reference import lost_or_doubled, wer
+from scripts.scoring.longform_errors import lost_or_doubled
+from scripts.scoring.wer import wer
 from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio

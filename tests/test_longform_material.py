@@ -18,7 +18,8 @@ from scripts.material.longform_audio import (
 )
 from scripts.material.longform_corpus import SENTENCES, VOICES
 from scripts.material.nonspeech import NOISE_LEVELS_DBFS, pink_noise, samples, speech_in_silence, tone, white_noise
-from scripts.scoring.reference import INSERTED, MISSING, REPEATED, normalise, seam_errors, seam_words
+from scripts.scoring.longform_errors import INSERTED, MISSING, REPEATED, seam_errors, seam_words
+from scripts.scoring.wer import normalise
 from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference, word_key
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS

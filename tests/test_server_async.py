@@ -17,7 +17,7 @@ from benchmarks.load_test import HOST, MODE_OPTIONS, free_port, server_process
 from scripts.djl.engine import EngineContext
 from scripts.material.clips import REFERENCES, clip_bytes, english_speech_clips
 from scripts.paths import PROJECT_ROOT
-from scripts.scoring.reference import normalise
+from scripts.scoring.wer import normalise
 from scripts.server.app import create_app
 from scripts.server.config import build_config
 from scripts.server.engine import EngineSettings, LoadedEngine

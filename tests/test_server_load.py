@@ -23,7 +23,7 @@ from benchmarks.load_test import (
     summarize,
 )
 from scripts.material.clips import REFERENCES, english_speech_clips
-from scripts.scoring.reference import wer
+from scripts.scoring.wer import wer
 
 pytestmark = pytest.mark.real_model
 
