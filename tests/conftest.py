@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach the hub
 
 import pytest  # noqa: E402
 
-from scripts.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
+from scripts.conversion.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
 
 
 @pytest.fixture(scope="session")
