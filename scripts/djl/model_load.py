@@ -46,56 +46,59 @@ def initial_input(options: Mapping[str, str],
 
     NOTE: with ``batch_size > 1`` this empty Input has ``is_batch() == True``.
     """
-    prop: dict[str, str] = {}
-    for key, value in options.items():
-        prop[key] = str(value)
-    if batch_size is not None:
-        prop["batch_size"] = str(batch_size)
-    if max_batch_delay is not None:
-        prop["max_batch_delay"] = str(max_batch_delay)
-    if engine is not None:
-        prop["engine"] = engine
-    for key, value in (env or {}).items():  # ModelInfo.loadServingProperties
+    prop = {key: str(value) for key, value in options.items()}
+    given = {"batch_size": batch_size, "max_batch_delay": max_batch_delay, "engine": engine}
+    prop.update({key: str(value) for key, value in given.items() if value is not None})
+    env = env or {}
+    _add_environment(prop, env)
+    _add_sagemaker_translations(prop, env)
+    params = _python_parameters(prop)
+    handler = prop.get("option.handler", "handle")
+    ctx = EngineContext(model_dir=model_dir, device_id=str(device_id), cluster_size=cluster_size, handler=handler)
+    return to_python(JavaInput(properties=params, content=[]), ctx)
+
+
+def _add_environment(prop: dict[str, str], env: Mapping[str, str]) -> None:
+    """``OPTION_X`` / ``ARGS_X`` variables, never overriding the file (ModelInfo.loadServingProperties)."""
+    for key, value in env.items():
         if not value:
             continue
         for prefix in ("OPTION_", "ARGS_"):
             if key.startswith(prefix):
-                name = key[len(prefix):]
-                if re.fullmatch(r"[A-Z_\d]+", name):
-                    name = name.lower()
-                if prefix == "OPTION_":
-                    if name == "entrypoint":
-                        name = "entryPoint"
-                    elif name == "engine":
-                        prop.setdefault("engine", value)
-                        continue
-                    prop.setdefault("option." + name, value)
-                else:
-                    prop.setdefault(name, value)
-    env = env or {}
-    if "SAGEMAKER_NUM_MODEL_WORKERS" in env:  # SageMakerCompatibility
+                _add_variable(prop, prefix, key[len(prefix):], value)
+
+
+def _add_variable(prop: dict[str, str], prefix: str, name: str, value: str) -> None:
+    if re.fullmatch(r"[A-Z_\d]+", name):
+        name = name.lower()
+    if prefix == "ARGS_":
+        prop.setdefault(name, value)
+    elif name == "engine":
+        prop.setdefault("engine", value)
+    else:
+        prop.setdefault("option." + ("entryPoint" if name == "entrypoint" else name), value)
+
+
+def _add_sagemaker_translations(prop: dict[str, str], env: Mapping[str, str]) -> None:
+    """SageMakerCompatibility: SageMaker's variables for workers and timeouts."""
+    if "SAGEMAKER_NUM_MODEL_WORKERS" in env:
         prop["minWorkers"] = prop["maxWorkers"] = env["SAGEMAKER_NUM_MODEL_WORKERS"]
     if "SAGEMAKER_STARTUP_TIMEOUT" in env:
         prop["option.model_loading_timeout"] = env["SAGEMAKER_STARTUP_TIMEOUT"]
     if "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS" in env:
         prop["option.predict_timeout"] = env["SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"]
 
-    # ModelInfo.configPerModelSettings
-    model_batch = int(prop.get("max_dynamic_batch_size", "1"))
-    model_batch = int(prop.get("batch_size", model_batch))
+
+def _python_parameters(prop: dict[str, str]) -> dict[str, str]:
+    """What PyModel.load passes on: options without ``option.`` (not ``option.env``), then the other properties,
+    with the model batch size settled (ModelInfo.configPerModelSettings) and ``batchifier=stack`` above 1."""
+    model_batch = int(prop.get("batch_size", prop.get("max_dynamic_batch_size", "1")))
     if "max_dynamic_batch_size" in prop:
         prop["batch_size"] = str(model_batch)
-
     opts = {k[len("option."):]: v for k, v in prop.items() if k.startswith("option.")}
     args = {k: v for k, v in prop.items() if not k.startswith("option.")}
     if model_batch > 1 and "batchifier" not in args:
         args["batchifier"] = "stack"  # ModelInfo.load -> Criteria argument
-
-    params: dict[str, str] = {}
-    for key, value in opts.items():  # PyModel.load
-        if key != "env":
-            params[key] = value
+    params = {key: value for key, value in opts.items() if key != "env"}
     params.update(args)  # properties.forEach(pyEnv::addParameter)
-    ctx = EngineContext(model_dir=model_dir, device_id=str(device_id),
-                        cluster_size=cluster_size, handler=opts.get("handler", "handle"))
-    return to_python(JavaInput(properties=params, content=[]), ctx)
+    return params
