@@ -98,7 +98,7 @@ def describe_options(options: Mapping[str, str] | None) -> str:
 
 
 def cpu_report(args: argparse.Namespace, command: str, load: float) -> Report:
-    from scripts.embedded_model import ensure_ct2_whisper_base, ensure_whisper_base
+    from scripts.conversion.embedded_model import ensure_ct2_whisper_base, ensure_whisper_base
 
     model_dir, ct2_dir = ensure_whisper_base(), ensure_ct2_whisper_base()
     threads = torch.get_num_threads()
@@ -113,7 +113,7 @@ def cpu_report(args: argparse.Namespace, command: str, load: float) -> Report:
 
 
 def gpu_report(args: argparse.Namespace, command: str, load: float) -> Report:
-    from scripts.embedded_model import ensure_whisper_base
+    from scripts.conversion.embedded_model import ensure_whisper_base
 
     if not torch.cuda.is_available():
         raise SystemExit("--gpu needs a CUDA device (torch.cuda.is_available() is False)")

@@ -1,4 +1,4 @@
-"""Fuzz the decoder, the request parser and the service boundary with hostile input (tests/hostile.py), many cases.
+"""Fuzz the decoder, the request parser and the service boundary with hostile input (scripts/hostile/), many cases.
 
     python -m benchmarks.fuzz [--cases 10000] [--seed 0] [--model stand-in|tiny]
 
@@ -22,22 +22,13 @@ from collections.abc import Callable
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
+from scripts.hostile.audio import audio_bytes
+from scripts.hostile.bombs import flac_silence, ogg_claiming, wav_claiming, without_declared_length
+from scripts.hostile.boundary import SERVICE_OPTIONS, boundary_service
+from scripts.hostile.outcomes import FAIL, decode_outcome, parse_outcome, service_outcome
+from scripts.hostile.requests import hostile_requests
+from scripts.material.clips import clip_bytes
 from serving.audio.decode import AudioLimits
-from tests.clips import clip_bytes
-from tests.hostile import (
-    FAIL,
-    SERVICE_OPTIONS,
-    audio_bytes,
-    boundary_service,
-    decode_outcome,
-    flac_silence,
-    hostile_requests,
-    ogg_claiming,
-    parse_outcome,
-    service_outcome,
-    wav_claiming,
-    without_declared_length,
-)
 
 SHARES = {"decode_audio": 0.4, "parse_request": 0.3, "service": 0.3}
 BOMB_LIMITS = AudioLimits(max_bytes=10**8, max_seconds=60)
@@ -68,7 +59,7 @@ def run(strategy: st.SearchStrategy, check: Callable[[object], str], cases: int,
 def make_service(model: str):
     if model == "stand-in":
         return boundary_service()
-    from scripts.embedded_model import ensure_tiny_random
+    from scripts.conversion.embedded_model import ensure_tiny_random
     from serving.endpoint.service import TranscriptionService
 
     options = {**SERVICE_OPTIONS, "model_id": str(ensure_tiny_random()), "device_id": "-1", "max_new_tokens": "8"}

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from scripts.properties import PROJECT_ROOT
-from scripts.reference import wer
-from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from scripts.paths import PROJECT_ROOT
+from scripts.scoring.wer import wer
 
 logger = logging.getLogger(__name__)
 

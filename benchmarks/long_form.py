@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
-from scripts.embedded_model import ensure_whisper_base
-from scripts.longform_audio import build_long_audio
-from scripts.reference import faster_whisper_model, lost_or_doubled, wer
-from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
+from scripts.conversion.embedded_model import ensure_whisper_base
+from scripts.material.clips import clip_bytes, clips
+from scripts.material.longform_audio import build_long_audio
+from scripts.scoring.longform_errors import lost_or_doubled
+from scripts.scoring.reference import faster_whisper_model
+from scripts.scoring.wer import wer
+from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.scheduler import Scheduler
@@ -26,7 +29,6 @@ from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
 from serving.endpoint.service import start_scheduler
 from serving.settings import load_settings
-from tests.clips import clip_bytes, clips
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from benchmarks.flops import FlopAudit
 from benchmarks.host_cost import HostCost
 from benchmarks.runner import Measurement, SystemRun
-from scripts.properties import PROJECT_ROOT
+from scripts.paths import PROJECT_ROOT
 
 OURS = "ours"
 OTHERS = ("baseline", "faster-whisper")

@@ -8,7 +8,7 @@ import jiwer
 from transformers.models.whisper.english_normalizer import BasicTextNormalizer
 
 from benchmarks.workload import Request
-from scripts.reference import normalise
+from scripts.scoring.wer import normalise
 
 _basic = BasicTextNormalizer()
 

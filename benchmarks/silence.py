@@ -3,7 +3,7 @@ same material, so the choice in ``serving/longform/vad.py`` can be checked.
 
     python -m benchmarks.silence
 
-For each non-speech sample of ``scripts.nonspeech`` and for speech mixed with white noise at falling SNR, it prints:
+For each non-speech sample of ``scripts.material.nonspeech`` and for speech mixed with white noise at falling SNR, it prints:
 (1) what whisper-base transcribes with VAD off (Whisper's own no-speech probability and log-probability rules),
 (2) the energy-gate statistic: the spread (std, dB) of 20 ms frame energies above -60 dBFS, which separates steady
 sounds from speech only while the speech is well above the noise, and (3) Silero VAD's speech regions.
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from scripts.embedded_model import ensure_whisper_base
-from scripts.nonspeech import samples
+from scripts.conversion.embedded_model import ensure_whisper_base
+from scripts.material.clips import clip_bytes
+from scripts.material.nonspeech import samples
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.sessions import Job
@@ -22,7 +23,6 @@ from serving.constants import SAMPLE_RATE
 from serving.endpoint.service import start_scheduler, vad_model
 from serving.longform.vad import SileroVad, VadOptions, speech_regions
 from serving.settings import load_settings
-from tests.clips import clip_bytes
 
 FRAME = SAMPLE_RATE // 50  # 20 ms
 SILENT_DBFS = -60.0

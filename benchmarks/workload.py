@@ -15,9 +15,9 @@ from itertools import cycle, islice
 
 import numpy as np
 
+from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
-from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 
 GAP_SECONDS = 0.3  # silence between two packed clips
 CLIP_LIMITS = AudioLimits(max_bytes=1 << 30, max_seconds=24 * 3600)  # set-up decoding of our own files

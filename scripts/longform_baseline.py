@@ -1,6 +1,5 @@
 """faster-whisper on the long test file: its WER, wall time and seam errors, the figures a long-form algorithm is
-measured against (issue 3). The reference decoder as everywhere in this project: whisper-base from the PyPI wheels,
-greedy, temperature 0, no VAD, not conditioned on the previous window (``scripts.reference``).
+measured against (issue 3); measured by ``scripts.scoring.longform_baseline``.
 
     python -m scripts.longform_baseline [--min-seconds 300] [--n 3] [--radius-words 8]
 """
@@ -10,12 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
-from collections import Counter
 
-from scripts.audio_files import encode_audio
-from scripts.longform_audio import build_long_audio
-from scripts.reference import faster_whisper_model, faster_whisper_transcribe, seam_errors, wer
+from scripts.scoring.longform_baseline import print_baseline
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,25 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radius-words", type=int, default=8, help="words either side of a seam")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    long_audio = build_long_audio(args.min_seconds)
-    audio = encode_audio(long_audio.waveform, "wav")
-    faster_whisper_model()  # loaded before the clock starts
-    started, cpu_started = time.perf_counter(), time.process_time()
-    text, language = faster_whisper_transcribe(audio)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    errors = seam_errors(text, long_audio, n=args.n, radius_words=args.radius_words)
-    print(f"audio {long_audio.seconds:.1f} s, {len(long_audio.sentences)} sentences, {len(long_audio.seams)} seams "
-          f"({sum(seam.inside for seam in long_audio.seams)} inside a sentence)")
-    print(f"faster-whisper: language {language}, WER {wer([long_audio.text], [text]):.2%}, wall {seconds:.1f} s "
-          f"({long_audio.seconds / seconds:.1f}x real time), CPU {cpu_seconds:.1f} s (all threads)")
-    kinds = Counter(error.kind for error in errors)
-    seams_hit = len({error.seconds for error in errors})
-    print(f"seam errors (n={args.n}, radius {args.radius_words} words): {len(errors)} at {seams_hit} of "
-          f"{len(long_audio.seams)} seams {dict(kinds)}")
-    for error in errors:
-        print(f"  {error.seconds:5.0f} s  {error.kind:8s} {error.ngram!r} (reference {error.reference_count}, "
-              f"hypothesis {error.hypothesis_count})")
-    print(f"transcript: {text}")
+    print_baseline(args.min_seconds, n=args.n, radius_words=args.radius_words)
     return 0
 
 

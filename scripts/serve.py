@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from scripts.properties import PROJECT_ROOT
+from scripts.paths import PROJECT_ROOT
 from scripts.server.app import create_app
 from scripts.server.config import DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT, build_config, parse_override
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _embedded_model() -> str:
-    from scripts.embedded_model import ensure_whisper_base
+    from scripts.conversion.embedded_model import ensure_whisper_base
 
     return str(ensure_whisper_base())
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from scripts.properties import PROJECT_ROOT
+from scripts.material.data import AUDIO_DIR as SAMPLES
 
-SAMPLES = PROJECT_ROOT / "tests" / "data" / "audio"
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 600
 mimetypes.add_type("audio/mp4", ".m4a")

@@ -9,7 +9,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach the hub
 
 import pytest  # noqa: E402
 
-from scripts.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
+from scripts.conversion.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +20,18 @@ def whisper_base_dir():
 @pytest.fixture(scope="session")
 def tiny_random_dir():
     return ensure_tiny_random()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules on the tiny model: it gains nothing from threads, and on a busy machine they only wait for each
+    other (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def free_port() -> int:

@@ -8,17 +8,15 @@ import json
 import types
 from dataclasses import dataclass
 
-from scripts.djl_requests import (
-    AsyncReply,
-    EngineContext,
-    async_request,
-    batch_input,
-    http_request,
-    initial_input,
-    outputs_of,
-    request_input,
-)
-from scripts.properties import PROJECT_ROOT, handler_options, sync_handler_options
+from scripts.djl.async_replies import AsyncReply, async_request
+from scripts.djl.batching import batch_input
+from scripts.djl.engine import EngineContext
+from scripts.djl.http import http_request
+from scripts.djl.model_load import initial_input
+from scripts.djl.outputs import outputs_of
+from scripts.djl.properties import handler_options, sync_handler_options
+from scripts.djl.requests import request_input
+from scripts.paths import PROJECT_ROOT
 from serving import model
 
 

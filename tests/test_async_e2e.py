@@ -11,11 +11,13 @@ import types
 import pytest
 
 from benchmarks.load_test import concatenated_wav
-from scripts.djl_requests import AsyncReply, EngineContext, async_request, http_request
-from scripts.properties import PROJECT_ROOT
-from scripts.reference import normalise
+from scripts.djl.async_replies import AsyncReply, async_request
+from scripts.djl.engine import EngineContext
+from scripts.djl.http import http_request
+from scripts.material.clips import REFERENCES, clip_bytes, english_speech_clips
+from scripts.paths import PROJECT_ROOT
+from scripts.scoring.wer import normalise
 from serving import model
-from tests.clips import REFERENCES, clip_bytes, english_speech_clips
 from tests.handler import send_async, start_async_handler, stop_async_handler
 
 pytestmark = pytest.mark.real_model

@@ -9,12 +9,13 @@ import asyncio
 import numpy as np
 import pytest
 
-from scripts.djl_requests import initial_input
-from scripts.properties import PROJECT_ROOT, handler_options
+from scripts.djl.model_load import initial_input
+from scripts.djl.properties import handler_options
+from scripts.material.clips import clip_bytes
+from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE
 from serving.errors import ConfigurationError
-from tests.clips import clip_bytes
 from tests.handler import send_async, start_async_handler, stop_async_handler
 from tests.test_audio import wav_bytes
 

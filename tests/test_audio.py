@@ -6,10 +6,10 @@ import av
 import numpy as np
 import pytest
 
+from scripts.material.clips import REFERENCES, clip_bytes, clips
 from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLarge, AudioTooLong, BadParameter, UndecodableAudio, UnsupportedMediaType
-from tests.clips import REFERENCES, clip_bytes, clips
 
 GENEROUS = AudioLimits(max_bytes=10**8, max_seconds=600)
 

@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from benchmarks.compare import compare
 from benchmarks.ct2_probe import probe
@@ -17,17 +16,10 @@ from benchmarks.systems import CPU, Decoding, Dispatch, FasterWhisperSetup, wind
 from benchmarks.workload import WorkloadShape, packed_request, scenarios
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SYSTEMS = ("ours", "baseline", "faster-whisper")
 TINY_SHAPE = WorkloadShape(short_single=1, short_burst=2, long_seconds=(35,), long_burst=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The tiny model gains nothing from threads, and on a busy machine they only wait for each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

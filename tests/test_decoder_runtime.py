@@ -5,7 +5,8 @@ The runtime's prefill, single-token steps (each row at its own position), logits
 what ``WhisperForConditionalGeneration`` gives for the same tokens over the same encoder states; greedy decoding
 must pick, token by token, what a plain greedy loop over the transformers model's full forward picks under the same
 logit rules (``LogitRules``, specified in tests/test_logit_rules.py), with the same no-speech probability and
-log-probability sum. Encoder states are random: the decoder is tested on its own.
+log-probability sum; and the whole WhisperDecoder must choose the tokens transformers' ``generate`` chooses. Encoder
+states are random: the decoder is tested on its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from serving.engine.decoded import DecodedWindow
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.logit_rules import LogitRules, RowState
 from serving.engine.vocabulary import Vocabulary, load_vocabulary
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ATOL = 1e-4
 
@@ -33,15 +36,6 @@ def our_decode(model, vocabulary: Vocabulary, states: torch.Tensor, prefixes: li
                      max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens)
         for (prefix, sot_index), ts in zip(prefixes, timestamps)
     ])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These models are tiny: on a shared CPU one thread is several times faster than many."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +276,40 @@ def test_the_greedy_comparison_covers_timestamps_text_min_new_and_both_endings(v
             seen["held"] |= window.ended and len(window.tokens) == min_new > 0
         seen["mixed batch"] |= len({w.ended for w in windows_}) == 2
     assert all(seen.values()), seen
+
+
+# ---- the whole decoder against transformers' generate -----------------------------------------------------------
+
+
+@torch.inference_mode()
+def test_whisper_decoder_greedy_tokens_equal_transformers_generate(request, tiny_random_dir):
+    """Our WhisperDecoder (as the runner builds it, on the CPU) and ``model.generate`` choose the same tokens for the
+    same encoder states, one language per row, text mode, within the same length limit; on the end-of-text-prone
+    copy one row ends early in a batch whose other rows run to the limit. generate returns the sampled tokens (and
+    pads ended rows); the forced and end-of-text tokens are left out as benchmarks/gpu_probe.py::check_tokens does."""
+    from transformers import WhisperProcessor
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from serving.engine.decoding import EngineOptions, WhisperDecoder
+    from serving.engine.loading import LoadedModel
+    from serving.engine.placement import Placement
+
+    processor = WhisperProcessor.from_pretrained(tiny_random_dir)
+    languages = ["en", "de", "ja", "fr"]
+    endings = set()
+    for name in ("random", "eot-prone"):
+        model = case_model(request, name)
+        loaded = LoadedModel(model, processor, Placement(torch.device("cpu"), torch.float32, 0))
+        decoder = WhisperDecoder(loaded, EngineOptions(capacity=4, max_new_tokens=MAX_NEW, cuda_graphs=False))
+        vocabulary = decoder.vocabulary
+        states = encoder_states(4, seed=12)
+        ours = decoder.decode(states, [decoder.window_prompt(language, "transcribe", (), False, 0.0)
+                                       for language in languages])
+        generated = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), language=languages,
+                                   task="transcribe", max_new_tokens=MAX_NEW, return_timestamps=False)
+        theirs = [tuple(t for t in row if t < vocabulary.eot or t >= vocabulary.timestamp_begin)
+                  for row in generated.tolist()]
+        assert [window.tokens for window in ours] == theirs, name
+        assert len({window.tokens for window in ours}) > 1  # the rows differ: the comparison is per row
+        endings |= {(window.ended, len(window.tokens) == MAX_NEW) for window in ours}
+    assert endings == {(True, False), (False, True)}  # windows that ended before the limit, and cut by it

@@ -8,17 +8,12 @@ import struct
 
 import pytest
 
-from scripts.djl_requests import (
-    DjlHttpError,
-    DjlWorkerError,
-    batch_input,
-    form_request,
-    http_request,
-    initial_input,
-    multipart_input,
-    outputs_of,
-    request_input,
-)
+from scripts.djl.batching import batch_input
+from scripts.djl.errors import DjlHttpError, DjlWorkerError
+from scripts.djl.http import form_request, http_request
+from scripts.djl.model_load import initial_input
+from scripts.djl.outputs import outputs_of
+from scripts.djl.requests import multipart_input, request_input
 from serving import djl_compat
 from serving.djl_compat import Input, Output
 

@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from scripts.hostile.boundary import WaveformCheckingRunner
+from scripts.material.clips import REFERENCES, clip_bytes
 from serving.api.requests import RawRequest
 from serving.batching.scheduler import Scheduler
 from serving.endpoint.service import TranscriptionService
@@ -40,8 +42,6 @@ from serving.fetch.limits import Deadline, FetchLimits
 from serving.fetch.s3 import S3Fetcher
 from serving.fetch.sources import AudioSources
 from serving.settings import load_settings
-from tests.clips import REFERENCES, clip_bytes
-from tests.hostile import WaveformCheckingRunner
 
 CLIP = clip_bytes("codec_wav.wav")
 LIMITS = FetchLimits(max_bytes=1_000_000, timeout_seconds=1.0)

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from scripts.material.clips import REFERENCES, clip_bytes
 from serving import model
 from serving.errors import (
     AudioTooLarge,
@@ -20,7 +21,6 @@ from serving.errors import (
 from serving.fetch.audio_url import S3Object
 from serving.fetch.limits import FetchLimits
 from serving.fetch.s3 import S3Fetcher, _client_error
-from tests.clips import REFERENCES, clip_bytes
 from tests.conftest import free_port
 from tests.handler import send, start_handler
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.longform_audio import build_long_audio
+from scripts.material.longform_audio import build_long_audio
 from serving.api.params import parse_params
 from serving.batching.runner import Runner
 from serving.batching.sessions import Job

@@ -8,23 +8,15 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from scripts.hostile.audio import audio_bytes
+from scripts.hostile.bombs import flac_silence, ogg_claiming, wav_claiming, without_declared_length
+from scripts.hostile.boundary import boundary_service
+from scripts.hostile.outcomes import FAIL, decode_outcome, parse_outcome, service_outcome
+from scripts.hostile.requests import hostile_requests
+from scripts.material.clips import clip_bytes
 from serving.api.requests import RawRequest
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.errors import AudioTooLong
-from tests.clips import clip_bytes
-from tests.hostile import (
-    FAIL,
-    audio_bytes,
-    boundary_service,
-    decode_outcome,
-    flac_silence,
-    hostile_requests,
-    ogg_claiming,
-    parse_outcome,
-    service_outcome,
-    wav_claiming,
-    without_declared_length,
-)
 
 SUITE = settings(
     max_examples=150, deadline=None, derandomize=True, database=None,

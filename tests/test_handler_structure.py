@@ -8,11 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from scripts.djl_requests import initial_input, multipart_input, outputs_of, request_input
-from scripts.properties import PROJECT_ROOT, sync_handler_options
+from scripts.djl.model_load import initial_input
+from scripts.djl.outputs import outputs_of
+from scripts.djl.properties import sync_handler_options
+from scripts.djl.requests import multipart_input, request_input
+from scripts.material.clips import REFERENCES, clip_bytes
+from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
-from tests.clips import REFERENCES, clip_bytes
 from tests.handler import send, send_batch, start_handler
 from tests.test_audio import wav_bytes
 

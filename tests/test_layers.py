@@ -1,6 +1,7 @@
 """The import contracts, checked on the source (ast, nothing imported): the layers of ``serving`` import one way,
 ``longform`` never reaches torch, the top-level folders import benchmarks -> scripts -> serving, nothing imports
-``tests``. Each rule is also tried on a hand-made import that breaks it, so that none of them can pass vacuously."""
+``tests``, each package of ``scripts`` imports only what its ``__init__`` allows. Each rule is also tried on a
+hand-made import that breaks it, so that none of them can pass vacuously."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "batching": frozenset({"longform", "engine", "api", "audio"}),
     "endpoint": frozenset({"batching", "longform", "engine", "api", "audio", "fetch"}),
     "adapter": frozenset({"endpoint", "api", "djl_standin"}),  # model.py and djl_compat.py
+}
+# Package of scripts -> the modules it may import besides its own and scripts.paths (a name covers its submodules).
+# The command lines (the modules directly in scripts/) may import anything the folder rules allow.
+SCRIPTS_MAY_IMPORT: dict[str, frozenset[str]] = {
+    "paths": frozenset(),
+    "djl": frozenset({"serving.djl_compat"}),
+    "conversion": frozenset({"serving.constants"}),
+    "material": frozenset({"serving.constants"}),
+    "hostile": frozenset({"scripts.material", "serving"}),
+    "scoring": frozenset({"scripts.conversion", "scripts.material"}),
+    "server": frozenset({"scripts.djl", "serving.djl_compat"}),
+    "sagemaker": frozenset({"scripts.djl.properties", "serving.longform.vad"}),
 }
 # Top-level folder -> the folders it may import (besides itself).
 FOLDERS_MAY_IMPORT = {
@@ -110,6 +123,31 @@ def folder_violations(name: str, imported: set[str] | frozenset[str]) -> list[st
             if target.split(".")[0] in TOP_LEVEL and target.split(".")[0] not in (folder, *allowed)]
 
 
+def scripts_part(name: str) -> str:
+    """The package of ``scripts`` a module belongs to; ``cli`` for the command lines directly in scripts/."""
+    parts = name.split(".")
+    if len(parts) == 1:
+        return "root"
+    if parts[1] in SCRIPTS_MAY_IMPORT:
+        return parts[1]
+    return "cli" if len(parts) == 2 else "unknown"
+
+
+def scripts_violations(name: str, imported: set[str] | frozenset[str]) -> list[str]:
+    own = scripts_part(name)
+    allowed = SCRIPTS_MAY_IMPORT.get(own)
+    if allowed is None:
+        return []
+    wrong = []
+    for target in sorted(i for i in imported if i.split(".")[0] in ("scripts", "serving") and i != "scripts"):
+        if target.split(".")[0] == "scripts" and scripts_part(target) in (own, "paths"):
+            continue
+        if any(target == a or target.startswith(f"{a}.") for a in allowed):
+            continue
+        wrong.append(f"{name} ({own}) imports {target}")
+    return wrong
+
+
 def reaches_torch(name: str, seen: set[str] | None = None) -> list[str]:
     """An import chain from ``name`` (a serving module) to torch, or [] when there is none."""
     seen = set() if seen is None else seen
@@ -140,6 +178,19 @@ def test_top_level_folders_import_benchmarks_then_scripts_then_serving_and_nothi
     assert [v for name in modules() for v in folder_violations(name, imports(name))] == []
 
 
+SCRIPTS = sorted(name for name in modules() if name.startswith("scripts"))
+
+
+def test_every_scripts_module_belongs_to_a_package_or_is_a_command_line():
+    assert [name for name in SCRIPTS if scripts_part(name) == "unknown"] == []
+    commands = [name for name in SCRIPTS if scripts_part(name) == "cli"]
+    assert "scripts.serve" in commands and "scripts.make_speech" in commands
+
+
+def test_the_packages_of_scripts_import_what_they_say():
+    assert [v for name in SCRIPTS for v in scripts_violations(name, imports(name))] == []
+
+
 def test_longform_imports_nothing_that_imports_torch():
     chains = {name: reaches_torch(name) for name in SERVING if layer(name) == "longform"}
     assert {name: chain for name, chain in chains.items() if chain} == {}
@@ -152,7 +203,8 @@ def test_djl_is_imported_only_by_the_adapter():
 
 
 def test_every_package_says_what_it_holds_and_may_import():
-    packages = [path for name, path in modules().items() if path.name == "__init__.py" and name.startswith("serving")]
+    packages = [path for name, path in modules().items()
+                if path.name == "__init__.py" and name.startswith(("serving", "scripts"))]
     undocumented = [str(p) for p in packages if p.parent.name != "djl_standin"
                     and "import" not in (ast.get_docstring(ast.parse(p.read_text())) or "")]
     assert undocumented == []
@@ -181,12 +233,35 @@ def test_an_import_along_the_layers_passes(name, source):
 
 
 @pytest.mark.parametrize(("name", "source"), [
-    ("serving.settings", "from scripts.embedded_model import ensure_whisper_base"),
+    ("serving.settings", "from scripts.conversion.embedded_model import ensure_whisper_base"),
     ("scripts.serve", "from benchmarks.load_test import main"),
     ("benchmarks.fuzz", "from tests.hostile import cases"),
 ])
 def test_an_import_against_the_folders_is_caught(name, source):
     assert folder_violations(name, imports_of(source, name))
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("scripts.material.clips", "from scripts.scoring.wer import wer"),
+    ("scripts.djl.wire", "from serving.endpoint.service import TranscriptionService"),
+    ("scripts.scoring.wer", "from scripts.djl.outputs import outputs_of"),
+    ("scripts.conversion.cache", "from scripts.material.data import DATA_DIR"),
+    ("scripts.server.app", "from scripts.sagemaker.artifact import package"),
+    ("scripts.sagemaker.artifact", "from scripts.djl.outputs import outputs_of"),
+])
+def test_an_import_against_the_scripts_packages_is_caught(name, source):
+    assert scripts_violations(name, imports_of(source, name))
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("scripts.scoring.longform_errors", "from scripts.material.longform_audio import LongAudio"),
+    ("scripts.server.engine", "from scripts.djl.engine import EngineContext"),
+    ("scripts.sagemaker.artifact", "from serving.longform.vad import MODEL_FILE"),
+    ("scripts.material.clips", "from scripts.paths import PROJECT_ROOT"),
+    ("scripts.serve", "from scripts.conversion.embedded_model import ensure_whisper_base"),
+])
+def test_an_import_along_the_scripts_packages_passes(name, source):
+    assert scripts_violations(name, imports_of(source, name)) == []
 
 
 def test_a_torch_import_two_modules_away_is_found():

@@ -10,18 +10,19 @@ import pytest
 import srt
 import webvtt
 
-from scripts.audio_files import encode_audio
-from scripts.longform_audio import build_long_audio
-from scripts.nonspeech import samples, speech_in_silence
-from scripts.reference import lost_or_doubled, wer
-from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference
+from scripts.material.audio_files import encode_audio
+from scripts.material.clips import clip_bytes, clips
+from scripts.material.longform_audio import build_long_audio
+from scripts.material.nonspeech import samples, speech_in_silence
+from scripts.scoring.longform_errors import lost_or_doubled
+from scripts.scoring.wer import wer
+from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
 from serving.endpoint.service import start_scheduler
 from serving.settings import load_settings
-from tests.clips import clip_bytes, clips
 from tests.handler import send, send_batch, start_handler
 
 pytestmark = pytest.mark.real_model

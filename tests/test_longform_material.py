@@ -6,8 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from scripts.audio_files import encode_audio, read_audio
-from scripts.longform_audio import (
+from scripts.material.audio_files import encode_audio, read_audio
+from scripts.material.longform_audio import (
     LONGFORM_DIR,
     REFERENCES,
     TRIM_DB,
@@ -16,10 +16,11 @@ from scripts.longform_audio import (
     trim_silence,
     with_silence,
 )
-from scripts.longform_corpus import SENTENCES, VOICES
-from scripts.nonspeech import NOISE_LEVELS_DBFS, pink_noise, samples, speech_in_silence, tone, white_noise
-from scripts.reference import INSERTED, MISSING, REPEATED, normalise, seam_errors, seam_words
-from scripts.word_reference import Word, faster_whisper_words, match_words, timing_difference, word_key
+from scripts.material.longform_corpus import SENTENCES, VOICES
+from scripts.material.nonspeech import NOISE_LEVELS_DBFS, pink_noise, samples, speech_in_silence, tone, white_noise
+from scripts.scoring.longform_errors import INSERTED, MISSING, REPEATED, seam_errors, seam_words
+from scripts.scoring.wer import normalise
+from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference, word_key
 from serving.audio.decode import AudioLimits, decode_audio
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 

@@ -6,10 +6,10 @@ import re
 import numpy as np
 import pytest
 
+from scripts.hostile.boundary import boundary_service
 from serving.api.requests import RawRequest
 from serving.endpoint.request_log import RequestRecord
 from serving.identity import RequestId, safe_label
-from tests.hostile import boundary_service
 from tests.test_audio import wav_bytes
 
 LOGGER = "serving.endpoint.request_log"

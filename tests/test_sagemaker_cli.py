@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
 import pytest
 
+from scripts.paths import PROJECT_ROOT  # noqa: E402
 from scripts.sagemaker.cli import main  # noqa: E402
 from scripts.sagemaker.local import LocalOptions, docker_command, engine_problem  # noqa: E402
 
@@ -81,6 +84,42 @@ def test_package_holds_exactly_the_artifact(artifact):
     assert "serving.properties" in files and "requirements.txt" in files and "serving/model.py" in files
     assert all(f.startswith("serving/") or f in {"serving.properties", "requirements.txt"} for f in files)
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_package_leaves_out_the_djl_standin(artifact):
+    assert (PROJECT_ROOT / "serving" / "djl_standin" / "__init__.py").is_file()  # there is one to leave out
+    assert (artifact / "serving" / "djl_compat.py").is_file()
+    assert [p for p in artifact.rglob("*") if "djl_standin" in p.parts] == []
+
+
+def _import_djl_compat(root: Path, site: Path, cwd: Path) -> subprocess.CompletedProcess:
+    """``import serving.djl_compat`` from ``root`` in a bare interpreter (no site-packages, no editable install) whose
+    only ``djl_python`` is the one in ``site``."""
+    code = (f"import sys; sys.path[:0] = [{str(root)!r}, {str(site)!r}]; "
+            "import serving.djl_compat as compat; print(compat.Input.__module__)")
+    return subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, cwd=cwd,
+                          timeout=60)
+
+
+def test_in_the_artifact_a_broken_djl_python_is_not_hidden_by_the_standin(artifact, tmp_path):
+    site = tmp_path / "site"
+    (site / "djl_python").mkdir(parents=True)
+    (site / "djl_python" / "__init__.py").write_text('raise ImportError("djl_python is broken")\n')
+    in_source = _import_djl_compat(PROJECT_ROOT, site, tmp_path)
+    assert (in_source.returncode, in_source.stdout.strip()) == (0, "serving.djl_standin.inputs"), in_source.stderr
+    shipped = _import_djl_compat(artifact, site, tmp_path)
+    assert shipped.returncode != 0
+    assert "djl_python is broken" in shipped.stderr
+
+
+def test_an_artifact_holding_the_djl_standin_is_refused(artifact):
+    from scripts.sagemaker.artifact import validate
+    from scripts.sagemaker.errors import CliError
+
+    (artifact / "serving" / "djl_standin").mkdir()
+    (artifact / "serving" / "djl_standin" / "__init__.py").write_text("")
+    with pytest.raises(CliError, match="djl_standin"):
+        validate(artifact)
 
 
 def test_package_writes_the_tensor_parallel_degree_into_serving_properties(tmp_path):

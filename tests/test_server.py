@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from scripts.djl_requests import EngineContext, http_request
-from scripts.properties import PROJECT_ROOT
+from scripts.djl.engine import EngineContext
+from scripts.djl.http import http_request
+from scripts.paths import PROJECT_ROOT
 from scripts.server.app import create_app
 from scripts.server.batching import SyncBatcher
 from scripts.server.config import build_config

@@ -14,14 +14,14 @@ import pytest
 from starlette.testclient import TestClient
 
 from benchmarks.load_test import HOST, MODE_OPTIONS, free_port, server_process
-from scripts.djl_requests import EngineContext
-from scripts.properties import PROJECT_ROOT
-from scripts.reference import normalise
+from scripts.djl.engine import EngineContext
+from scripts.material.clips import REFERENCES, clip_bytes, english_speech_clips
+from scripts.paths import PROJECT_ROOT
+from scripts.scoring.wer import normalise
 from scripts.server.app import create_app
 from scripts.server.config import build_config
 from scripts.server.engine import EngineSettings, LoadedEngine
 from serving.djl_compat import Input, Output
-from tests.clips import REFERENCES, clip_bytes, english_speech_clips
 
 EVENT_STREAM = "text/event-stream"
 

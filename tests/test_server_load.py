@@ -22,8 +22,8 @@ from benchmarks.load_test import (
     stop,
     summarize,
 )
-from scripts.reference import wer
-from tests.clips import REFERENCES, english_speech_clips
+from scripts.material.clips import REFERENCES, english_speech_clips
+from scripts.scoring.wer import wer
 
 pytestmark = pytest.mark.real_model
 

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from scripts.reference import faster_whisper_transcribe, normalise, wer
+from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
+from scripts.scoring.reference import faster_whisper_transcribe
+from scripts.scoring.wer import normalise, wer
 from serving import model
-from tests.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from tests.handler import send, send_batch, start_handler
 
 pytestmark = pytest.mark.real_model

@@ -8,10 +8,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.properties import read_properties
+from scripts.djl.properties import read_properties
 from scripts.sagemaker.constants import (
     ENTRY_POINT_KEY,
     EXCLUDED_DIR_NAMES,
+    EXCLUDED_SERVING_PACKAGES,
     EXCLUDED_SUFFIXES,
     FORBIDDEN_REQUIREMENTS,
     MODEL_ID_KEY,
@@ -91,6 +92,10 @@ def validate(artifact_dir: Path) -> dict[str, str]:
         raise CliError(f"{REQUIREMENTS_FILE} lists {', '.join(forbidden)}: the LMI image has them; remove them")
     if properties.get(VAD_KEY, "silero") != "off":
         _validate_vad(artifact_dir, properties, names)
+    stand_ins = sorted(name for name in EXCLUDED_SERVING_PACKAGES if (artifact_dir / SERVING_PACKAGE / name).exists())
+    if stand_ins:
+        raise CliError(f"{SERVING_PACKAGE}/{', '.join(stand_ins)} must not be shipped (a development stand-in); "
+                       "run `whisper-lmi package` again")
     return properties
 
 
@@ -125,17 +130,14 @@ def set_model_id(artifact_dir: Path, model_id: str) -> None:
 
 
 def package(options: PackageOptions) -> list[Path]:
-    """Copy serving.properties, serving/ and requirements.txt into a fresh ``output_dir``; validate it."""
+    """Copy serving.properties, serving/ (without the DJL stand-in) and requirements.txt into a fresh ``output_dir``;
+    validate it."""
     out = options.output_dir
     _prepare_output(out)
     source = options.source_dir
     shutil.copy2(source / PROPERTIES_FILE, out / PROPERTIES_FILE)
     shutil.copy2(source / REQUIREMENTS_FILE, out / REQUIREMENTS_FILE)
-    shutil.copytree(
-        source / SERVING_PACKAGE,
-        out / SERVING_PACKAGE,
-        ignore=shutil.ignore_patterns(*EXCLUDED_DIR_NAMES, *(f"*{s}" for s in EXCLUDED_SUFFIXES)),
-    )
+    shutil.copytree(source / SERVING_PACKAGE, out / SERVING_PACKAGE, ignore=_not_shipped(source / SERVING_PACKAGE))
     _bundle_vad_model(out)
     if options.model_id:
         set_model_id(out, options.model_id)
@@ -143,6 +145,19 @@ def package(options: PackageOptions) -> list[Path]:
         set_option(out, TENSOR_PARALLEL_KEY, options.tensor_parallel_degree)
     validate(out)
     return artifact_files(out)
+
+
+def _not_shipped(serving_dir: Path):
+    """``copytree``'s ``ignore``: caches and bytecode anywhere, the stand-in packages at the top of ``serving/``."""
+    caches = shutil.ignore_patterns(*EXCLUDED_DIR_NAMES, *(f"*{s}" for s in EXCLUDED_SUFFIXES))
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        ignored = set(caches(directory, names))
+        if Path(directory) == serving_dir:
+            ignored |= EXCLUDED_SERVING_PACKAGES & set(names)
+        return ignored
+
+    return ignore
 
 
 def _bundle_vad_model(out: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from scripts.paths import PROJECT_ROOT
 
 # --- artifact ------------------------------------------------------------------------------------------------
 PROPERTIES_FILE = "serving.properties"
@@ -15,6 +13,9 @@ MODEL_ID_KEY = "option.model_id"
 DEFAULT_ARTIFACT_DIR = PROJECT_ROOT / "build" / "sagemaker-artifact"
 EXCLUDED_DIR_NAMES = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+# Packages of serving/ that are development stand-ins, never shipped: in the container ``serving.djl_compat`` must
+# import the real ``djl_python`` or fail, not fall back to the stand-in and hide why.
+EXCLUDED_SERVING_PACKAGES = frozenset({"djl_standin"})
 # Packages the LMI image already has; reinstalling them at worker start costs minutes.
 FORBIDDEN_REQUIREMENTS = frozenset({"torch", "transformers"})
 REQUIRED_PROPERTIES = {"engine": "Python", "option.rolling_batch": "disable"}

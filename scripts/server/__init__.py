@@ -4,4 +4,7 @@
 dynamic batching in sync mode), ``async_mode`` (DJL's async mode: one awaited handler call per request, streamed
 responses), ``djl_http`` (HTTP <-> DJL Input/Output), ``app`` (the Starlette routes and lifecycle). Start it with
 ``python -m scripts.serve``.
+
+May import: ``scripts.djl`` (requests and responses as DJL builds them), ``scripts.paths`` and
+``serving.djl_compat`` (``Input``/``Output``). ``serving/model.py`` is loaded from its file, as DJL loads it.
 """

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scripts.djl_requests import DjlHttpError, DjlWorkerError
+from scripts.djl.errors import DjlHttpError, DjlWorkerError
 from scripts.server.async_mode import AsyncDispatcher
 from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig

@@ -1,7 +1,7 @@
 """DJL's async mode: every request is its own awaited handle() call on the server's event loop (no dynamic
 batching: the handler batches on its own); its Output, or the Outputs its async generator yields, become the HTTP
-response as DJL's Java side builds it (:class:`scripts.djl_requests.AsyncReply`): status and headers with the first
-chunk, a plain response when that chunk is also the last, else a chunked (streamed) one.
+response as DJL's Java side builds it (:class:`scripts.djl.async_replies.AsyncReply`): status and headers with the
+first chunk, a plain response when that chunk is also the last, else a chunked (streamed) one.
 
 Same two methods as :class:`scripts.server.batching.SyncBatcher`: ``submit(request)`` and ``close()``.
 """
@@ -13,14 +13,10 @@ import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from scripts.djl_requests import (
-    REQUEST_TRACKING_ID,
-    AsyncReply,
-    DjlResponse,
-    DjlWorkerError,
-    JavaInput,
-    async_request,
-)
+from scripts.djl.async_replies import REQUEST_TRACKING_ID, AsyncReply, async_request
+from scripts.djl.errors import DjlWorkerError
+from scripts.djl.java import JavaInput
+from scripts.djl.outputs import DjlResponse
 from scripts.server.engine import LoadedEngine, call_async_handler
 from serving.djl_compat import Output
 

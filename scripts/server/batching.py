@@ -13,7 +13,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from scripts.djl_requests import DjlHttpError, DjlResponse, DjlWorkerError, JavaInput, batch_input, outputs_of
+from scripts.djl.batching import batch_input
+from scripts.djl.errors import DjlHttpError, DjlWorkerError
+from scripts.djl.java import JavaInput
+from scripts.djl.outputs import DjlResponse, outputs_of
 from scripts.server.engine import LoadedEngine, call_handler
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.properties import read_properties
+from scripts.djl.properties import read_properties
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

@@ -12,7 +12,9 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from scripts.djl_requests import DjlResponse, JavaInput, form_request, http_request
+from scripts.djl.http import form_request, http_request
+from scripts.djl.java import JavaInput
+from scripts.djl.outputs import DjlResponse
 from scripts.server.async_mode import DjlStream
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")

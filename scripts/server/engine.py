@@ -15,7 +15,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.djl_requests import EngineContext, initial_input
+from scripts.djl.engine import EngineContext
+from scripts.djl.model_load import initial_input
 from scripts.server.config import ServerConfig
 from serving.djl_compat import Input, Output
 

@@ -101,7 +101,9 @@ class ChunkedPlan:
         words = _placed(self._drafts(last))
         stop = words[-1].word.end if words else last.offset
         start = round(stop * SAMPLE_RATE)
-        if self.waveform.shape[0] - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= last.start:
+        samples = self.waveform.shape[0]
+        covers_the_end = last.start + last.length >= samples  # a repaired last window may end before the audio
+        if (covers_the_end and samples - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
             return
         tail = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                           length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,

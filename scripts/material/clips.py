@@ -1,17 +1,17 @@
-"""The committed test clips and their reference texts (made by ``python -m scripts.make_speech``)."""
+"""The committed test clips of ``tests/data/audio/`` and their reference texts (made by ``python -m scripts.make_speech``;
+``tests/data/references.json`` lists them)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-DATA = Path(__file__).parent / "data"
-AUDIO = DATA / "audio"
-REFERENCES: dict[str, dict] = json.loads((DATA / "references.json").read_text(encoding="utf-8"))
+from scripts.material.data import AUDIO_DIR, REFERENCES_FILE
+
+REFERENCES: dict[str, dict] = json.loads(REFERENCES_FILE.read_text(encoding="utf-8"))
 
 
 def clip_bytes(name: str) -> bytes:
-    return (AUDIO / name).read_bytes()
+    return (AUDIO_DIR / name).read_bytes()
 
 
 def clips(language: str | None = None, codec: str | None = None) -> list[str]:

@@ -9,7 +9,7 @@ Voices were given in the rotation of ``VOICES`` when the list was written; sente
 (whisper-base, beam 1) transcribed at a word error rate above ``MAX_CLIP_WER`` were then rewritten for the same
 voice (``python -m scripts.make_speech --longform --check``), so the material measures the long-form algorithm, not
 the text-to-speech engines. Finally a few neighbours were swapped so that, with the clips trimmed and joined without
-pauses (``scripts.longform_audio``), every 30 s window edge falls at least a second inside a sentence.
+pauses (``scripts.material.longform_audio``), every 30 s window edge falls at least a second inside a sentence.
 
 Data only: ``python -m scripts.make_speech --longform`` speaks these into ``tests/data/longform/``.
 """

@@ -3,8 +3,8 @@
 must be its sentences with nothing added in the silence around them.
 
 Levels are RMS in dBFS (0 dBFS: RMS 1.0, i.e. a square wave at full scale). Every sample is float32, mono, 16 kHz,
-deterministic, and 10-45 s long; ``samples()`` lists them all. ``scripts.audio_files.encode_audio`` turns any of them
-into wav or flac bytes for the HTTP/DJL path.
+deterministic, and 10-45 s long; ``samples()`` lists them all. ``scripts.material.audio_files.encode_audio`` turns
+any of them into wav or flac bytes for the HTTP/DJL path.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scripts.longform_audio import build_long_audio, with_silence
+from scripts.material.longform_audio import build_long_audio, with_silence
 from serving.constants import SAMPLE_RATE
 
 NOISE_LEVELS_DBFS = (-30.0, -20.0, -10.0)

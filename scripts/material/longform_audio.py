@@ -18,9 +18,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from scripts.audio_files import read_audio
-from scripts.make_speech import LONGFORM_DIR
-from scripts.make_speech import LONGFORM_REFERENCES as REFERENCES
+from scripts.material.audio_files import read_audio
+from scripts.material.data import LONGFORM_DIR
+from scripts.material.data import LONGFORM_REFERENCES_FILE as REFERENCES
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
 
 TRIM_DB = -55.0  # dBFS: a 10 ms frame with less energy than this at a clip's start or end is silence
@@ -115,7 +115,7 @@ def _take(min_seconds: float) -> list[_Clip]:
             return clips
     raise ValueError(
         f"the corpus in {LONGFORM_DIR} lasts {total / SAMPLE_RATE:.1f} s trimmed, less than {min_seconds:g} s; "
-        "add sentences to scripts/longform_corpus.py"
+        "add sentences to scripts/material/longform_corpus.py"
     )
 
 

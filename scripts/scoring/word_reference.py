@@ -1,7 +1,7 @@
 """Reference word timestamps from faster-whisper on the same whisper-base weights, and how to compare ours with them.
 
 ``faster_whisper_words(audio)`` transcribes a 16 kHz float32 array with word timestamps (greedy, no VAD, no
-conditioning on the previous window, temperature 0: the settings of ``scripts.reference.faster_whisper_transcribe``);
+conditioning on the previous window, temperature 0: the settings of ``scripts.scoring.reference.faster_whisper_transcribe``);
 results are cached on disk beside the converted model (keyed by the audio, the model and faster-whisper's version: the
 reference is computed by faster-whisper, once per machine, never written by hand) and per process. ``match_words(ours, theirs)`` pairs the words that agree, in order;
 ``timing_difference(pairs)`` summarises how far apart their start and end times are.
@@ -20,8 +20,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from scripts.embedded_model import cache_root, ensure_ct2_whisper_base
-from scripts.reference import faster_whisper_model
+from scripts.conversion.cache import cache_root
+from scripts.conversion.embedded_model import ensure_ct2_whisper_base
+from scripts.scoring.reference import faster_whisper_model
 
 _NOT_WORD = re.compile(r"[^\w']+")  # punctuation and spaces around a word; apostrophes stay ("don't")
 

@@ -1,49 +1,18 @@
-"""Scoring helpers: WER with Whisper's English normaliser, faster-whisper on the same CTranslate2 weights, and the
-errors of a long-form transcript at the 30 s seams of ``scripts.longform_audio``."""
+"""What a long-form transcript gets wrong that a short one would not: n-grams it drops or repeats around the 30 s
+seams of a ``scripts.material.longform_audio.LongAudio`` (``seam_errors``), and runs of words dropped or phrases
+doubled anywhere (``lost_or_doubled``). Both compare normalised words (``scripts.scoring.wer.normalise``)."""
 
 from __future__ import annotations
 
 import difflib
-import io
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 
-import jiwer
-from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
-
-from scripts.embedded_model import ensure_ct2_whisper_base
-from scripts.longform_audio import LongAudio
-
-# The wheels carry no British->American spelling map; the reference sentences use American spelling already.
-_normalise = EnglishTextNormalizer({})
-
-
-def normalise(text: str) -> str:
-    return _normalise(text)
-
-
-def wer(references: list[str], hypotheses: list[str]) -> float:
-    return jiwer.wer([normalise(r) for r in references], [normalise(h) for h in hypotheses])
-
-
-@lru_cache(maxsize=1)
-def faster_whisper_model(threads: int = 2):
-    from faster_whisper import WhisperModel
-
-    return WhisperModel(str(ensure_ct2_whisper_base()), device="cpu", compute_type="float32", cpu_threads=threads)
-
-
-def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:
-    """(text, language) from faster-whisper, greedy (beam 1), no VAD: the reference decoder on the same weights."""
-    segments, info = faster_whisper_model().transcribe(
-        io.BytesIO(audio), beam_size=1, temperature=0.0, condition_on_previous_text=False, **options
-    )
-    return " ".join(segment.text.strip() for segment in segments), info.language
-
+from scripts.material.longform_audio import LongAudio
+from scripts.scoring.wer import normalise
 
 # ----------------------------------------------------------------------------------------------------------------
-# Seams: what a long-form transcript drops or repeats around the 30 s window edges of scripts.longform_audio
+# Seams: what a long-form transcript drops or repeats around the 30 s window edges
 # ----------------------------------------------------------------------------------------------------------------
 
 MISSING, REPEATED, INSERTED = "missing", "repeated", "inserted"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from scripts.paths import PROJECT_ROOT
+
 SERVING_PROPERTIES = PROJECT_ROOT / "serving.properties"
 
 

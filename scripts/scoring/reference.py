@@ -1,0 +1,24 @@
+"""The reference decoder: faster-whisper on the same CTranslate2 whisper-base weights as ours, greedy (beam 1),
+temperature 0, no VAD, not conditioned on the previous window."""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+from scripts.conversion.embedded_model import ensure_ct2_whisper_base
+
+
+@lru_cache(maxsize=1)
+def faster_whisper_model(threads: int = 2):
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(str(ensure_ct2_whisper_base()), device="cpu", compute_type="float32", cpu_threads=threads)
+
+
+def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:
+    """(text, language) from faster-whisper, greedy (beam 1), no VAD: the reference decoder on the same weights."""
+    segments, info = faster_whisper_model().transcribe(
+        io.BytesIO(audio), beam_size=1, temperature=0.0, condition_on_previous_text=False, **options
+    )
+    return " ".join(segment.text.strip() for segment in segments), info.language
