@@ -6,8 +6,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from scripts.sagemaker.aws import ApiCall, Aws
-from scripts.sagemaker.constants import (
+from whisper_lmi.sagemaker.aws import ApiCall, Aws
+from whisper_lmi.sagemaker.constants import (
     DEFAULT_DOWNLOAD_TIMEOUT_S,
     DEFAULT_INSTANCE_COUNT,
     DEFAULT_INSTANCE_TYPE,
@@ -16,10 +16,10 @@ from scripts.sagemaker.constants import (
     TAG_KEY,
     TAG_VALUE,
 )
-from scripts.sagemaker.errors import CliError
-from scripts.sagemaker.s3uri import S3Uri
-from scripts.sagemaker.scaling import ScalingOptions, scaling_calls
-from scripts.sagemaker.waiting import WaitOptions, wait_for_endpoint
+from whisper_lmi.errors import CliError
+from whisper_lmi.sagemaker.s3uri import S3Uri
+from whisper_lmi.sagemaker.scaling import ScalingOptions, scaling_calls
+from whisper_lmi.sagemaker.waiting import WaitOptions, wait_for_endpoint
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scripts.sagemaker.aws import Aws
-from scripts.sagemaker.constants import DEFAULT_ENDPOINT_WAIT_S, DEFAULT_POLL_S
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.sagemaker.aws import Aws
+from whisper_lmi.sagemaker.constants import DEFAULT_ENDPOINT_WAIT_S, DEFAULT_POLL_S
+from whisper_lmi.errors import CliError
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.errors import CliError
 
 DEFAULT_LMI_VERSION = "0.36.0"
 LMI_ACCOUNT = "763104351884"

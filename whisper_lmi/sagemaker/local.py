@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.sagemaker.constants import CONTAINER_COMMAND, LOCAL_PORT, LOCAL_SHM_SIZE, MODEL_DIR_IN_CONTAINER
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.sagemaker.constants import CONTAINER_COMMAND, LOCAL_PORT, LOCAL_SHM_SIZE, MODEL_DIR_IN_CONTAINER
+from whisper_lmi.errors import CliError
 
 logger = logging.getLogger(__name__)
 

@@ -8,16 +8,16 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.sagemaker.aws import ApiCall, Aws, error_code
-from scripts.sagemaker.constants import (
+from whisper_lmi.sagemaker.aws import ApiCall, Aws, error_code
+from whisper_lmi.sagemaker.constants import (
     CUSTOM_ATTRIBUTES_MAX,
     DEFAULT_AUDIO_CONTENT_TYPE,
     MULTIPART_FIELD,
     REALTIME_PAYLOAD_MAX,
 )
-from scripts.sagemaker.errors import CliError
-from scripts.sagemaker.s3uri import SCHEME, S3Uri
-from scripts.sagemaker.waiting import WaitOptions
+from whisper_lmi.errors import CliError
+from whisper_lmi.sagemaker.s3uri import SCHEME, S3Uri
+from whisper_lmi.sagemaker.waiting import WaitOptions
 
 logger = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from scripts.sagemaker.aws import ApiCall, Aws, error_code
-from scripts.sagemaker.scaling import delete_alarm_call, deregister_call
+from whisper_lmi.sagemaker.aws import ApiCall, Aws, error_code
+from whisper_lmi.sagemaker.scaling import delete_alarm_call, deregister_call
 
 logger = logging.getLogger(__name__)
 

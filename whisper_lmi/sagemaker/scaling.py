@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from scripts.sagemaker.aws import ApiCall, Aws
-from scripts.sagemaker.constants import (
+from whisper_lmi.sagemaker.aws import ApiCall, Aws
+from whisper_lmi.sagemaker.constants import (
     BACKLOG_METRIC,
     DEFAULT_SCALE_IN_COOLDOWN_S,
     DEFAULT_SCALE_OUT_COOLDOWN_S,

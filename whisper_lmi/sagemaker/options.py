@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.errors import CliError
 
 
 def parse_pairs(pairs: Sequence[str]) -> dict[str, str]:

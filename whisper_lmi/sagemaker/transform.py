@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from scripts.sagemaker.aws import ApiCall, Aws
-from scripts.sagemaker.constants import (
+from whisper_lmi.sagemaker.aws import ApiCall, Aws
+from whisper_lmi.sagemaker.constants import (
     DEFAULT_AUDIO_CONTENT_TYPE,
     DEFAULT_INSTANCE_COUNT,
     DEFAULT_INSTANCE_TYPE,
@@ -15,8 +15,8 @@ from scripts.sagemaker.constants import (
     TRANSFORM_INVOCATION_TIMEOUT_S,
     TRANSFORM_MAX_PAYLOAD_MB,
 )
-from scripts.sagemaker.s3uri import S3Uri
-from scripts.sagemaker.waiting import WaitOptions, wait_for_transform
+from whisper_lmi.sagemaker.s3uri import S3Uri
+from whisper_lmi.sagemaker.waiting import WaitOptions, wait_for_transform
 
 logger = logging.getLogger(__name__)
 

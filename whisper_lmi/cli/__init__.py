@@ -13,21 +13,21 @@ from pathlib import Path
 from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
-from scripts.sagemaker import constants as c
-from scripts.sagemaker.artifact import PackageOptions, package
-from scripts.sagemaker.aws import Aws, AwsOptions, error_code
-from scripts.sagemaker.delete import delete
-from scripts.sagemaker.deploy import AsyncOptions, DeployOptions, deploy
-from scripts.sagemaker.environment import container_environment
-from scripts.sagemaker.errors import CliError
-from scripts.sagemaker.images import DEFAULT_LMI_VERSION, lmi_image_uri
-from scripts.sagemaker.invoke import InvokeOptions, TranscriptionParams, invoke
-from scripts.sagemaker.local import LocalOptions, run_local
-from scripts.sagemaker.s3uri import S3Uri
-from scripts.sagemaker.scaling import ScalingOptions
-from scripts.sagemaker.transform import TransformOptions, transform
-from scripts.sagemaker.upload import UploadOptions, upload
-from scripts.sagemaker.waiting import WaitOptions
+from whisper_lmi.sagemaker import constants as c
+from whisper_lmi.artifact.assemble import PackageOptions, package
+from whisper_lmi.sagemaker.aws import Aws, AwsOptions, error_code
+from whisper_lmi.sagemaker.delete import delete
+from whisper_lmi.sagemaker.deploy import AsyncOptions, DeployOptions, deploy
+from whisper_lmi.sagemaker.options import container_environment
+from whisper_lmi.errors import CliError
+from whisper_lmi.sagemaker.images import DEFAULT_LMI_VERSION, lmi_image_uri
+from whisper_lmi.sagemaker.invoke import InvokeOptions, TranscriptionParams, invoke
+from whisper_lmi.sagemaker.local import LocalOptions, run_local
+from whisper_lmi.sagemaker.s3uri import S3Uri
+from whisper_lmi.sagemaker.scaling import ScalingOptions
+from whisper_lmi.sagemaker.transform import TransformOptions, transform
+from whisper_lmi.sagemaker.upload import UploadOptions, upload
+from whisper_lmi.sagemaker.waiting import WaitOptions
 
 logger = logging.getLogger(__name__)
 

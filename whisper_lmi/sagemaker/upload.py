@@ -15,9 +15,9 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from scripts.sagemaker.artifact import artifact_files, set_model_id, validate
-from scripts.sagemaker.aws import ApiCall, Aws, error_code
-from scripts.sagemaker.constants import (
+from whisper_lmi.artifact.assemble import artifact_files, set_model_id, validate
+from whisper_lmi.sagemaker.aws import ApiCall, Aws, error_code
+from whisper_lmi.sagemaker.constants import (
     DEFAULT_UPLOAD_CONCURRENCY,
     MULTIPART_CHUNK,
     MULTIPART_THRESHOLD,
@@ -25,8 +25,8 @@ from scripts.sagemaker.constants import (
     WEIGHTS_DIR_IN_CONTAINER,
     WEIGHTS_SUBPREFIX,
 )
-from scripts.sagemaker.errors import CliError
-from scripts.sagemaker.s3uri import S3Uri
+from whisper_lmi.errors import CliError
+from whisper_lmi.sagemaker.s3uri import S3Uri
 
 logger = logging.getLogger(__name__)
 

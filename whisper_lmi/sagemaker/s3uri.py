@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.errors import CliError
 
 SCHEME = "s3://"
 

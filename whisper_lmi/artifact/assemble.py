@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.djl.properties import read_properties
-from scripts.sagemaker.constants import (
+from whisper_lmi.sagemaker.constants import (
     ENTRY_POINT_KEY,
     EXCLUDED_DIR_NAMES,
     EXCLUDED_SERVING_PACKAGES,
@@ -22,7 +22,7 @@ from scripts.sagemaker.constants import (
     REQUIREMENTS_FILE,
     SERVING_PACKAGE,
 )
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.errors import CliError
 from serving.longform.vad import MODEL_FILE, find_model
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.config import Config
 
-from scripts.sagemaker.errors import CliError
+from whisper_lmi.errors import CliError
 
 logger = logging.getLogger(__name__)
 
