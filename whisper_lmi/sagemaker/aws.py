@@ -13,7 +13,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.config import Config
 
-from whisper_lmi.errors import CliError
+from whisper_lmi.errors import WhisperLmiError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Aws:
     def region(self) -> str:
         region = self.session.region_name
         if not region:
-            raise CliError("no AWS region: pass --region, set AWS_DEFAULT_REGION, or set region in ~/.aws/config")
+            raise WhisperLmiError("no AWS region: pass --region, set AWS_DEFAULT_REGION, or set region in ~/.aws/config")
         return region
 
     def client(self, service: str) -> Any:

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import ApiCall, Aws, error_code
 from whisper_lmi.sagemaker.constants import (
     CUSTOM_ATTRIBUTES_MAX,
@@ -15,7 +16,6 @@ from whisper_lmi.sagemaker.constants import (
     MULTIPART_FIELD,
     REALTIME_PAYLOAD_MAX,
 )
-from whisper_lmi.errors import CliError
 from whisper_lmi.sagemaker.s3uri import SCHEME, S3Uri
 from whisper_lmi.sagemaker.waiting import WaitOptions
 
@@ -38,12 +38,12 @@ class TranscriptionParams:
         pairs = [(name, value) for name, value in vars(self).items() if value is not None]
         for name, value in pairs:
             if ";" in str(value):
-                raise CliError(f"{name} must not contain ';' (it separates custom attributes)")
+                raise WhisperLmiError(f"{name} must not contain ';' (it separates custom attributes)")
         text = "; ".join(f"{name}={value}" for name, value in pairs)
         if not text.isascii():
-            raise CliError("custom attributes must be ASCII (SageMaker's limit); send a JSON body for other text")
+            raise WhisperLmiError("custom attributes must be ASCII (SageMaker's limit); send a JSON body for other text")
         if len(text) > CUSTOM_ATTRIBUTES_MAX:
-            raise CliError(f"custom attributes are {len(text)} characters, SageMaker allows {CUSTOM_ATTRIBUTES_MAX}")
+            raise WhisperLmiError(f"custom attributes are {len(text)} characters, SageMaker allows {CUSTOM_ATTRIBUTES_MAX}")
         return text or None
 
 
@@ -81,7 +81,7 @@ def read_source(aws: Aws, source: str) -> bytes:
         return aws.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
     path = Path(source)
     if not path.is_file():
-        raise CliError(f"{source}: no such file")
+        raise WhisperLmiError(f"{source}: no such file")
     return path.read_bytes()
 
 
@@ -91,7 +91,7 @@ def realtime_call(options: InvokeOptions, data: bytes) -> ApiCall:
     if options.multipart:
         body, content_type = multipart_body(options.source, data, content_type)
     if len(body) > REALTIME_PAYLOAD_MAX:
-        raise CliError(f"{len(body)} bytes is over the real-time limit of {REALTIME_PAYLOAD_MAX}; use --async")
+        raise WhisperLmiError(f"{len(body)} bytes is over the real-time limit of {REALTIME_PAYLOAD_MAX}; use --async")
     params = {"EndpointName": options.endpoint, "Body": body, "ContentType": content_type}
     attributes = options.params.custom_attributes()
     if attributes:
@@ -131,10 +131,10 @@ def _stage_input(aws: Aws, options: InvokeOptions) -> str:
     if options.source.startswith(SCHEME):
         return options.source
     if options.async_input is None:
-        raise CliError("--async with a local file needs --async-input s3://BUCKET/PREFIX/ to stage it")
+        raise WhisperLmiError("--async with a local file needs --async-input s3://BUCKET/PREFIX/ to stage it")
     path = Path(options.source)
     if not path.is_file():
-        raise CliError(f"{options.source}: no such file")
+        raise WhisperLmiError(f"{options.source}: no such file")
     target = options.async_input.join(f"{uuid.uuid4().hex}-{path.name}")
     aws.call(ApiCall("s3", "upload_file", {"Filename": str(path), "Bucket": target.bucket, "Key": target.key}))
     return str(target)
@@ -157,9 +157,9 @@ def _poll_result(aws: Aws, output: str, failure: str | None, wait: WaitOptions) 
             return data
         error = _get_if_exists(aws, failure) if failure else None
         if error is not None:
-            raise CliError(f"async inference failed: {error.decode(errors='replace')}")
+            raise WhisperLmiError(f"async inference failed: {error.decode(errors='replace')}")
         if wait.clock() - start >= wait.timeout_s:
-            raise CliError(f"no result at {output} after {wait.timeout_s:.0f} s; it may still arrive there")
+            raise WhisperLmiError(f"no result at {output} after {wait.timeout_s:.0f} s; it may still arrive there")
         wait.sleep(wait.poll_s)
 
 

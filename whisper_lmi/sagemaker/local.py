@@ -10,8 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whisper_lmi.sagemaker.constants import CONTAINER_COMMAND, LOCAL_PORT, LOCAL_SHM_SIZE, MODEL_DIR_IN_CONTAINER
-from whisper_lmi.errors import CliError
+from whisper_lmi.artifact.layout import PROPERTIES_FILE
+from whisper_lmi.artifact.properties import read_properties
+from whisper_lmi.errors import WhisperLmiError
+from whisper_lmi.sagemaker.constants import (
+    CONTAINER_COMMAND,
+    LOCAL_PORT,
+    LOCAL_SHM_SIZE,
+    MODEL_DIR_IN_CONTAINER,
+    WEIGHTS_SUBPREFIX,
+)
+from whisper_lmi.sagemaker.options import ContainerInputs, container_environment
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +35,14 @@ class LocalOptions:
     port: int = LOCAL_PORT
     gpus: str | None = "all"
     shm_size: str = LOCAL_SHM_SIZE
+
+
+def local_environment(artifact_dir: Path, options: Mapping[str, str], variables: Mapping[str, str]) -> dict[str, str]:
+    """The container's variables as ``deploy`` would set them, checked against the local artifact's file."""
+    path = artifact_dir / PROPERTIES_FILE
+    properties = read_properties(path) if path.is_file() else {}
+    has_weights = (artifact_dir / WEIGHTS_SUBPREFIX).is_dir()
+    return container_environment(ContainerInputs(options, variables, properties, has_weights, source=str(path)))
 
 
 def docker_command(options: LocalOptions) -> list[str]:
@@ -64,6 +81,6 @@ def run_local(options: LocalOptions, dry_run: bool) -> int:
         return 0
     problem = engine_problem()
     if problem is not None:
-        raise CliError(f"{problem}: the command above was not run; run it on a machine with Docker and a GPU")
+        raise WhisperLmiError(f"{problem}: the command above was not run; run it on a machine with Docker and a GPU")
     logger.info("serving on http://127.0.0.1:%d/invocations (Ctrl-C stops)", options.port)
     return subprocess.run(command, check=False).returncode

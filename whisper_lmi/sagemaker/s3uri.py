@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from whisper_lmi.errors import CliError
+from whisper_lmi.errors import WhisperLmiError
 
 SCHEME = "s3://"
 
@@ -17,7 +17,7 @@ class S3Uri:
     @classmethod
     def parse(cls, text: str) -> S3Uri:
         if not text.startswith(SCHEME) or not text[len(SCHEME):].split("/", 1)[0]:
-            raise CliError(f"not an S3 URI: {text!r} (expected s3://BUCKET/PREFIX/)")
+            raise WhisperLmiError(f"not an S3 URI: {text!r} (expected s3://BUCKET/PREFIX/)")
         bucket, _, key = text[len(SCHEME):].partition("/")
         return cls(bucket, key)
 

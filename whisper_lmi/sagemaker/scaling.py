@@ -10,6 +10,7 @@ from whisper_lmi.sagemaker.constants import (
     BACKLOG_METRIC,
     DEFAULT_SCALE_IN_COOLDOWN_S,
     DEFAULT_SCALE_OUT_COOLDOWN_S,
+    DEFAULT_TARGET_VALUE,
     DEFAULT_VARIANT,
     INVOCATIONS_METRIC,
     SAGEMAKER_METRIC_NAMESPACE,
@@ -27,7 +28,7 @@ DRY_RUN_POLICY_ARN = "<PolicyARN returned by put_scaling_policy>"
 class ScalingOptions:
     min_capacity: int
     max_capacity: int
-    target_value: float
+    target_value: float = DEFAULT_TARGET_VALUE  # invocations per instance per minute, or async backlog per instance
     scale_in_cooldown_s: int = DEFAULT_SCALE_IN_COOLDOWN_S
     scale_out_cooldown_s: int = DEFAULT_SCALE_OUT_COOLDOWN_S
 
@@ -63,6 +64,10 @@ def metric_specification(endpoint: str, is_async: bool) -> dict:
     }
 
 
+def policy_name(endpoint: str) -> str:
+    return f"{endpoint}-target-tracking"
+
+
 def target_tracking_call(endpoint: str, options: ScalingOptions, is_async: bool) -> ApiCall:
     config = {
         "TargetValue": float(options.target_value),
@@ -72,7 +77,7 @@ def target_tracking_call(endpoint: str, options: ScalingOptions, is_async: bool)
     }
     params = {
         **_target(endpoint),
-        "PolicyName": f"{endpoint}-target-tracking",
+        "PolicyName": policy_name(endpoint),
         "PolicyType": "TargetTrackingScaling",
         "TargetTrackingScalingPolicyConfiguration": config,
     }
@@ -133,3 +138,23 @@ def deregister_call(endpoint: str) -> ApiCall:
 
 def delete_alarm_call(endpoint: str) -> ApiCall:
     return ApiCall("cloudwatch", "delete_alarms", {"AlarmNames": [alarm_name(endpoint)]})
+
+
+def current_scaling(aws: Aws, endpoint: str) -> ScalingOptions | None:
+    """The autoscaling registered for the endpoint (capacity and target tracking), or None."""
+    client = aws.client("application-autoscaling")
+    targets = client.describe_scalable_targets(
+        ServiceNamespace=SCALING_NAMESPACE, ResourceIds=[resource_id(endpoint)], ScalableDimension=SCALABLE_DIMENSION,
+    )["ScalableTargets"]
+    if not targets:
+        return None
+    policies = client.describe_scaling_policies(
+        ServiceNamespace=SCALING_NAMESPACE, ResourceId=resource_id(endpoint), PolicyNames=[policy_name(endpoint)],
+    )["ScalingPolicies"]
+    tracking = policies[0]["TargetTrackingScalingPolicyConfiguration"] if policies else {}
+    return ScalingOptions(
+        min_capacity=targets[0]["MinCapacity"], max_capacity=targets[0]["MaxCapacity"],
+        target_value=tracking.get("TargetValue", DEFAULT_TARGET_VALUE),
+        scale_in_cooldown_s=tracking.get("ScaleInCooldown", DEFAULT_SCALE_IN_COOLDOWN_S),
+        scale_out_cooldown_s=tracking.get("ScaleOutCooldown", DEFAULT_SCALE_OUT_COOLDOWN_S),
+    )

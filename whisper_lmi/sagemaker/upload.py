@@ -15,17 +15,17 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from whisper_lmi.artifact.assemble import artifact_files, set_model_id, validate
+from whisper_lmi.artifact.assemble import artifact_files
+from whisper_lmi.artifact.validate import validate
+from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import ApiCall, Aws, error_code
 from whisper_lmi.sagemaker.constants import (
     DEFAULT_UPLOAD_CONCURRENCY,
     MULTIPART_CHUNK,
     MULTIPART_THRESHOLD,
     SHA256_METADATA_KEY,
-    WEIGHTS_DIR_IN_CONTAINER,
     WEIGHTS_SUBPREFIX,
 )
-from whisper_lmi.errors import CliError
 from whisper_lmi.sagemaker.s3uri import S3Uri
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def plan_items(root: Path, destination: S3Uri, files: list[Path]) -> list[Upload
 def weights_source(options: UploadOptions) -> Path | None:
     if options.weights_dir is not None:
         if not options.weights_dir.is_dir():
-            raise CliError(f"--weights-dir {options.weights_dir} is not a directory")
+            raise WhisperLmiError(f"--weights-dir {options.weights_dir} is not a directory")
         return options.weights_dir
     if options.weights_hub_id:
         return _hub_snapshot(options.weights_hub_id)
@@ -88,18 +88,17 @@ def _hub_snapshot(repo_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
     except ImportError as error:
-        raise CliError("--weights-hub-id needs huggingface_hub; use --weights-dir with a local copy") from error
+        raise WhisperLmiError("--weights-hub-id needs huggingface_hub; use --weights-dir with a local copy") from error
     try:
         return Path(snapshot_download(repo_id, allow_patterns=WEIGHT_PATTERNS))
     except Exception as error:  # offline, gated, unknown id: all mean "use a local directory"
-        raise CliError(f"could not download {repo_id} from the hub ({error}); use --weights-dir") from error
+        raise WhisperLmiError(f"could not download {repo_id} from the hub ({error}); use --weights-dir") from error
 
 
 def build_plan(options: UploadOptions) -> list[UploadItem]:
-    """Everything that belongs under the prefix; rewrites model_id to the mounted weights when mirroring."""
+    """Everything that belongs under the prefix: the artifact, and the weights under ``weights/`` (``deploy`` then
+    points ``model_id`` at their mounted copy)."""
     weights = weights_source(options)
-    if weights is not None:
-        set_model_id(options.artifact_dir, WEIGHTS_DIR_IN_CONTAINER)
     validate(options.artifact_dir)
     items = plan_items(options.artifact_dir, options.destination, artifact_files(options.artifact_dir))
     if weights is not None:
@@ -124,9 +123,9 @@ def check_bucket(aws: Aws, bucket: str) -> None:
     except Exception as error:
         code = error_code(error)
         if code in {"404", "NoSuchBucket"}:
-            raise CliError(f"bucket {bucket} does not exist (create it with `aws s3 mb s3://{bucket}`)") from error
+            raise WhisperLmiError(f"bucket {bucket} does not exist (create it with `aws s3 mb s3://{bucket}`)") from error
         if code in {"403", "AccessDenied"}:
-            raise CliError(f"no access to bucket {bucket} with these credentials (s3:ListBucket)") from error
+            raise WhisperLmiError(f"no access to bucket {bucket} with these credentials (s3:ListBucket)") from error
         raise
 
 
