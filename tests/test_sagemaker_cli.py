@@ -12,9 +12,18 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
 from scripts.paths import PROJECT_ROOT
+from tests.moto_aws import (
+    BUCKET,
+    IMAGE,
+    PREFIX,
+    REGION,
+    ROLE,
+    client,
+    isolated_aws,
+    put_artifact,
+)
 from whisper_lmi.artifact.assemble import PackageOptions, package
 from whisper_lmi.artifact.layout import SERVING_PROPERTIES
 from whisper_lmi.artifact.validate import validate
@@ -24,29 +33,12 @@ from whisper_lmi.sagemaker.invoke import TranscriptionParams, multipart_body
 from whisper_lmi.sagemaker.local import LocalOptions, docker_command, engine_problem
 from whisper_lmi.sagemaker.naming import generated_for
 
-REGION = "eu-west-1"
-BUCKET = "whisper-artifacts"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
-IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.38.0-lmi29.0.0-cu130"
-PREFIX = f"s3://{BUCKET}/whisper/v1/"
 TAGS = [{"Key": "project", "Value": "whisper-lmi"}]
 
 
 @pytest.fixture
-def aws_env(moto_url, monkeypatch, tmp_path):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "WHISPER_LMI_ROLE_ARN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    requests.post(f"{moto_url}/moto-api/reset")
-    return moto_url
-
-
-def client(service: str, url: str):
-    return boto3.client(service, region_name=REGION, endpoint_url=url)
+def aws_env(moto_url, monkeypatch, tmp_path) -> str:
+    return isolated_aws(moto_url, monkeypatch, tmp_path)
 
 
 def run(url: str, *argv: str) -> int:
@@ -66,11 +58,7 @@ def artifact(tmp_path) -> Path:
 
 @pytest.fixture
 def uploaded(aws_env) -> str:
-    """An artifact prefix holding the packaged serving.properties (all that deploy reads)."""
-    s3 = client("s3", aws_env)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_object(Bucket=BUCKET, Key="whisper/v1/serving.properties", Body=SERVING_PROPERTIES.read_bytes())
-    return PREFIX
+    return put_artifact(aws_env)
 
 
 @pytest.fixture

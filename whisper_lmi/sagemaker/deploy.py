@@ -40,13 +40,13 @@ class Deployment:
     environment: Mapping[str, str] = field(default_factory=dict)
 
 
-def deploy(aws: Aws, spec: EndpointSpec, wait: WaitOptions | None = WaitOptions(), naming: Naming = Naming()
+def deploy(aws: Aws, spec: EndpointSpec, wait: WaitOptions | None = WaitOptions(), naming: Naming | None = None
            ) -> Deployment:
     """Create model, endpoint config and endpoint; ``wait=None`` returns once the endpoint is accepted."""
     check_spec(spec)
     if spec.scaling is not None and wait is None:
         raise WhisperLmiError("autoscaling is registered once the endpoint is InService: wait for it (no --no-wait)")
-    names = naming.next(spec.endpoint)
+    names = (naming or Naming()).next(spec.endpoint)
     if not aws.dry_run and describe_endpoint(aws, spec.endpoint) is not None:
         raise WhisperLmiError(f"endpoint {spec.endpoint} exists: `whisper-lmi update` replaces what it serves")
     environment = container_for(aws, spec)

@@ -25,14 +25,15 @@ from whisper_lmi.sagemaker.waiting import ENDPOINT_DONE, WaitFailed, WaitOptions
 logger = logging.getLogger(__name__)
 
 
-def update(aws: Aws, spec: EndpointSpec, wait: WaitOptions = WaitOptions(), naming: Naming = Naming()) -> Deployment:
+def update(aws: Aws, spec: EndpointSpec, wait: WaitOptions = WaitOptions(), naming: Naming | None = None
+           ) -> Deployment:
     """Switch ``spec.endpoint`` to ``spec``; autoscaling is kept (or replaced by ``spec.scaling``)."""
     check_spec(spec)
     old_config = _live_config(aws, spec.endpoint)
     old_models = config_models(aws, old_config)
     scaling = current_scaling(aws, spec.endpoint)
     environment = container_for(aws, spec)
-    names = naming.next(spec.endpoint)
+    names = (naming or Naming()).next(spec.endpoint)
     with Rollback(aws) as created:
         create_model_and_config(created, spec, names, environment)
         _pause_scaling(aws, spec.endpoint, scaling)
