@@ -398,3 +398,11 @@ def test_local_without_engine_prints_and_explains(artifact, tmp_path, capsys, mo
     assert captured.out.startswith("docker run --rm --gpus all") and IMAGE in captured.out
     assert "-e OPTION_TENSOR_PARALLEL_DEGREE=1 -e OPTION_VAD=off" in captured.out
     assert "the command above was not run" in captured.err
+
+
+def test_a_file_system_error_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["package", "--output", str(blocker / "artifact")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"whisper-lmi package: error: Not a directory: {blocker / 'artifact'}\n"

@@ -94,3 +94,11 @@ def test_the_installed_sdk_is_found():
     sdk = find_sdk()
     assert sdk is not None and sdk.session.__name__ == "Session"
     assert sdk.get_execution_role.__module__.startswith("sagemaker")
+
+
+def test_the_sdks_refusal_is_a_message():
+    def role(sagemaker_session):
+        raise ValueError("The current AWS identity is not a role: arn:aws:iam::1:user/me, therefore it cannot be used")
+
+    with pytest.raises(WhisperLmiError, match=r"^no SageMaker execution role \(The current AWS identity is not a role"):
+        execution_role(Aws(AwsOptions(region=REGION)), lambda: Sdk(FakeSession, role))

@@ -40,6 +40,8 @@ def one_line(error: BaseException) -> str:
         return f"AWS: {error}"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     return " ".join(str(error).split())
 
 
@@ -55,6 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)
-    except (WhisperLmiError, ClientError, BotoCoreError, Boto3Error, KeyboardInterrupt) as error:
+    except (WhisperLmiError, ClientError, BotoCoreError, Boto3Error, OSError, KeyboardInterrupt) as error:
         print(f"whisper-lmi {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1

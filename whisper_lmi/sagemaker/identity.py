@@ -55,12 +55,20 @@ def _sdk_for(aws: Aws, find: Callable[[], Sdk | None]) -> Sdk | None:
 def execution_role(aws: Aws, find: Callable[[], Sdk | None] = find_sdk, metadata: Path = NOTEBOOK_METADATA) -> str:
     sdk = _sdk_for(aws, find)
     if sdk is not None:
-        return sdk.get_execution_role(sagemaker_session=sdk.session(boto_session=aws.session))
+        return _sdk_role(aws, sdk)
     role = _notebook_role(aws, metadata) or _caller_role(aws)
     if role is None:
         raise WhisperLmiError("no SageMaker execution role: pass --role-arn or set WHISPER_LMI_ROLE_ARN "
                               "(outside SageMaker the caller is not a role)")
     return role
+
+
+def _sdk_role(aws: Aws, sdk: Sdk) -> str:
+    try:
+        return sdk.get_execution_role(sagemaker_session=sdk.session(boto_session=aws.session))
+    except ValueError as error:  # the SDK's "The current AWS identity is not a role"
+        raise WhisperLmiError(f"no SageMaker execution role ({' '.join(str(error).split())}): pass --role-arn or set "
+                              "WHISPER_LMI_ROLE_ARN") from None
 
 
 def default_bucket(aws: Aws, find: Callable[[], Sdk | None] = find_sdk) -> str:
