@@ -1,18 +1,20 @@
 """The import contracts, checked on the source (ast, nothing imported): the layers of ``serving`` import one way,
-``longform`` never reaches torch, the top-level folders import benchmarks -> scripts -> serving, nothing imports
-``tests``, each package of ``scripts`` imports only what its ``__init__`` allows. Each rule is also tried on a
+``longform`` never reaches torch, the top-level folders import benchmarks -> scripts -> whisper_lmi -> serving, nothing
+imports ``tests``, each package of ``scripts`` and of ``whisper_lmi`` imports only what its ``__init__`` allows, and
+``whisper_lmi`` needs nothing but the standard library and boto3. Each rule is also tried on a
 hand-made import that breaks it, so that none of them can pass vacuously."""
 
 from __future__ import annotations
 
 import ast
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP_LEVEL = ("serving", "scripts", "benchmarks", "tests")
+TOP_LEVEL = ("serving", "whisper_lmi", "scripts", "benchmarks", "tests")
 SHARED = frozenset({"constants", "errors", "identity", "results", "languages", "settings", "timing"})
 TORCH = frozenset({"torch", "transformers", "accelerate", "torchaudio"})
 ENGINE_TORCH_FREE = frozenset({"serving.engine", "serving.engine.decoded", "serving.engine.vocabulary",
@@ -35,20 +37,30 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 # The command lines (the modules directly in scripts/) may import anything the folder rules allow.
 SCRIPTS_MAY_IMPORT: dict[str, frozenset[str]] = {
     "paths": frozenset(),
-    "djl": frozenset({"serving.djl_compat"}),
+    "djl": frozenset({"serving.djl_compat", "whisper_lmi.artifact"}),
     "conversion": frozenset({"serving.constants"}),
     "material": frozenset({"serving.constants"}),
     "hostile": frozenset({"scripts.material", "serving"}),
     "scoring": frozenset({"scripts.conversion", "scripts.material"}),
     "server": frozenset({"scripts.djl", "serving.djl_compat"}),
-    "sagemaker": frozenset({"scripts.djl.properties", "serving.longform.vad"}),
 }
+# Package of whisper_lmi -> the packages of whisper_lmi it may import besides its own.
+WHISPER_LMI_MAY_IMPORT: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "artifact": frozenset({"errors"}),
+    "sagemaker": frozenset({"artifact", "errors"}),
+    "cli": frozenset({"sagemaker", "artifact", "errors"}),
+}
+# What ``pip install 'whisper-lmi[deploy]'`` brings besides the standard library (the SDK is imported dynamically),
+# and huggingface_hub, imported inside ``upload --weights-hub-id`` only, which says to install it when it is missing.
+DEPLOY_DEPENDENCIES = frozenset({"boto3", "botocore", "huggingface_hub"})
 # Top-level folder -> the folders it may import (besides itself).
 FOLDERS_MAY_IMPORT = {
     "serving": frozenset(),
-    "scripts": frozenset({"serving"}),
-    "benchmarks": frozenset({"scripts", "serving"}),
-    "tests": frozenset({"benchmarks", "scripts", "serving"}),
+    "whisper_lmi": frozenset({"serving"}),
+    "scripts": frozenset({"serving", "whisper_lmi"}),
+    "benchmarks": frozenset({"scripts", "serving", "whisper_lmi"}),
+    "tests": frozenset({"benchmarks", "scripts", "serving", "whisper_lmi"}),
 }
 
 
@@ -139,13 +151,33 @@ def scripts_violations(name: str, imported: set[str] | frozenset[str]) -> list[s
     if allowed is None:
         return []
     wrong = []
-    for target in sorted(i for i in imported if i.split(".")[0] in ("scripts", "serving") and i != "scripts"):
+    for target in sorted(i for i in imported if i.split(".")[0] in ("scripts", "serving", "whisper_lmi")
+                         and i != "scripts"):
         if target.split(".")[0] == "scripts" and scripts_part(target) in (own, "paths"):
             continue
         if any(target == a or target.startswith(f"{a}.") for a in allowed):
             continue
         wrong.append(f"{name} ({own}) imports {target}")
     return wrong
+
+
+def whisper_lmi_part(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 else "root"
+
+
+def whisper_lmi_violations(name: str, imported: set[str] | frozenset[str]) -> list[str]:
+    own = whisper_lmi_part(name)
+    allowed = WHISPER_LMI_MAY_IMPORT.get(own, frozenset())
+    return [f"{name} ({own}) imports {target}" for target in sorted(imported)
+            if target.split(".")[0] == "whisper_lmi" and target != "whisper_lmi"
+            and whisper_lmi_part(target) not in (own, *allowed)]
+
+
+def third_party(imported: set[str] | frozenset[str]) -> set[str]:
+    """Top-level names that are neither the standard library nor this project's folders."""
+    return {target.split(".")[0] for target in imported if target and target.split(".")[0] not in TOP_LEVEL
+            and target.split(".")[0] not in sys.stdlib_module_names and target != "__future__"}
 
 
 def reaches_torch(name: str, seen: set[str] | None = None) -> list[str]:
@@ -191,6 +223,25 @@ def test_the_packages_of_scripts_import_what_they_say():
     assert [v for name in SCRIPTS for v in scripts_violations(name, imports(name))] == []
 
 
+WHISPER_LMI = sorted(name for name in modules() if name.startswith("whisper_lmi"))
+
+
+def test_every_whisper_lmi_module_belongs_to_a_package():
+    parts = {whisper_lmi_part(name) for name in WHISPER_LMI}
+    assert parts == {"root", *WHISPER_LMI_MAY_IMPORT}
+
+
+def test_the_packages_of_whisper_lmi_import_what_they_say():
+    assert [v for name in WHISPER_LMI for v in whisper_lmi_violations(name, imports(name))] == []
+
+
+def test_whisper_lmi_needs_only_the_deploy_extra():
+    """``pip install 'whisper-lmi[deploy]'`` (boto3) is enough: no torch, numpy, pydantic or serving import."""
+    found = {name: third_party(imports(name)) - DEPLOY_DEPENDENCIES for name in WHISPER_LMI}
+    assert {name: sorted(names) for name, names in found.items() if names} == {}
+    assert [name for name in WHISPER_LMI if any(i.split(".")[0] == "serving" for i in imports(name))] == []
+
+
 def test_longform_imports_nothing_that_imports_torch():
     chains = {name: reaches_torch(name) for name in SERVING if layer(name) == "longform"}
     assert {name: chain for name, chain in chains.items() if chain} == {}
@@ -204,7 +255,7 @@ def test_djl_is_imported_only_by_the_adapter():
 
 def test_every_package_says_what_it_holds_and_may_import():
     packages = [path for name, path in modules().items()
-                if path.name == "__init__.py" and name.startswith(("serving", "scripts"))]
+                if path.name == "__init__.py" and name.startswith(("serving", "scripts", "whisper_lmi"))]
     undocumented = [str(p) for p in packages if p.parent.name != "djl_standin"
                     and "import" not in (ast.get_docstring(ast.parse(p.read_text())) or "")]
     assert undocumented == []
@@ -235,6 +286,8 @@ def test_an_import_along_the_layers_passes(name, source):
 @pytest.mark.parametrize(("name", "source"), [
     ("serving.settings", "from scripts.conversion.embedded_model import ensure_whisper_base"),
     ("scripts.serve", "from benchmarks.load_test import main"),
+    ("whisper_lmi.sagemaker.paths", "from scripts.paths import PROJECT_ROOT"),
+    ("serving.settings", "from whisper_lmi.errors import WhisperLmiError"),
     ("benchmarks.fuzz", "from tests.hostile import cases"),
 ])
 def test_an_import_against_the_folders_is_caught(name, source):
@@ -246,8 +299,8 @@ def test_an_import_against_the_folders_is_caught(name, source):
     ("scripts.djl.wire", "from serving.endpoint.service import TranscriptionService"),
     ("scripts.scoring.wer", "from scripts.djl.outputs import outputs_of"),
     ("scripts.conversion.cache", "from scripts.material.data import DATA_DIR"),
-    ("scripts.server.app", "from scripts.sagemaker.artifact import package"),
-    ("scripts.sagemaker.artifact", "from scripts.djl.outputs import outputs_of"),
+    ("scripts.server.app", "from scripts.conversion.cache import cached"),
+    ("scripts.djl.wire", "from whisper_lmi.sagemaker.deploy import deploy"),
 ])
 def test_an_import_against_the_scripts_packages_is_caught(name, source):
     assert scripts_violations(name, imports_of(source, name))
@@ -256,7 +309,7 @@ def test_an_import_against_the_scripts_packages_is_caught(name, source):
 @pytest.mark.parametrize(("name", "source"), [
     ("scripts.scoring.longform_errors", "from scripts.material.longform_audio import LongAudio"),
     ("scripts.server.engine", "from scripts.djl.engine import EngineContext"),
-    ("scripts.sagemaker.artifact", "from serving.longform.vad import MODEL_FILE"),
+    ("scripts.djl.properties", "from whisper_lmi.artifact.properties import read_properties"),
     ("scripts.material.clips", "from scripts.paths import PROJECT_ROOT"),
     ("scripts.serve", "from scripts.conversion.embedded_model import ensure_whisper_base"),
 ])
@@ -267,3 +320,27 @@ def test_an_import_along_the_scripts_packages_passes(name, source):
 def test_a_torch_import_two_modules_away_is_found():
     assert reaches_torch("serving.longform.quality") == []
     assert reaches_torch("serving.batching.runner")[-1].split(".")[0] in TORCH
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("whisper_lmi.artifact.validate", "from whisper_lmi.sagemaker.aws import Aws"),
+    ("whisper_lmi.sagemaker.deploy", "from whisper_lmi.cli.main import main"),
+    ("whisper_lmi.errors", "from whisper_lmi.artifact.layout import TEMPLATE_DIR"),
+])
+def test_an_import_against_the_whisper_lmi_packages_is_caught(name, source):
+    assert whisper_lmi_violations(name, imports_of(source, name))
+
+
+@pytest.mark.parametrize(("name", "source"), [
+    ("whisper_lmi.cli.commands", "from whisper_lmi.sagemaker.deploy import deploy"),
+    ("whisper_lmi.sagemaker.upload", "from whisper_lmi.artifact.validate import validate"),
+    ("whisper_lmi.artifact.validate", "from whisper_lmi.errors import WhisperLmiError"),
+])
+def test_an_import_along_the_whisper_lmi_packages_passes(name, source):
+    assert whisper_lmi_violations(name, imports_of(source, name)) == []
+
+
+def test_a_heavy_import_in_whisper_lmi_is_caught():
+    assert third_party(imports_of("import torch\nimport boto3\nimport json", "whisper_lmi.cli.main")) == {
+        "torch", "boto3"}
+    assert third_party(imports_of("from pydantic import BaseModel", "whisper_lmi.sagemaker.spec")) == {"pydantic"}

@@ -1,4 +1,5 @@
-"""The SageMaker tool against a real moto server on 127.0.0.1: uploaded bytes, exact requests, idempotent delete."""
+"""The ``whisper-lmi`` command against a real moto server on 127.0.0.1: the artifact, uploaded bytes, exact requests,
+idempotent delete, one line per error."""
 
 from __future__ import annotations
 
@@ -12,39 +13,39 @@ from pathlib import Path
 import boto3
 import pytest
 
-from scripts.paths import PROJECT_ROOT  # noqa: E402
-from scripts.sagemaker.cli import main  # noqa: E402
-from scripts.sagemaker.local import LocalOptions, docker_command, engine_problem  # noqa: E402
+from scripts.paths import PROJECT_ROOT
+from tests.moto_aws import (
+    BUCKET,
+    IMAGE,
+    PREFIX,
+    REGION,
+    ROLE,
+    client,
+    isolated_aws,
+    put_artifact,
+)
+from whisper_lmi.artifact.assemble import PackageOptions, package
+from whisper_lmi.artifact.layout import SERVING_PROPERTIES
+from whisper_lmi.artifact.validate import validate
+from whisper_lmi.cli import main
+from whisper_lmi.errors import WhisperLmiError
+from whisper_lmi.sagemaker.invoke import TranscriptionParams, multipart_body
+from whisper_lmi.sagemaker.local import LocalOptions, docker_command, engine_problem
+from whisper_lmi.sagemaker.naming import generated_for
 
-REGION = "eu-west-1"
-BUCKET = "whisper-artifacts"
-ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
-IMAGE = "763104351884.dkr.ecr.eu-west-1.amazonaws.com/djl-inference:0.36.0-lmi27.0.0-cu130"
+TAGS = [{"Key": "project", "Value": "whisper-lmi"}]
 
 
 @pytest.fixture
-def aws_env(moto_url, monkeypatch, tmp_path):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    requests.post(f"{moto_url}/moto-api/reset")
-    return moto_url
-
-
-import requests  # noqa: E402
-
-
-def client(service: str, url: str):
-    return boto3.client(service, region_name=REGION, endpoint_url=url)
+def aws_env(moto_url, monkeypatch, tmp_path) -> str:
+    return isolated_aws(moto_url, monkeypatch, tmp_path)
 
 
 def run(url: str, *argv: str) -> int:
-    if argv[0] in {"deploy", "transform"} and "--instance-type" not in argv:
+    if argv[0] in {"deploy", "update", "transform"} and "--instance-type" not in argv:
         argv = (*argv, "--instance-type", "ml.g4dn.xlarge")  # moto's instance-type enum predates g5/g6
+    if argv[0] in {"deploy", "update"} and "--poll-seconds" not in argv:
+        argv = (*argv, "--poll-seconds", "0")
     return main([*argv, "--endpoint-url", url])
 
 
@@ -56,8 +57,13 @@ def artifact(tmp_path) -> Path:
 
 
 @pytest.fixture
+def uploaded(aws_env) -> str:
+    return put_artifact(aws_env)
+
+
+@pytest.fixture
 def captured(aws_env, monkeypatch):
-    """Every SageMaker / autoscaling / CloudWatch request the CLI sends, via a botocore before-call hook."""
+    """Every JSON request the CLI sends (SageMaker, autoscaling, ...), via a botocore before-call hook."""
     calls: list[tuple[str, dict]] = []
     original = boto3.Session.client
 
@@ -84,6 +90,7 @@ def test_package_holds_exactly_the_artifact(artifact):
     assert "serving.properties" in files and "requirements.txt" in files and "serving/model.py" in files
     assert all(f.startswith("serving/") or f in {"serving.properties", "requirements.txt"} for f in files)
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+    assert (artifact / "serving.properties").read_bytes() == SERVING_PROPERTIES.read_bytes()
 
 
 def test_package_leaves_out_the_djl_standin(artifact):
@@ -113,37 +120,27 @@ def test_in_the_artifact_a_broken_djl_python_is_not_hidden_by_the_standin(artifa
 
 
 def test_an_artifact_holding_the_djl_standin_is_refused(artifact):
-    from scripts.sagemaker.artifact import validate
-    from scripts.sagemaker.errors import CliError
-
     (artifact / "serving" / "djl_standin").mkdir()
     (artifact / "serving" / "djl_standin" / "__init__.py").write_text("")
-    with pytest.raises(CliError, match="djl_standin"):
+    with pytest.raises(WhisperLmiError, match="djl_standin"):
         validate(artifact)
 
 
-def test_package_writes_the_tensor_parallel_degree_into_serving_properties(tmp_path):
-    """The file wins over OPTION_* variables in DJL, so the degree is packaged, not passed as environment."""
-    out = tmp_path / "artifact"
-    assert main(["package", "--output", str(out), "--tensor-parallel-degree", "4"]) == 0
-    lines = (out / "serving.properties").read_text().splitlines()
-    assert [line for line in lines if line.startswith("option.tensor_parallel_degree")] == [
-        "option.tensor_parallel_degree=4"
-    ]
-
-
-def test_package_rejects_torch_in_requirements(tmp_path, capsys):
+def test_package_rejects_torch_in_requirements(tmp_path):
     source = tmp_path / "src"
     (source / "serving").mkdir(parents=True)
     (source / "serving" / "model.py").write_text("def handle(inputs): pass\n")
     (source / "serving.properties").write_text(
         "engine=Python\noption.entryPoint=serving/model.py\noption.rolling_batch=disable\n")
-    (source / "requirements.txt").write_text("av>=12\nTorch==2.4  # no\n")
-    from scripts.sagemaker.artifact import PackageOptions, package
-    from scripts.sagemaker.errors import CliError
-
-    with pytest.raises(CliError, match="torch"):
+    (source / "requirements.txt").write_text("av>=12\nonnxruntime\nTorch==2.4  # no\n")
+    with pytest.raises(WhisperLmiError, match="torch"):
         package(PackageOptions(output_dir=tmp_path / "out", source_dir=source))
+
+
+def test_package_into_a_folder_that_is_not_an_artifact_is_one_line(artifact, capsys):
+    assert main(["package", "--output", str(artifact / "serving")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not an artifact directory" in err and "Traceback" not in err
 
 
 # --- upload --------------------------------------------------------------------------------------------------
@@ -165,8 +162,8 @@ def test_upload_copies_bytes_uncompressed_and_skips_unchanged(aws_env, artifact,
     assert keys == expected | {"whisper/v1/weights/model.safetensors", "whisper/v1/weights/config.json"}
     body = s3.get_object(Bucket=BUCKET, Key="whisper/v1/weights/model.safetensors")["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(big).digest()
-    properties = s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving.properties")["Body"].read().decode()
-    assert "option.model_id=/opt/ml/model/weights\n" in properties
+    properties = s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving.properties")["Body"].read()
+    assert properties == SERVING_PROPERTIES.read_bytes()  # model_id is a deploy-time option now
     assert s3.get_object(Bucket=BUCKET, Key="whisper/v1/serving/model.py")["Body"].read() == \
         (artifact / "serving" / "model.py").read_bytes()
     assert f"{len(keys)} uploaded, 0 unchanged" in capsys.readouterr().out
@@ -181,45 +178,54 @@ def test_upload_copies_bytes_uncompressed_and_skips_unchanged(aws_env, artifact,
 def test_upload_to_missing_bucket_is_a_message(aws_env, artifact, capsys):
     assert run(aws_env, "upload", "s3://no-such-bucket/p/", "--artifact-dir", str(artifact)) == 1
     err = capsys.readouterr().err
-    assert "bucket does not exist" in err and "Traceback" not in err
+    assert "bucket no-such-bucket does not exist" in err and "Traceback" not in err
+
+
+def test_upload_without_a_prefix_uses_the_default_bucket(aws_env, artifact, capsys):
+    assert run(aws_env, "upload", "--artifact-dir", str(artifact)) == 0
+    bucket = "sagemaker-eu-west-1-123456789012"
+    assert f"s3://{bucket}/whisper-lmi/artifact/:" in capsys.readouterr().out
+    keys = {o["Key"] for o in client("s3", aws_env).list_objects_v2(Bucket=bucket)["Contents"]}
+    assert "whisper-lmi/artifact/serving.properties" in keys
 
 
 # --- deploy --------------------------------------------------------------------------------------------------
 
 
-def test_deploy_sends_exact_requests(captured, capsys):
-    assert run(_url(), "deploy", f"s3://{BUCKET}/whisper/v1/", "--role-arn", ROLE, "--instance-type",
-               "ml.g4dn.12xlarge", "--env", "OPTION_MAX_BATCH_WINDOWS=32", "--startup-timeout", "1200",
-               "--download-timeout", "900", "--volume-gb", "100", "--poll-seconds", "0") == 0
-    assert requests_named(captured, "sagemaker.CreateModel") == [{
-        "ModelName": "whisper",
+def test_deploy_sends_exact_requests(uploaded, captured, capsys):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--instance-type", "ml.g4dn.12xlarge",
+               "--option", "max_batch_windows=32", "--startup-timeout", "1200", "--download-timeout", "900",
+               "--volume-gb", "100") == 0
+    (model,) = requests_named(captured, "sagemaker.CreateModel")
+    name = model["ModelName"]
+    assert generated_for("whisper", name)
+    assert model == {
+        "ModelName": name,
         "PrimaryContainer": {
             "Image": IMAGE,
-            "ModelDataSource": {"S3DataSource": {"S3Uri": f"s3://{BUCKET}/whisper/v1/", "S3DataType": "S3Prefix",
+            "ModelDataSource": {"S3DataSource": {"S3Uri": uploaded, "S3DataType": "S3Prefix",
                                                  "CompressionType": "None"}},
-            "Environment": {"OPTION_MAX_BATCH_WINDOWS": "32"},
+            "Environment": {"OPTION_MAX_BATCH_WINDOWS": "32", "OPTION_TENSOR_PARALLEL_DEGREE": "1"},
         },
         "ExecutionRoleArn": ROLE,
         "EnableNetworkIsolation": False,
-        "Tags": [{"Key": "project", "Value": "whisper-lmi"}],
-    }]
+        "Tags": TAGS,
+    }
     assert requests_named(captured, "sagemaker.CreateEndpointConfig") == [{
-        "EndpointConfigName": "whisper",
+        "EndpointConfigName": name,
         "ProductionVariants": [{
-            "VariantName": "AllTraffic", "ModelName": "whisper", "InstanceType": "ml.g4dn.12xlarge",
+            "VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.g4dn.12xlarge",
             "InitialInstanceCount": 1, "InitialVariantWeight": 1.0,
             "ContainerStartupHealthCheckTimeoutInSeconds": 1200, "ModelDataDownloadTimeoutInSeconds": 900,
             "VolumeSizeInGB": 100,
         }],
-        "Tags": [{"Key": "project", "Value": "whisper-lmi"}],
+        "Tags": TAGS,
     }]
     assert requests_named(captured, "sagemaker.CreateEndpoint") == [
-        {"EndpointName": "whisper", "EndpointConfigName": "whisper", "Tags": [{"Key": "project", "Value": "whisper-lmi"}]}
-    ]
+        {"EndpointName": "whisper", "EndpointConfigName": name, "Tags": TAGS}]
     assert "sagemaker.DescribeEndpoint" in [op for op, _ in captured]
-    assert "endpoint whisper: InService" in capsys.readouterr().out
-    described = client("sagemaker", _url()).describe_model(ModelName="whisper")
-    assert described["PrimaryContainer"]["Image"] == IMAGE
+    assert f"endpoint whisper: InService (serving model {name}, endpoint config {name})" in capsys.readouterr().out
+    assert client("sagemaker", _url()).describe_model(ModelName=name)["PrimaryContainer"]["Image"] == IMAGE
 
 
 def _url() -> str:
@@ -234,17 +240,20 @@ def _remember_url(moto_url):
     _URL[:] = [moto_url]
 
 
-def test_deploy_async_with_scale_to_zero(captured):
-    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--name", "whisper-async", "--async",
+def test_deploy_async_with_scale_to_zero(uploaded, captured):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--name", "whisper-async", "--async",
                "--success-topic", "arn:aws:sns:eu-west-1:123456789012:ok", "--max-concurrent-invocations", "4",
-               "--min-instances", "0", "--max-instances", "3", "--target-invocations", "5", "--no-wait") == 0
+               "--min-instances", "0", "--max-instances", "3", "--target-invocations", "5") == 0
     config = requests_named(captured, "sagemaker.CreateEndpointConfig")[0]
     assert config["AsyncInferenceConfig"] == {
-        "OutputConfig": {"S3OutputPath": f"s3://{BUCKET}/w/async-output/",
-                         "S3FailurePath": f"s3://{BUCKET}/w/async-failure/",
+        "OutputConfig": {"S3OutputPath": f"{uploaded}async-output/",
+                         "S3FailurePath": f"{uploaded}async-failure/",
                          "NotificationConfig": {"SuccessTopic": "arn:aws:sns:eu-west-1:123456789012:ok"}},
         "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 4},
     }
+    environment = requests_named(captured, "sagemaker.CreateModel")[0]["PrimaryContainer"]["Environment"]
+    assert environment == {"OPTION_MAX_AUDIO_BYTES": str(1024 ** 3), "OPTION_TENSOR_PARALLEL_DEGREE": "1",
+                           "SERVING_MAX_REQUEST_SIZE": str(1024 ** 3)}
     target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/whisper-async/variant/AllTraffic",
               "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
     assert requests_named(captured, "application-autoscaling.RegisterScalableTarget") == [
@@ -266,34 +275,43 @@ def test_deploy_async_with_scale_to_zero(captured):
     assert alarms["MetricAlarms"][0]["AlarmActions"] == step_arn and len(step_arn) == 1
 
 
-def test_realtime_autoscaling_uses_invocations_per_instance(captured):
-    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "1",
-               "--max-instances", "4", "--target-invocations", "20", "--no-wait") == 0
+def test_realtime_autoscaling_uses_invocations_per_instance_once_in_service(uploaded, captured):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--min-instances", "1",
+               "--max-instances", "4", "--target-invocations", "20") == 0
     (policy,) = requests_named(captured, "application-autoscaling.PutScalingPolicy")
     assert policy["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}
+    operations = [op for op, _ in captured]
+    in_service = operations.index("sagemaker.DescribeEndpoint", operations.index("sagemaker.CreateEndpoint"))
+    assert in_service < operations.index("application-autoscaling.RegisterScalableTarget")
 
 
-def test_deploy_without_role_or_with_zero_realtime_is_a_message(aws_env, capsys, monkeypatch):
-    monkeypatch.delenv("WHISPER_LMI_ROLE_ARN", raising=False)
-    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/") == 1
+def test_autoscaling_without_waiting_is_refused(uploaded, captured, capsys):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--min-instances", "1", "--max-instances", "2",
+               "--no-wait") == 1
+    assert "autoscaling is registered once the endpoint is InService" in capsys.readouterr().err
+    assert requests_named(captured, "sagemaker.CreateModel") == []
+
+
+def test_deploy_without_role_or_with_zero_realtime_is_a_message(uploaded, capsys):
+    assert run(_url(), "deploy", uploaded) == 1  # moto's caller is a user, not a role
     assert "no SageMaker execution role" in capsys.readouterr().err
-    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "0",
-               "--max-instances", "1") == 1
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--min-instances", "0", "--max-instances", "1") == 1
     assert "needs --async" in capsys.readouterr().err
 
 
 def test_dry_run_prints_and_sends_nothing(captured, capsys):
-    assert run(_url(), "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--dry-run") == 0
+    assert run(_url(), "deploy", PREFIX, "--role-arn", ROLE, "--dry-run") == 0
     out = capsys.readouterr().out
-    assert "[dry-run] sagemaker.create_model" in out and '"CompressionType": "None"' in out
+    assert "[dry-run] s3.get_object" in out and "[dry-run] sagemaker.create_model" in out
+    assert '"CompressionType": "None"' in out and "endpoint whisper: dry-run" in out
     assert captured == []
 
 
 # --- invoke --------------------------------------------------------------------------------------------------
 
 
-def test_invoke_sends_custom_attributes(aws_env, tmp_path, capsys, monkeypatch):
+def test_invoke_sends_custom_attributes(aws_env, tmp_path, monkeypatch):
     audio = tmp_path / "talk.mp3"
     audio.write_bytes(b"ID3fake")
     seen = []
@@ -313,19 +331,14 @@ def test_invoke_sends_custom_attributes(aws_env, tmp_path, capsys, monkeypatch):
 
 
 def test_custom_attributes_limits():
-    from scripts.sagemaker.errors import CliError
-    from scripts.sagemaker.invoke import TranscriptionParams
-
     assert TranscriptionParams(language="de", temperature=0.2).custom_attributes() == "language=de; temperature=0.2"
-    with pytest.raises(CliError, match="ASCII"):
+    with pytest.raises(WhisperLmiError, match="ASCII"):
         TranscriptionParams(prompt="Müller").custom_attributes()
-    with pytest.raises(CliError, match="1024"):
+    with pytest.raises(WhisperLmiError, match="1024"):
         TranscriptionParams(prompt="x" * 1020).custom_attributes()
 
 
 def test_multipart_body_shape():
-    from scripts.sagemaker.invoke import multipart_body
-
     body, content_type = multipart_body("dir/a.wav", b"RIFF", "audio/wav", boundary="B")
     assert content_type == "multipart/form-data; boundary=B"
     assert body == (b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n'
@@ -335,7 +348,9 @@ def test_multipart_body_shape():
 # --- transform, delete ---------------------------------------------------------------------------------------
 
 
-def test_transform_job_shape(captured):
+def test_transform_job_shape(uploaded, captured):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE) == 0
+    (model,) = [body["ModelName"] for body in requests_named(captured, "sagemaker.CreateModel")]
     assert run(_url(), "transform", f"s3://{BUCKET}/in", f"s3://{BUCKET}/out/", "--job-name", "bulk-1",
                "--instance-count", "2") == 0
     (job,) = requests_named(captured, "sagemaker.CreateTransformJob")
@@ -344,21 +359,21 @@ def test_transform_job_shape(captured):
         "ContentType": "application/octet-stream", "CompressionType": "None", "SplitType": "None"}
     assert job["TransformOutput"] == {"S3OutputPath": f"s3://{BUCKET}/out/", "AssembleWith": "None"}
     assert job["TransformResources"] == {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 2}
-    assert (job["ModelName"], job["BatchStrategy"], job["MaxPayloadInMB"]) == ("whisper", "SingleRecord", 64)
+    assert (job["ModelName"], job["BatchStrategy"], job["MaxPayloadInMB"]) == (model, "SingleRecord", 64)
 
 
-def test_delete_is_idempotent(aws_env, capsys):
-    assert run(aws_env, "deploy", f"s3://{BUCKET}/w/", "--role-arn", ROLE, "--min-instances", "1",
-               "--max-instances", "2", "--poll-seconds", "0") == 0
-    assert run(aws_env, "delete") == 0
+def test_delete_is_idempotent(uploaded, capsys):
+    assert run(_url(), "deploy", uploaded, "--role-arn", ROLE, "--min-instances", "1", "--max-instances", "2") == 0
+    name = client("sagemaker", _url()).list_models()["Models"][0]["ModelName"]
+    assert run(_url(), "delete") == 0
     out = capsys.readouterr().out
-    assert "delete_endpoint:whisper" in out and "delete_endpoint_config:whisper" in out
-    assert "delete_model:whisper" in out
-    sagemaker = client("sagemaker", aws_env)
+    assert f"deleted: delete_endpoint:whisper, delete_endpoint_config:{name}, delete_model:{name}" in out
+    sagemaker = client("sagemaker", _url())
     assert sagemaker.list_endpoints()["Endpoints"] == [] and sagemaker.list_models()["Models"] == []
-    assert client("application-autoscaling", aws_env).describe_scalable_targets(
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert client("application-autoscaling", _url()).describe_scalable_targets(
         ServiceNamespace="sagemaker")["ScalableTargets"] == []
-    assert run(aws_env, "delete") == 0
+    assert run(_url(), "delete") == 0
     assert "nothing left to delete for whisper" in capsys.readouterr().out
 
 
@@ -372,13 +387,22 @@ def test_local_docker_command(tmp_path):
         "-v", f"{tmp_path.resolve()}:/opt/ml/model:ro", "-e", "OPTION_TENSOR_PARALLEL_DEGREE=2", IMAGE, "serve"]
 
 
-def test_local_without_engine_prints_and_explains(tmp_path, capsys, monkeypatch):
+def test_local_without_engine_prints_and_explains(artifact, tmp_path, capsys, monkeypatch):
     fake = tmp_path / "docker"
     fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     assert engine_problem() == "no Docker engine reachable (Cannot connect to the Docker daemon)"
-    assert main(["local", "--artifact-dir", str(tmp_path), "--region", REGION]) == 1
+    assert main(["local", "--artifact-dir", str(artifact), "--region", REGION, "--option", "vad=off"]) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("docker run --rm --gpus all") and IMAGE in captured.out
+    assert "-e OPTION_TENSOR_PARALLEL_DEGREE=1 -e OPTION_VAD=off" in captured.out
     assert "the command above was not run" in captured.err
+
+
+def test_a_file_system_error_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["package", "--output", str(blocker / "artifact")]) == 1
+    err = capsys.readouterr().err
+    assert err == f"whisper-lmi package: error: Not a directory: {blocker / 'artifact'}\n"

@@ -30,6 +30,6 @@ Modules: ``java`` (Java's case-insensitive properties, the Java-side Input), ``w
 (async mode: tracking ids, Outputs applied to a streamed response), ``properties`` (serving.properties as DJL reads
 it). This ``__init__`` imports nothing.
 
-May import: ``serving.djl_compat`` (``Input``/``Output``) and ``scripts.paths``. Nothing else of ``serving`` or
-``scripts``.
+May import: ``serving.djl_compat`` (``Input``/``Output``), ``scripts.paths`` and ``whisper_lmi.artifact`` (the
+serving.properties file and its reader). Nothing else of ``serving``, ``scripts`` or ``whisper_lmi``.
 """

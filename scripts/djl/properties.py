@@ -1,26 +1,14 @@
-"""Read serving.properties the way DJL hands it to the handler: ``option.`` stripped, other keys as written."""
+"""serving.properties entries as DJL hands them to the handler (the file itself ships with ``whisper_lmi.artifact``,
+which reads it), switched to sync mode or with options overridden for tests and tools."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from scripts.paths import PROJECT_ROOT
+from whisper_lmi.artifact.layout import SERVING_PROPERTIES
+from whisper_lmi.artifact.properties import read_properties
 
-SERVING_PROPERTIES = PROJECT_ROOT / "serving.properties"
-
-
-def read_properties(path: Path = SERVING_PROPERTIES) -> dict[str, str]:
-    """Java-properties subset: ``key=value`` lines, ``#``/``!`` comments, blank lines; anything else is an error."""
-    entries: dict[str, str] = {}
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", "!")):
-            continue
-        key, sep, value = line.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"{path}:{number}: not a key=value line: {raw!r}")
-        entries[key.strip()] = value.strip()
-    return entries
+__all__ = ["SERVING_PROPERTIES", "handler_options", "read_properties", "sync_handler_options"]
 
 
 SYNC_MODE = {"option.async_mode": "false", "option.handler": "handle", "batch_size": "8", "max_batch_delay": "50"}

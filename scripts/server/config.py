@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripts.djl.properties import read_properties
+from scripts.djl.properties import SERVING_PROPERTIES, read_properties
+from scripts.paths import PROJECT_ROOT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -37,12 +38,21 @@ def build_config(
     **listen: object,
 ) -> ServerConfig:
     """serving.properties of ``model_dir`` with ``option.model_id`` and ``option.<key>`` overrides."""
-    properties = read_properties(model_dir / PROPERTIES_FILE)
+    properties = read_properties(properties_file(model_dir))
     properties["option.model_id"] = model_id
     properties.update({_option_key(key): value for key, value in (overrides or {}).items()})
     max_request = int(os.environ.get(MAX_REQUEST_ENV, DEFAULT_MAX_REQUEST_BYTES))
     listen.setdefault("max_request_bytes", max_request)
     return ServerConfig(model_dir=model_dir, properties=properties, env=dict(os.environ), **listen)
+
+
+def properties_file(model_dir: Path) -> Path:
+    """``model_dir``'s serving.properties; this checkout keeps its own in ``whisper_lmi/artifact/template/`` (the file
+    that ``whisper-lmi package`` ships), so the repository root reads that one."""
+    own = model_dir / PROPERTIES_FILE
+    if own.is_file() or model_dir.resolve() != PROJECT_ROOT:
+        return own
+    return SERVING_PROPERTIES
 
 
 def parse_override(text: str) -> tuple[str, str]:
