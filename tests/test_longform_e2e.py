@@ -36,7 +36,9 @@ WAV = {"Content-Type": "audio/wav"}
 @pytest.fixture(scope="module")
 def transcriber(whisper_base_dir):
     settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
-    return start_scheduler(settings, "-1")
+    scheduler = start_scheduler(settings, "-1")
+    yield scheduler
+    scheduler.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +47,26 @@ def long_audio():
 
 
 @pytest.fixture(scope="module")
-def sentence_by_sentence(transcriber, long_audio):
-    """The same sentences, each transcribed alone (cut from the long file at its sentence boundaries)."""
+def long_runs(transcriber, long_audio) -> dict:
+    """The long file in both algorithms and its sentences each alone (cut at their boundaries), submitted together
+    as a DJL batch would be: their windows share the model's batches."""
     pieces = [long_audio.waveform[round(s.start * SAMPLE_RATE) : round(s.end * SAMPLE_RATE)] for s in long_audio.sentences]
-    return [r.text for r in transcriber.transcribe_all([Job.new(piece, parse_params({"language": "en"})) for piece in pieces])]
+    alone = [Job.new(piece, parse_params({"language": "en"})) for piece in pieces]
+    whole = {mode: Job.new(long_audio.waveform, parse_params({**VERBOSE_WORDS, "long_form": mode, "language": "en"}))
+             for mode in ("chunked", "sequential")}
+    results = transcriber.transcribe_all([*alone, *whole.values()])
+    return {"alone": [r.text for r in results[: len(alone)]], **dict(zip(whole, results[len(alone) :]))}
+
+
+@pytest.fixture(scope="module")
+def sentence_by_sentence(long_runs):
+    """The same sentences, each transcribed alone."""
+    return long_runs["alone"]
 
 
 @pytest.fixture(scope="module", params=["chunked", "sequential"])
-def long_result(request, transcriber, long_audio):
-    params = parse_params({**VERBOSE_WORDS, "long_form": request.param, "language": "en"})
-    (result,) = transcriber.transcribe_all([Job.new(long_audio.waveform, params)])
-    return result
+def long_result(request, long_runs):
+    return long_runs[request.param]
 
 
 def test_the_long_file_crosses_every_window_edge_mid_sentence(long_audio):

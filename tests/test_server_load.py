@@ -1,4 +1,4 @@
-"""The whole HTTP path on the real whisper-base: the server in a subprocess on 127.0.0.1, 32 concurrent clients,
+"""The whole HTTP path on the real whisper-base: the server in a subprocess on 127.0.0.1, 24 concurrent clients,
 every response checked against its own request (a smaller run of ``benchmarks/load_test.py``), and SIGTERM."""
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from scripts.scoring.wer import wer
 
 pytestmark = pytest.mark.real_model
 
-CLIENTS = 32
-REQUESTS = 60
+CLIENTS = 24
+REQUESTS = 40
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,15 @@
 """The reference decoder: faster-whisper on the same CTranslate2 whisper-base weights as ours, greedy (beam 1),
-temperature 0, no VAD, not conditioned on the previous window."""
+temperature 0, no VAD, not conditioned on the previous window; its transcripts cached on disk
+(:mod:`scripts.scoring.reference_cache`)."""
 
 from __future__ import annotations
 
 import io
+import json
 from functools import lru_cache
 
 from scripts.conversion.embedded_model import ensure_ct2_whisper_base
+from scripts.scoring.reference_cache import cached
 
 
 @lru_cache(maxsize=1)
@@ -18,7 +21,13 @@ def faster_whisper_model(threads: int = 2):
 
 def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:
     """(text, language) from faster-whisper, greedy (beam 1), no VAD: the reference decoder on the same weights."""
+    key = audio + json.dumps(options, sort_keys=True).encode()
+    text, language = cached("reference-transcripts", key, lambda: _transcribe(audio, options))
+    return text, language
+
+
+def _transcribe(audio: bytes, options: dict) -> list[str]:
     segments, info = faster_whisper_model().transcribe(
         io.BytesIO(audio), beam_size=1, temperature=0.0, condition_on_previous_text=False, **options
     )
-    return " ".join(segment.text.strip() for segment in segments), info.language
+    return [" ".join(segment.text.strip() for segment in segments), info.language]

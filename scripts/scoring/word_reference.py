@@ -10,9 +10,6 @@ reference is computed by faster-whisper, once per machine, never written by hand
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +17,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from scripts.conversion.cache import cache_root
-from scripts.conversion.embedded_model import ensure_ct2_whisper_base
 from scripts.scoring.reference import faster_whisper_model
+from scripts.scoring.reference_cache import cached
 
 _NOT_WORD = re.compile(r"[^\w']+")  # punctuation and spaces around a word; apostrophes stay ("don't")
 
@@ -81,24 +77,8 @@ def timing_difference(pairs: Sequence[tuple[Word, Word]]) -> TimingDifference:
 
 @lru_cache(maxsize=64)
 def _words(samples: bytes) -> tuple[Word, ...]:
-    path = _cache_path(samples)
-    try:
-        return tuple(Word(**word) for word in json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
-        pass
-    words = _transcribe_words(samples)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps([word.__dict__ for word in words]))
-    partial.replace(path)  # atomic: a killed run never leaves half a reference
-    return words
-
-
-def _cache_path(samples: bytes):
-    from faster_whisper import __version__
-
-    key = hashlib.sha256(samples + f"|{ensure_ct2_whisper_base().name}|{__version__}".encode()).hexdigest()[:32]
-    return cache_root() / "reference-words" / f"{key}.json"
+    stored = cached("reference-words", samples, lambda: [word.__dict__ for word in _transcribe_words(samples)])
+    return tuple(Word(**word) for word in stored)
 
 
 def _transcribe_words(samples: bytes) -> tuple[Word, ...]:
