@@ -59,7 +59,7 @@ class Settings(BaseModel):
     logprob_threshold: float = Field(-1.0, le=0.0)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
     vad: Literal["silero", "off"] = "silero"
-    vad_model: str | None = None  # path of silero_vad_v6.onnx; default: serving/assets/, else faster-whisper's copy
+    vad_model: str | None = None  # path of silero_vad_v6.onnx; default: serving/longform/assets/, else faster-whisper's copy
     # audio_url input: S3 buckets the endpoint's role may read for clients (none: S3 input off), https on/off,
     # and the time one fetch may take.
     s3_allowed_buckets: tuple[str, ...] = ()

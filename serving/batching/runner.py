@@ -22,6 +22,7 @@ from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDeco
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
+from serving.engine.vocabulary import ENGLISH
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
 from serving.longform.quality import Thresholds, compression_ratio, needs_fallback, temperatures
@@ -29,7 +30,6 @@ from serving.timing import StageTimer
 
 logger = logging.getLogger(__name__)
 
-ENGLISH = "en"
 STAGES = ("log-mel", "encode", "detect", "generate", "align")  # the runner's stages, in order, in every BatchResult
 
 

@@ -178,7 +178,7 @@ def vad_model(settings: Settings) -> Path | None:
     if path is None:
         raise ConfigurationError(
             "option.vad=silero needs silero_vad_v6.onnx: set option.vad_model to its path, package it with "
-            "'whisper-lmi package' (serving/assets/), or set option.vad=off"
+            "'whisper-lmi package' (serving/longform/assets/), or set option.vad=off"
         )
     if importlib.util.find_spec("onnxruntime") is None:
         raise ConfigurationError("option.vad=silero needs the onnxruntime package (requirements.txt) or option.vad=off")
