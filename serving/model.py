@@ -6,7 +6,8 @@ async mode awaits it):
 * ``handle`` (``option.async_mode=false``): DJL's sync engine calls it with one request or, with ``batch_size`` > 1,
   a dynamic batch whose items share one status code and one set of response properties: then every item gets its
   own body, and an item that failed gets an error body naming its problem while the others are transcribed
-  normally.
+  normally. The batch's requests are submitted to the service's scheduler together and awaited: the same path as
+  async mode.
 * ``handle_async`` (``option.async_mode=true`` with ``option.handler=handle_async`` and ``batch_size=1``): DJL's async
   engine awaits it once per request, concurrently, on one event loop; the scheduler batches the windows of all
   requests in flight. Each request gets its own Output in that engine's contract: one binary-encoded item

@@ -12,6 +12,16 @@ import pytest  # noqa: E402
 from scripts.conversion.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_worker():
+    """Under pytest-xdist the workers share the cores: one torch thread each instead of every worker spinning up one
+    per core."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def whisper_base_dir():
     return ensure_whisper_base()
