@@ -19,9 +19,16 @@ import numpy as np
 
 from scripts.scoring.reference import faster_whisper_model
 from scripts.scoring.reference_cache import cached
-from serving.results import Word  # faster-whisper's words in our type: with their leading space and punctuation
 
 _NOT_WORD = re.compile(r"[^\w']+")  # punctuation and spaces around a word; apostrophes stay ("don't")
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str  # as the model wrote it (faster-whisper: with its leading space and punctuation)
+    start: float  # seconds from the start of the audio
+    end: float
+    probability: float
 
 
 @dataclass(frozen=True)
