@@ -12,7 +12,7 @@ session plus ``--dry-run``); every input is a frozen dataclass; every problem a 
 One module per job: ``spec`` (what an endpoint should be), ``naming`` (unique model and config names),
 ``options`` (OPTION_* variables), ``remote_artifact`` (what an S3 prefix holds), ``resources`` (the requests as
 data), ``rollback``, ``deploy``, ``update``, ``delete``, ``status``, ``endpoints`` (reading what exists),
-``waiting``, ``scaling``, ``upload``, ``invoke``, ``transform``, ``local``, ``images`` + ``image_table`` (the LMI image
+``waiting``, ``scaling``, ``upload``, ``quick`` (package + upload + deploy in one call), ``invoke``, ``transform``, ``local``, ``images`` + ``image_table`` (the LMI image
 per region), ``identity`` (role and bucket), ``aws``, ``s3uri``, ``constants``.
 
 May import: ``whisper_lmi.artifact`` and ``whisper_lmi.errors``; boto3; the sagemaker SDK only in ``identity``, and
@@ -27,6 +27,7 @@ from whisper_lmi.sagemaker.deploy import Deployment, deploy
 from whisper_lmi.sagemaker.identity import default_bucket, execution_role
 from whisper_lmi.sagemaker.images import DEFAULT_LMI_VERSION, lmi_image_uri
 from whisper_lmi.sagemaker.invoke import InvokeOptions, TranscriptionParams, invoke
+from whisper_lmi.sagemaker.quick import QuickOptions, quick_deploy
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.scaling import ScalingOptions
 from whisper_lmi.sagemaker.spec import AsyncOptions, EndpointSpec
@@ -38,7 +39,7 @@ from whisper_lmi.sagemaker.waiting import WaitOptions
 
 __all__ = [
     "DEFAULT_LMI_VERSION", "AsyncOptions", "Aws", "AwsOptions", "Deployment", "EndpointSpec", "EndpointStatus",
-    "InvokeOptions", "PackageOptions", "S3Uri", "ScalingOptions", "TranscriptionParams", "TransformOptions",
+    "InvokeOptions", "PackageOptions", "QuickOptions", "S3Uri", "ScalingOptions", "TranscriptionParams", "TransformOptions",
     "UploadOptions", "UploadReport", "WaitOptions", "WhisperLmiError", "default_bucket", "delete", "deploy",
-    "execution_role", "invoke", "lmi_image_uri", "package", "status", "transform", "update", "upload",
+    "execution_role", "invoke", "lmi_image_uri", "package", "quick_deploy", "status", "transform", "update", "upload",
 ]
