@@ -38,7 +38,7 @@ def _add_image(parser: argparse.ArgumentParser) -> None:
 
 def _add_container(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a whisper-lmi option (README: Options), sent as OPTION_<KEY>")
+                        help="a whisper-lmi option (docs/options.md), sent as OPTION_<KEY>")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="any container variable")
 
 

@@ -88,7 +88,7 @@ def _check_known(options: Mapping[str, str]) -> None:
     for key in sorted(options):
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else " (the README's Options table lists them)"
+            hint = f" (did you mean {close[0]}?)" if close else " (docs/options.md lists them)"
             raise WhisperLmiError(f"unknown option {key!r}{hint}")
 
 
