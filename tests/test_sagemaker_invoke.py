@@ -28,6 +28,7 @@ from tests.sagemaker_runtime import (
     payload_part,
     sse_bytes,
 )
+from whisper_lmi.cli import main
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker import (
     AsyncFailed,
@@ -484,3 +485,92 @@ def test_a_service_specific_endpoint_variable_sends_the_runtime_elsewhere(aws_en
     split = Aws(AwsOptions(endpoint_url=aws_env, endpoint_urls={"sagemaker-runtime": "http://127.0.0.1:8"}))
     assert split.client("sagemaker-runtime").meta.endpoint_url == "http://127.0.0.1:8"
     assert split.client("s3").meta.endpoint_url == aws_env
+
+
+# --- the CLI -------------------------------------------------------------------------------------------------
+
+
+def cli(url: str, *argv: str) -> int:
+    return main([*argv, "--endpoint-url", url])
+
+
+@pytest.fixture
+def audio_file(tmp_path):
+    path = tmp_path / "talk.wav"
+    path.write_bytes(AUDIO)
+    return str(path)
+
+
+def test_invoke_sends_every_parameter_flag_and_prints_the_document(runtime, aws_env, audio_file, capsys):
+    code = cli(aws_env, "invoke", audio_file, "--language", "de", "--task", "translate", "--prompt",
+               "Glossar: Kubernetes", "--temperature", "0.2", "--timestamps", "word", "--timestamps", "segment",
+               "--long-form", "sequential", "--no-condition-on-previous-text")
+    assert code == 0
+    assert runtime.seen[-1].params == sent_as(EVERYTHING) and runtime.seen[-1].audio == AUDIO
+    document = json.loads(capsys.readouterr().out)
+    assert document["text"] == "Guten Morgen. Wie geht's?" and len(document["words"]) == 4
+
+
+@pytest.mark.parametrize(("argv", "printed"), [
+    (["--response-format", "text"], "Guten Morgen. Wie geht's?\n"),
+    (["--response-format", "srt"], "1\n00:00:00,000 --> 00:00:01,500\nGuten Morgen.\n\n"
+                                   "2\n00:00:01,500 --> 00:00:04,000\nWie geht's?\n\n"),
+    (["--response-format", "json"], '{"text": "Guten Morgen. Wie geht\'s?", "language": "de", "duration": 4.0}\n'),
+    (["--stream"], "Guten Morgen. Wie geht's?\n"),
+])
+def test_invoke_prints_text_for_text_formats_and_the_document_for_json(runtime, aws_env, audio_file, capsys, argv,
+                                                                      printed):
+    assert cli(aws_env, "invoke", audio_file, *argv) == 0
+    assert capsys.readouterr().out == printed
+
+
+@pytest.mark.parametrize(("argv", "content_type"), [
+    (["--prompt", "Müller"], "application/json"),
+    (["--body", "json"], "application/json"),
+    (["--body", "form"], "multipart/form-data"),
+    (["--multipart"], "multipart/form-data"),
+    ([], "audio/x-wav"),
+])
+def test_invoke_body_flags(runtime, aws_env, audio_file, argv, content_type):
+    assert cli(aws_env, "invoke", audio_file, *argv) == 0
+    assert runtime.headers[-1]["Content-Type"].split(";")[0] == content_type
+    assert runtime.seen[-1].audio == AUDIO
+
+
+def test_invoke_async_needs_no_staging_prefix(aws_env, audio_file, capsys):
+    async_endpoint(aws_env)
+    queue_async_results(aws_env, {"data": "Guten Morgen."})
+    assert cli(aws_env, "invoke", audio_file, "--async", "--response-format", "text") == 0
+    captured = capsys.readouterr()
+    assert captured.out == "Guten Morgen.\n" and "result to s3://" in captured.err
+    staged = client("s3", aws_env).list_objects_v2(Bucket=BUCKET, Prefix="whisper/v1/async-output/inputs/")
+    assert [item["Key"].endswith("-talk.wav") for item in staged["Contents"]] == [True]
+
+
+def test_invoke_dry_run_prints_the_request(aws_env, audio_file, capsys):
+    assert cli(aws_env, "invoke", audio_file, "--language", "de", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "[dry-run] sagemaker-runtime.invoke_endpoint" in out and '"CustomAttributes": "language=de"' in out
+
+
+def test_logs_command(aws_env, capsys):
+    put_logs(aws_env)
+    assert cli(aws_env, "logs", "--name", NAME, "--limit", "2", "--since", "1d") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == ["AllTraffic/i-new AllTraffic/i-new at 4000",
+                                                         "AllTraffic/i-new AllTraffic/i-new at 5000"]
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["invoke", "AUDIO", "--timestamps", "word", "--response-format", "json"],
+     "timestamp_granularities needs response_format='verbose_json' (got 'json')"),
+    (["invoke", "AUDIO", "--temperature", "3"], "temperature must be between 0 and 1 (got 3.0)"),
+    (["invoke", "missing.wav"], "missing.wav: no such file"),
+    (["logs", "--since", "10x"], "not a duration: '10x'"),
+    (["logs"], f"no logs for endpoint {NAME} in {REGION}"),
+])
+def test_user_errors_are_one_line(aws_env, audio_file, capsys, argv, message):
+    argv = [audio_file if item == "AUDIO" else item for item in argv]
+    assert cli(aws_env, *argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"whisper-lmi {argv[0]}: error: ") and message in err and err.count("\n") == 1
