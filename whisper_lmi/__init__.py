@@ -5,7 +5,7 @@ DJL Serving LMI container, and call it.
 package        holds                                                                                 may import
 =============  ====================================================================================  =====================
 ``cli``        the ``whisper-lmi`` command line: arguments in, one API call, one line per error       sagemaker, artifact, errors
-``sagemaker``  the typed API: upload, deploy, update, delete, status, invoke, transform, local, images  artifact, errors
+``sagemaker``  the typed API: upload, deploy, update, delete, status, Endpoint (invoke), logs, ...    artifact, errors
 ``artifact``   the DJL model directory: its template files, assembly and validation (no AWS)          errors
 ``errors``     ``WhisperLmiError``, the one error a user can fix                                      nothing
 =============  ====================================================================================  =====================

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from whisper_lmi.artifact.assemble import PackageOptions, package
 from whisper_lmi.errors import WhisperLmiError
@@ -14,13 +17,17 @@ from whisper_lmi.sagemaker.deploy import Deployment, deploy
 from whisper_lmi.sagemaker.endpoints import config_models, describe_endpoint
 from whisper_lmi.sagemaker.identity import default_bucket, execution_role
 from whisper_lmi.sagemaker.images import lmi_image_uri
-from whisper_lmi.sagemaker.invoke import InvokeOptions, TranscriptionParams, invoke
+from whisper_lmi.sagemaker.endpoint import Endpoint
+from whisper_lmi.sagemaker.logs import logs, parse_duration
+from whisper_lmi.sagemaker.params import TranscriptionParams
 from whisper_lmi.sagemaker.local import LocalOptions, local_environment, run_local
 from whisper_lmi.sagemaker.options import parse_pairs
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.scaling import ScalingOptions
 from whisper_lmi.sagemaker.spec import AsyncOptions, EndpointSpec
 from whisper_lmi.sagemaker.status import EndpointStatus, status
+from whisper_lmi.sagemaker.streaming import StreamEvent, TranscriptDelta, TranscriptDone
+from whisper_lmi.sagemaker.transcript import Result
 from whisper_lmi.sagemaker.transform import TransformOptions, transform
 from whisper_lmi.sagemaker.update import update
 from whisper_lmi.sagemaker.upload import UploadOptions, upload
@@ -142,16 +149,62 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_invoke(args: argparse.Namespace) -> int:
-    params = TranscriptionParams(args.language, args.task, args.prompt, args.temperature, args.response_format)
-    options = InvokeOptions(
-        endpoint=args.name, source=args.source, params=params, content_type=args.content_type,
-        multipart=args.multipart, is_async=args.is_async,
-        async_input=S3Uri.prefix(args.async_input) if args.async_input else None, output=args.output,
+def invoke_params(args: argparse.Namespace) -> TranscriptionParams:
+    timestamps = tuple(args.timestamps or ())
+    return TranscriptionParams(
+        language=args.language, task=args.task, prompt=args.prompt, temperature=args.temperature,
+        response_format=args.response_format or ("verbose_json" if timestamps else None),
+        timestamp_granularities=timestamps, long_form=args.long_form,
+        condition_on_previous_text=args.condition_on_previous_text,
     )
-    result = invoke(_aws(args), options, _wait(args))
-    if result is not None and args.output is None:
-        print(result.decode("utf-8", errors="replace"))
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    aws = _aws(args)
+    endpoint = Endpoint(aws, args.name)
+    call = {"params": invoke_params(args), "body": "form" if args.multipart else args.body,
+            "content_type": args.content_type}
+    if args.stream:
+        return _print_stream(endpoint.stream(args.source, **call), args.output)
+    if args.is_async:
+        handle = endpoint.transcribe_async(args.source, input_prefix=args.async_input, **call)
+        if handle is None:
+            return 0
+        print(f"async inference {handle.inference_id}: result to {handle.output}", file=sys.stderr)
+        result = handle.wait(args.wait_timeout, args.poll_seconds)
+    else:
+        result = endpoint.transcribe(args.source, **call)
+    if not aws.dry_run:
+        _deliver(result, args.output)
+    return 0
+
+
+def _deliver(result: Result, output: Path | None) -> None:
+    """The body as the endpoint sent it: the document for json formats, the text or subtitle file otherwise."""
+    if output is not None:
+        result.save(output)
+        print(f"saved to {output} ({len(result.raw)} bytes)", file=sys.stderr)
+    else:
+        print(result.raw.decode("utf-8", errors="replace"))
+
+
+def _print_stream(events: Iterator[StreamEvent], output: Path | None) -> int:
+    printed = False
+    for event in events:
+        if isinstance(event, TranscriptDelta):
+            print(event.text, end="", flush=True)
+            printed = True
+        elif isinstance(event, TranscriptDone):
+            print("" if printed else event.text, flush=True)
+            if output is not None:
+                _deliver(event.result, output)
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    since = parse_duration(args.since) if args.since else None
+    for event in logs(_aws(args), args.name, since, args.limit, args.streams):
+        print(event.line())
     return 0
 
 
@@ -197,5 +250,5 @@ def cmd_local(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "package": cmd_package, "upload": cmd_upload, "deploy": cmd_deploy, "update": cmd_update, "status": cmd_status,
-    "invoke": cmd_invoke, "transform": cmd_transform, "delete": cmd_delete, "local": cmd_local,
+    "invoke": cmd_invoke, "logs": cmd_logs, "transform": cmd_transform, "delete": cmd_delete, "local": cmd_local,
 }

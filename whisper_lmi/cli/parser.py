@@ -8,7 +8,9 @@ from pathlib import Path
 
 from whisper_lmi.artifact.assemble import DEFAULT_ARTIFACT_DIR
 from whisper_lmi.sagemaker import constants as c
+from whisper_lmi.sagemaker.bodies import BODY_MODES
 from whisper_lmi.sagemaker.images import DEFAULT_LMI_VERSION
+from whisper_lmi.sagemaker.params import GRANULARITIES, LONG_FORM_MODES, RESPONSE_FORMATS, TASKS
 
 DESCRIPTION = ("Package whisper-lmi, upload it, deploy it behind a SageMaker endpoint (LMI container), update it "
                "without downtime, call it, delete it. Errors are one line on stderr, exit code 1.")
@@ -112,17 +114,39 @@ def _invoke_parser(sub, common) -> None:
     p = sub.add_parser("invoke", parents=[common], help="transcribe one file or S3 object")
     p.add_argument("source", help="local audio file or s3://bucket/key")
     _add_name(p)
-    p.add_argument("--language")
-    p.add_argument("--task", choices=["transcribe", "translate"])
-    p.add_argument("--prompt")
+    p.add_argument("--language", help="e.g. de or german (default: detected)")
+    p.add_argument("--task", choices=TASKS)
+    p.add_argument("--prompt", help="any text: a prompt that custom attributes cannot carry goes in a JSON body")
     p.add_argument("--temperature", type=float)
-    p.add_argument("--response-format", choices=["json", "text"])
-    p.add_argument("--content-type", help="default: from the file name")
-    p.add_argument("--multipart", action="store_true", help="send multipart/form-data (field 'file')")
-    p.add_argument("--async", dest="is_async", action="store_true", help="through S3 to an async endpoint")
-    p.add_argument("--async-input", help="S3 prefix where a local file is staged for --async")
+    p.add_argument("--response-format", choices=RESPONSE_FORMATS,
+                   help="json and verbose_json print the document, the others their text (default json)")
+    p.add_argument("--timestamps", action="append", choices=GRANULARITIES,
+                   help="timestamp granularity, repeatable (implies --response-format verbose_json)")
+    p.add_argument("--long-form", choices=LONG_FORM_MODES, help="how audio over 30 s is decoded (default: the "
+                   "endpoint's option.long_form)")
+    p.add_argument("--no-condition-on-previous-text", dest="condition_on_previous_text", action="store_const",
+                   const=False, default=None, help="sequential long-form: do not prompt a window with the previous text")
+    p.add_argument("--body", choices=BODY_MODES, default="auto",
+                   help="raw audio + custom attributes, a multipart form, or JSON with base64 audio (default auto: "
+                        "raw when the parameters fit in custom attributes, else json)")
+    p.add_argument("--multipart", action="store_true", help="the same as --body form")
+    p.add_argument("--content-type", help="of the audio (default: from the file name)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--stream", action="store_true", help="print the text as segments are decoded "
+                      "(InvokeEndpointWithResponseStream)")
+    mode.add_argument("--async", dest="is_async", action="store_true", help="through S3 to an async endpoint")
+    p.add_argument("--async-input", help="S3 prefix to stage the input for --async (default: under the endpoint's "
+                   "async output path)")
     p.add_argument("--output", type=Path, help="save the result here instead of printing it")
-    _add_wait(p, 900.0)
+    _add_wait(p, c.DEFAULT_ASYNC_WAIT_S)
+
+
+def _logs_parser(sub, common) -> None:
+    p = sub.add_parser("logs", parents=[common], help="the endpoint's CloudWatch log events, newest streams")
+    _add_name(p)
+    p.add_argument("--since", help="only events of the last 30s, 10m, 2h, 1d ...")
+    p.add_argument("--limit", type=int, default=c.DEFAULT_LOG_LIMIT, help="the last N events")
+    p.add_argument("--streams", type=int, default=c.DEFAULT_LOG_STREAMS, help="read the N newest streams")
 
 
 def _transform_parser(sub, common) -> None:
@@ -155,7 +179,7 @@ def _local_parser(sub, common) -> None:
 
 
 SUBPARSERS = (_package_parser, _upload_parser, _deploy_parser, _update_parser, _status_parser, _invoke_parser,
-              _transform_parser, _delete_parser, _local_parser)
+              _logs_parser, _transform_parser, _delete_parser, _local_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

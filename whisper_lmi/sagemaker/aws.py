@@ -26,8 +26,10 @@ class AwsOptions:
 
     region: str | None = None
     profile: str | None = None
-    endpoint_url: str | None = None
+    endpoint_url: str | None = None  # every service's requests go here (e.g. a moto server)
     dry_run: bool = False
+    # One service's requests elsewhere, e.g. {"sagemaker-runtime": "http://127.0.0.1:8080"}; before endpoint_url.
+    endpoint_urls: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,16 @@ class Aws:
         return region
 
     def client(self, service: str) -> Any:
+        """The service's client. Without an endpoint URL in the options botocore finds one as it always does, so
+        ``AWS_ENDPOINT_URL_<SERVICE>`` (e.g. ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``) and ``AWS_ENDPOINT_URL`` work."""
         if service not in self._clients:
             self._clients[service] = self.session.client(
-                service, region_name=self.region, endpoint_url=self.options.endpoint_url, config=RETRY_CONFIG
+                service, region_name=self.region, endpoint_url=self.endpoint_url(service), config=RETRY_CONFIG
             )
         return self._clients[service]
+
+    def endpoint_url(self, service: str) -> str | None:
+        return self.options.endpoint_urls.get(service) or self.options.endpoint_url
 
     def call(self, api_call: ApiCall) -> dict[str, Any]:
         """Send ``api_call``; in dry-run mode print it instead and return an empty response."""

@@ -11,7 +11,6 @@ SHA256_METADATA_KEY = "sha256"
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MULTIPART_CHUNK = 8 * 1024 * 1024
 DEFAULT_UPLOAD_CONCURRENCY = 8
-ASYNC_INPUT_SUBPREFIX = "async-input/"
 ASYNC_OUTPUT_SUBPREFIX = "async-output/"
 ASYNC_FAILURE_SUBPREFIX = "async-failure/"
 # Where upload and deploy put the artifact when no S3 prefix is given: under the default bucket (identity.py).
@@ -59,6 +58,16 @@ CUSTOM_ATTRIBUTES_MAX = 1024
 REALTIME_PAYLOAD_MAX = 6 * 1024 * 1024
 DEFAULT_AUDIO_CONTENT_TYPE = "application/octet-stream"
 MULTIPART_FIELD = "file"
+# Async inputs are staged under the endpoint's own output path (its role writes there), else the default bucket.
+ASYNC_STAGING_SUBPREFIX = "inputs/"
+DEFAULT_ASYNC_STAGING_PREFIX = "whisper-lmi/async-inputs/"
+DEFAULT_ASYNC_POLL_S = 5.0
+DEFAULT_ASYNC_WAIT_S = 900.0
+
+# --- logs ----------------------------------------------------------------------------------------------------
+LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+DEFAULT_LOG_LIMIT = 100
+DEFAULT_LOG_STREAMS = 10  # the newest streams (one per instance and container) whose events are merged
 
 # --- batch transform -----------------------------------------------------------------------------------------
 TRANSFORM_MAX_PAYLOAD_MB = 64  # DJL's default request limit

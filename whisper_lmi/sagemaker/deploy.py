@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from whisper_lmi.artifact.layout import PROPERTIES_FILE
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import Aws
+from whisper_lmi.sagemaker.endpoint import Endpoint
 from whisper_lmi.sagemaker.endpoints import describe_endpoint
 from whisper_lmi.sagemaker.naming import Naming, ResourceNames
 from whisper_lmi.sagemaker.options import ContainerInputs, container_environment
@@ -38,6 +39,10 @@ class Deployment:
     names: ResourceNames
     status: str  # InService, Creating (not waited for) or dry-run
     environment: Mapping[str, str] = field(default_factory=dict)
+
+    def endpoint(self, aws: Aws) -> Endpoint:
+        """The endpoint to call: ``deploy(aws, spec).endpoint(aws).transcribe("talk.wav")``."""
+        return Endpoint(aws, self.names.endpoint)
 
 
 def deploy(aws: Aws, spec: EndpointSpec, wait: WaitOptions | None = WaitOptions(), naming: Naming | None = None
