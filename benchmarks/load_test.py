@@ -276,9 +276,10 @@ def free_port() -> int:
 
 @contextmanager
 def server_process(port: int, options: Sequence[str] = SERVER_OPTIONS,
-                   log_path: str = os.devnull) -> Iterator[subprocess.Popen]:
-    """``python -m scripts.serve`` on 127.0.0.1:``port``, ready (/ping 200) on entry, SIGTERM-stopped on exit."""
-    command = [sys.executable, "-m", "scripts.serve", "--host", HOST, "--port", str(port)]
+                   log_path: str = os.devnull, arguments: Sequence[str] = ()) -> Iterator[subprocess.Popen]:
+    """``python -m scripts.serve`` on 127.0.0.1:``port`` (and its other ``arguments``), ready (/ping 200) on entry,
+    SIGTERM-stopped on exit."""
+    command = [sys.executable, "-m", "scripts.serve", "--host", HOST, "--port", str(port), *arguments]
     for option in options:
         command += ["--option", option]
     env = {**os.environ, "SERVING_MAX_REQUEST_SIZE": str(MAX_REQUEST_BYTES), "HF_HUB_OFFLINE": "1"}

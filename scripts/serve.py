@@ -4,7 +4,9 @@
                             [--option key=value ...]
 
 ``/ping`` answers 503 until the model is loaded, then 200; ``POST /invocations`` and ``POST /predictions/<name>``
-take the same requests as the SageMaker endpoint. SIGTERM (or Ctrl-C) stops accepting, answers every request
+take the same requests as the SageMaker endpoint; ``/endpoints/<name>/invocations`` (and ``-response-stream``,
+``async-invocations``) answer a boto3 ``sagemaker-runtime`` client pointed here (``endpoint_url=`` or
+``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``). SIGTERM (or Ctrl-C) stops accepting, answers every request
 in flight, then exits.
 """
 
@@ -20,7 +22,14 @@ import uvicorn
 
 from scripts.paths import PROJECT_ROOT
 from scripts.server.app import create_app
-from scripts.server.config import DEFAULT_HOST, DEFAULT_MODEL_NAME, DEFAULT_PORT, build_config, parse_override
+from scripts.server.config import (
+    DEFAULT_HOST,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_PORT,
+    RuntimeOptions,
+    build_config,
+    parse_override,
+)
 
 logger = logging.getLogger("scripts.serve")
 
@@ -39,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         port=arguments.port,
         model_name=arguments.model_name,
         device_id=arguments.device_id or _device_id(),
+        runtime=RuntimeOptions(endpoint_name=arguments.endpoint_name, async_output=arguments.async_output,
+                               async_failure=arguments.async_failure),
     )
     failed = []
     server: uvicorn.Server | None = None
@@ -79,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a serving.properties entry: batch_size=4, max_audio_bytes=1000000, ...")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    runtime = parser.add_argument_group("SageMaker Runtime stand-in (/endpoints/<name>/...)")
+    runtime.add_argument("--endpoint-name", help="the only endpoint name answered (default: any name)")
+    runtime.add_argument("--async-output", metavar="S3_URI",
+                         help="InvokeEndpointAsync's S3OutputPath, s3://bucket/prefix/ (default: no async endpoint); "
+                              "S3 is reached with the standard AWS configuration (AWS_ENDPOINT_URL_S3, ...)")
+    runtime.add_argument("--async-failure", metavar="S3_URI",
+                         help="InvokeEndpointAsync's S3FailurePath (default: --async-output)")
     return parser
 
 

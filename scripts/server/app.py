@@ -1,4 +1,5 @@
-"""The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``. The model loads in the background
+"""The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``, and SageMaker Runtime's
+``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`). The model loads in the background
 after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
 accepting and waits for the requests in flight, then the dispatcher finishes what is queued."""
 
@@ -21,6 +22,7 @@ from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig
 from scripts.server.djl_http import RequestTooLarge, error_response, read_body, to_http, to_java_input
 from scripts.server.engine import LoadedEngine, load_engine
+from scripts.server.runtime_api import runtime_routes
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loade
         Route("/ping", ping, methods=["GET"]),
         Route("/invocations", invocations, methods=["POST"]),
         Route("/predictions/{name}", predictions, methods=["POST", "PUT"]),
+        *runtime_routes(lambda request: _invoke(request, state, config), config.runtime),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

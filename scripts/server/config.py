@@ -17,6 +17,17 @@ PROPERTIES_FILE = "serving.properties"
 # DJL's default request limit (SERVING_MAX_REQUEST_SIZE), answered with 413 by Netty.
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_REQUEST_ENV = "SERVING_MAX_REQUEST_SIZE"
+DEFAULT_VARIANT = "AllTraffic"  # the production variant name SageMaker's SDK gives a single-variant endpoint
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """The SageMaker Runtime stand-in's options (``scripts.server.runtime_api``)."""
+
+    endpoint_name: str | None = None  # the one endpoint name answered; None: any name
+    async_output: str | None = None  # s3://bucket/prefix/ for InvokeEndpointAsync results (its S3OutputPath)
+    async_failure: str | None = None  # s3://bucket/prefix/ for its failures (S3FailurePath); None: async_output
+    variant: str = DEFAULT_VARIANT
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class ServerConfig:
     device_id: str = "-1"
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     env: Mapping[str, str] = field(default_factory=dict)  # the OPTION_* variables DJL would read
+    runtime: RuntimeOptions = field(default_factory=lambda: RuntimeOptions())
 
 
 def build_config(
