@@ -12,7 +12,7 @@ import pytest
 from tests.moto_aws import ACCOUNT, REGION, client, isolated_aws
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import Aws, AwsOptions
-from whisper_lmi.sagemaker.identity import Sdk, default_bucket, execution_role, find_sdk
+from whisper_lmi.sagemaker.identity import Sdk, _sdk_for, default_bucket, execution_role, find_sdk
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -88,6 +88,23 @@ def test_the_sdk_is_used_when_installed_and_requests_go_to_aws(monkeypatch):
     aws = Aws(AwsOptions(region=REGION))
     assert execution_role(aws, sdk) == "arn:aws:iam::1:role/from-sdk" and seen == [aws.session]
     assert default_bucket(aws, sdk) == "sdk-bucket"
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3"])
+def test_the_sdk_is_not_used_when_botocore_is_pointed_elsewhere(monkeypatch, variable):
+    """The SDK calls STS at its own regional address; with requests redirected (a moto server, a VPC endpoint given
+    this way) the role is found with boto3, which follows the variables."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv(variable, "http://127.0.0.1:1")
+    used = []
+
+    def sdk() -> Sdk:
+        used.append(True)
+        return Sdk(FakeSession, lambda sagemaker_session: "arn:aws:iam::1:role/from-sdk")
+
+    assert _sdk_for(Aws(AwsOptions(region=REGION)), sdk) is None and used == []
+    monkeypatch.delenv(variable)
+    assert _sdk_for(Aws(AwsOptions(region=REGION)), sdk) is not None
 
 
 def test_the_installed_sdk_is_found():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ NOTEBOOK_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
 SDK_MODULES = ("sagemaker", "sagemaker.core.helper.session_helper")
 ASSUMED_ROLE = re.compile(r"^(arn:[^:]+):sts::(\d+):assumed-role/([^/]+)/.*$")
 MISSING_BUCKET_CODES = frozenset({"404", "NoSuchBucket", "NotFound"})
+# botocore's endpoint variables for every address the SDK would use to find the role and the bucket.
+REDIRECT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_S3",
+                      "AWS_ENDPOINT_URL_SAGEMAKER")
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,11 @@ def find_sdk() -> Sdk | None:
 
 
 def _sdk_for(aws: Aws, find: Callable[[], Sdk | None]) -> Sdk | None:
-    """The SDK, unless requests go elsewhere than AWS (``--endpoint-url``): it would not follow them there."""
-    return None if aws.options.endpoint_url else find()
+    """The SDK, unless requests go elsewhere than AWS (``--endpoint-url``, or botocore's ``AWS_ENDPOINT_URL`` and
+    ``AWS_ENDPOINT_URL_<SERVICE>`` variables for the services used here): it calls STS at its own regional
+    address and would not follow them there."""
+    redirected = any(os.environ.get(name) for name in REDIRECT_VARIABLES)
+    return None if aws.options.endpoint_url or redirected else find()
 
 
 def execution_role(aws: Aws, find: Callable[[], Sdk | None] = find_sdk, metadata: Path = NOTEBOOK_METADATA) -> str:
