@@ -568,6 +568,7 @@ def test_logs_command(aws_env, capsys):
      "timestamp_granularities needs response_format='verbose_json' (got 'json')"),
     (["invoke", "AUDIO", "--temperature", "3"], "temperature must be between 0 and 1 (got 3.0)"),
     (["invoke", "missing.wav"], "missing.wav: no such file"),
+    (["invoke", "AUDIO", "--async-input", "s3://b/p/"], "--async-input goes with --async"),
     (["logs", "--since", "10x"], "not a duration: '10x'"),
     (["logs"], f"no logs for endpoint {NAME} in {REGION}"),
 ])

@@ -160,6 +160,8 @@ def invoke_params(args: argparse.Namespace) -> TranscriptionParams:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    if args.async_input and not args.is_async:
+        raise WhisperLmiError("--async-input goes with --async (where to stage the input in S3)")
     aws = _aws(args)
     endpoint = Endpoint(aws, args.name)
     call = {"params": invoke_params(args), "body": "form" if args.multipart else args.body,
