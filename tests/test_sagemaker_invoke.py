@@ -381,6 +381,7 @@ def test_async_sends_an_s3_object_as_it_is_and_stages_a_json_body_when_needed(aw
     assert calls[0]["InputLocation"] == f"s3://{BUCKET}/in/talk.mp3" and first.input == S3Uri(BUCKET, "in/talk.mp3")
     assert first.wait(timeout_s=0) == Transcript("Guten Morgen.", response_format="text")
     second = endpoint(aws_env).transcribe_async(f"s3://{BUCKET}/in/talk.mp3", prompt="Grüezi", response_format="text")
+    assert second.input.key.startswith("whisper/v1/async-output/inputs/") and second.input.key.endswith("-talk.mp3.json")
     staged = client("s3", aws_env).get_object(Bucket=BUCKET, Key=second.input.key)
     assert calls[1]["ContentType"] == staged["ContentType"] == "application/json" and "CustomAttributes" not in calls[1]
     document = json.loads(staged["Body"].read())
