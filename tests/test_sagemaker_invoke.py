@@ -101,7 +101,7 @@ def test_the_parameters_are_the_endpoints():
     ({"long_form": "fast"}, "long_form must be one of chunked, sequential"),
     ({"temperature": 1.5}, "temperature must be between 0 and 1 (got 1.5)"),
     ({"prompt": "x" * 2001}, "prompt is 2001 characters; the endpoint takes at most 2000"),
-    ({"timestamp_granularities": ("word",)}, "timestamp_granularities needs response_format='verbose_json'"),
+    ({"timestamp_granularities": "word"}, "timestamp_granularities needs response_format='verbose_json'"),
     ({"timestamp_granularities": ("char",), "response_format": "verbose_json"},
      "timestamp_granularities must be one of segment, word (got 'char')"),
 ])
@@ -115,6 +115,8 @@ def test_custom_attributes_carry_every_parameter_as_text():
         "language=de; task=translate; prompt=Glossar: Kubernetes; temperature=0.2; response_format=verbose_json; "
         "timestamp_granularities=word,segment; long_form=sequential; condition_on_previous_text=false")
     assert TranscriptionParams().custom_attributes() is None
+    as_text = TranscriptionParams(response_format="verbose_json", timestamp_granularities="segment, word")
+    assert as_text.timestamp_granularities == ("segment", "word")
 
 
 @pytest.mark.parametrize(("params", "mode"), [
@@ -379,6 +381,7 @@ def test_async_sends_an_s3_object_as_it_is_and_stages_a_json_body_when_needed(aw
     assert calls[0]["InputLocation"] == f"s3://{BUCKET}/in/talk.mp3" and first.input == S3Uri(BUCKET, "in/talk.mp3")
     assert first.wait(timeout_s=0) == Transcript("Guten Morgen.", response_format="text")
     second = endpoint(aws_env).transcribe_async(f"s3://{BUCKET}/in/talk.mp3", prompt="Grüezi", response_format="text")
+    assert second.input.key.startswith("whisper/v1/async-output/inputs/") and second.input.key.endswith("-talk.mp3.json")
     staged = client("s3", aws_env).get_object(Bucket=BUCKET, Key=second.input.key)
     assert calls[1]["ContentType"] == staged["ContentType"] == "application/json" and "CustomAttributes" not in calls[1]
     document = json.loads(staged["Body"].read())
@@ -513,8 +516,8 @@ def test_invoke_sends_every_parameter_flag_and_prints_the_document(runtime, aws_
 
 @pytest.mark.parametrize(("argv", "printed"), [
     (["--response-format", "text"], "Guten Morgen. Wie geht's?\n"),
-    (["--response-format", "srt"], "1\n00:00:00,000 --> 00:00:01,500\nGuten Morgen.\n\n"
-                                   "2\n00:00:01,500 --> 00:00:04,000\nWie geht's?\n\n"),
+    (["--response-format", "srt"], ("1\n00:00:00,000 --> 00:00:01,500\nGuten Morgen.\n\n"
+                                    "2\n00:00:01,500 --> 00:00:04,000\nWie geht's?\n\n")),
     (["--response-format", "json"], '{"text": "Guten Morgen. Wie geht\'s?", "language": "de", "duration": 4.0}\n'),
     (["--stream"], "Guten Morgen. Wie geht's?\n"),
 ])
@@ -566,6 +569,7 @@ def test_logs_command(aws_env, capsys):
      "timestamp_granularities needs response_format='verbose_json' (got 'json')"),
     (["invoke", "AUDIO", "--temperature", "3"], "temperature must be between 0 and 1 (got 3.0)"),
     (["invoke", "missing.wav"], "missing.wav: no such file"),
+    (["invoke", "AUDIO", "--async-input", "s3://b/p/"], "--async-input goes with --async"),
     (["logs", "--since", "10x"], "not a duration: '10x'"),
     (["logs"], f"no logs for endpoint {NAME} in {REGION}"),
 ])
@@ -574,3 +578,18 @@ def test_user_errors_are_one_line(aws_env, audio_file, capsys, argv, message):
     assert cli(aws_env, *argv) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"whisper-lmi {argv[0]}: error: ") and message in err and err.count("\n") == 1
+
+
+def test_the_openai_shaped_calls(runtime, aws_env, audio_file):
+    with open(audio_file, "rb") as file:
+        result = endpoint(aws_env).audio_transcriptions(file=file, model="whisper-1", response_format="verbose_json",
+                                                        timestamp_granularities=["word"], language="de")
+    assert [word.word for word in result.words] == ["Guten", "Morgen.", "Wie", "geht's?"]
+    assert runtime.headers[-1]["Content-Type"] == "audio/x-wav" and runtime.seen[-1].audio == AUDIO
+    events = list(endpoint(aws_env).audio_transcriptions(file=("talk.ogg", AUDIO), model="whisper-1", stream=True))
+    assert runtime.headers[-1]["Content-Type"] == "audio/ogg" and runtime.seen[-1].params.stream
+    assert events[-1].text == "Guten Morgen. Wie geht's?"
+    endpoint(aws_env).audio_translations(file=AUDIO, model="whisper-1", response_format="text")
+    assert runtime.seen[-1].params.task == "translate" and runtime.seen[-1].params.response_format == "text"
+    with pytest.raises(WhisperLmiError, match="unknown parameter.s. chunking_strategy"):
+        endpoint(aws_env).audio_transcriptions(file=AUDIO, model="whisper-1", chunking_strategy="auto")

@@ -14,14 +14,14 @@ from whisper_lmi.sagemaker import constants as c
 from whisper_lmi.sagemaker.aws import Aws, AwsOptions
 from whisper_lmi.sagemaker.delete import delete
 from whisper_lmi.sagemaker.deploy import Deployment, deploy
+from whisper_lmi.sagemaker.endpoint import Endpoint
 from whisper_lmi.sagemaker.endpoints import config_models, describe_endpoint
 from whisper_lmi.sagemaker.identity import default_bucket, execution_role
 from whisper_lmi.sagemaker.images import lmi_image_uri
-from whisper_lmi.sagemaker.endpoint import Endpoint
-from whisper_lmi.sagemaker.logs import logs, parse_duration
-from whisper_lmi.sagemaker.params import TranscriptionParams
 from whisper_lmi.sagemaker.local import LocalOptions, local_environment, run_local
+from whisper_lmi.sagemaker.logs import logs, parse_duration
 from whisper_lmi.sagemaker.options import parse_pairs
+from whisper_lmi.sagemaker.params import TranscriptionParams
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.scaling import ScalingOptions
 from whisper_lmi.sagemaker.spec import AsyncOptions, EndpointSpec
@@ -160,6 +160,8 @@ def invoke_params(args: argparse.Namespace) -> TranscriptionParams:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
+    if args.async_input and not args.is_async:
+        raise WhisperLmiError("--async-input goes with --async (where to stage the input in S3)")
     aws = _aws(args)
     endpoint = Endpoint(aws, args.name)
     call = {"params": invoke_params(args), "body": "form" if args.multipart else args.body,

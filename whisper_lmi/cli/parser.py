@@ -126,10 +126,11 @@ def _invoke_parser(sub, common) -> None:
                    "endpoint's option.long_form)")
     p.add_argument("--no-condition-on-previous-text", dest="condition_on_previous_text", action="store_const",
                    const=False, default=None, help="sequential long-form: do not prompt a window with the previous text")
-    p.add_argument("--body", choices=BODY_MODES, default="auto",
-                   help="raw audio + custom attributes, a multipart form, or JSON with base64 audio (default auto: "
-                        "raw when the parameters fit in custom attributes, else json)")
-    p.add_argument("--multipart", action="store_true", help="the same as --body form")
+    body = p.add_mutually_exclusive_group()
+    body.add_argument("--body", choices=BODY_MODES, default="auto",
+                      help="raw audio + custom attributes, a multipart form, or JSON with base64 audio (default auto: "
+                           "raw when the parameters fit in custom attributes, else json)")
+    body.add_argument("--multipart", action="store_true", help="the same as --body form")
     p.add_argument("--content-type", help="of the audio (default: from the file name)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--stream", action="store_true", help="print the text as segments are decoded "

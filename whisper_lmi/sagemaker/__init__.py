@@ -25,13 +25,13 @@ only when installed.
 
 from whisper_lmi.artifact.assemble import PackageOptions, package
 from whisper_lmi.errors import WhisperLmiError
+from whisper_lmi.sagemaker.asynchronous import AsyncFailed, AsyncTranscription, NotDone, transcribe_async
 from whisper_lmi.sagemaker.aws import Aws, AwsOptions
 from whisper_lmi.sagemaker.delete import delete
 from whisper_lmi.sagemaker.deploy import Deployment, deploy
+from whisper_lmi.sagemaker.endpoint import Endpoint
 from whisper_lmi.sagemaker.identity import default_bucket, execution_role
 from whisper_lmi.sagemaker.images import DEFAULT_LMI_VERSION, lmi_image_uri
-from whisper_lmi.sagemaker.asynchronous import AsyncFailed, AsyncTranscription, NotDone, transcribe_async
-from whisper_lmi.sagemaker.endpoint import Endpoint
 from whisper_lmi.sagemaker.invoke import Invocation, invocation, transcribe
 from whisper_lmi.sagemaker.logs import LogEvent, logs
 from whisper_lmi.sagemaker.params import TranscriptionParams

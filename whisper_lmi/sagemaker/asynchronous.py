@@ -107,7 +107,8 @@ def stage_input(aws: Aws, request: Invocation, input_prefix: S3Uri | None) -> tu
     if mode == "raw" and audio.location is not None:
         return audio.location, content_type, request.params.custom_attributes()
     prefix = input_prefix or _default_prefix(aws, request.endpoint)
-    target = prefix.join(f"{uuid.uuid4().hex}-{audio.name}")
+    suffix = "" if mode == "raw" else f".{mode}"  # a JSON or form body is not the audio file
+    target = prefix.join(f"{uuid.uuid4().hex}-{audio.name}{suffix}")
     if mode == "raw" and audio.path is not None:
         aws.call(ApiCall("s3", "upload_file", {"Filename": str(audio.path), "Bucket": target.bucket,
                                                "Key": target.key}))

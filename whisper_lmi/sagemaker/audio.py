@@ -5,14 +5,15 @@ from __future__ import annotations
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO
 
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import ApiCall, Aws
 from whisper_lmi.sagemaker.constants import DEFAULT_AUDIO_CONTENT_TYPE
 from whisper_lmi.sagemaker.s3uri import SCHEME, S3Uri
 
-AudioInput = Union[str, Path, bytes, bytearray]
+# A path, ``s3://bucket/key``, bytes, an open binary file, or OpenAI's ``(file name, bytes)``.
+AudioInput = str | Path | bytes | bytearray | BinaryIO | tuple[str, bytes]
 EXTRA_AUDIO_TYPES = {".m4a": "audio/mp4", ".opus": "audio/ogg", ".flac": "audio/flac", ".webm": "audio/webm"}
 BYTES_NAME = "audio"  # the file name a form gives audio passed as bytes
 
@@ -32,9 +33,13 @@ class Audio:
 
 
 def audio_from(audio: AudioInput, name: str | None = None) -> Audio:
-    """``audio`` as given to the API: bytes, ``s3://bucket/key``, or a path (checked to be a file)."""
+    """``audio`` as given to the API: bytes, a file, ``s3://bucket/key``, or a path (checked to be a file)."""
     if isinstance(audio, (bytes, bytearray)):
         return Audio(name or BYTES_NAME, data=bytes(audio))
+    if isinstance(audio, tuple):
+        return Audio(name or Path(audio[0]).name, data=bytes(audio[1]))
+    if hasattr(audio, "read"):
+        return Audio(name or Path(str(getattr(audio, "name", BYTES_NAME))).name, data=audio.read())
     if isinstance(audio, str) and audio.startswith(SCHEME):
         location = S3Uri.parse(audio)
         return Audio(name or Path(location.key).name or BYTES_NAME, location=location)

@@ -61,14 +61,14 @@ def multipart_body(filename: str, data: bytes, content_type: str, fields: dict[s
     """A multipart/form-data body: each field, then the audio as field ``file``; returns (body, content type)."""
     boundary = boundary or uuid.uuid4().hex
     parts = [
-        (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").encode("utf-8")
+        (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").encode()
         for name, value in (fields or {}).items()
     ]
     head = (
         f"--{boundary}\r\n"
         f'Content-Disposition: form-data; name="{MULTIPART_FIELD}"; filename="{_quoted(filename)}"\r\n'
         f"Content-Type: {content_type}\r\n\r\n"
-    ).encode("utf-8")
+    ).encode()
     return b"".join(parts) + head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 

@@ -7,8 +7,9 @@
     for event in endpoint.stream("s3://bucket/talk.mp3"): ...
     endpoint.transcribe_async("long.mp3").wait().text
     endpoint.logs(since="10m"); endpoint.status(); endpoint.delete()
+    endpoint.audio_transcriptions(file=open("talk.mp3", "rb"), model="whisper-1", response_format="srt")  # OpenAI's
 
-Audio is a path, bytes or an ``s3://`` URI. Parameters come as a :class:`TranscriptionParams`, as keywords (its
+Audio is a path, bytes, an open binary file, OpenAI's ``(name, bytes)`` or an ``s3://`` URI. Parameters come as a :class:`TranscriptionParams`, as keywords (its
 field names), or both (the keywords win). ``body`` picks the request's shape (``bodies``: auto, raw, form, json).
 """
 
@@ -69,6 +70,19 @@ class Endpoint:
         """InvokeEndpointAsync; the handle's ``wait()`` returns the result (None only in dry-run mode)."""
         prefix = S3Uri.prefix(input_prefix) if isinstance(input_prefix, str) else input_prefix
         return transcribe_async(self.aws, self._request(audio, params, body, content_type, values), prefix)
+
+    def audio_transcriptions(self, file: AudioInput, *, model: str | None = None, stream: bool = False,
+                             **values: Any) -> Result | Iterator[StreamEvent]:
+        """OpenAI's ``client.audio.transcriptions.create(file=..., model=..., ...)`` against this endpoint, with the
+        same argument names (``model`` is accepted and ignored: the endpoint serves one model); the result, or the
+        events with ``stream=True``."""
+        del model
+        return self.stream(file, **values) if stream else self.transcribe(file, **values)
+
+    def audio_translations(self, file: AudioInput, *, model: str | None = None, **values: Any) -> Result:
+        """OpenAI's ``client.audio.translations.create``: to English (``model`` is ignored)."""
+        del model
+        return self.translate(file, **values)
 
     def logs(self, since: timedelta | str | None = None, limit: int = DEFAULT_LOG_LIMIT,
              streams: int = DEFAULT_LOG_STREAMS) -> list[LogEvent]:

@@ -6,7 +6,7 @@ The body is raw audio with custom attributes, a form or JSON (``bodies``); the p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.audio import Audio, AudioInput, audio_from, read_audio
@@ -28,7 +28,7 @@ class Invocation:
 
     endpoint: str
     audio: Audio
-    params: TranscriptionParams = TranscriptionParams()
+    params: TranscriptionParams = field(default_factory=TranscriptionParams)
     body: str = "auto"
     content_type: str | None = None  # of the audio; default from its name
 

@@ -43,7 +43,10 @@ class TranscriptionParams:
     stream: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "timestamp_granularities", tuple(self.timestamp_granularities))
+        granularities = self.timestamp_granularities
+        if isinstance(granularities, str):  # "word" or "segment,word", as a header carries them
+            granularities = [part.strip() for part in granularities.split(",") if part.strip()]
+        object.__setattr__(self, "timestamp_granularities", tuple(granularities))
         for problem in _problems(self):
             raise WhisperLmiError(problem)
 

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Any
 
 from botocore.exceptions import EventStreamError
 
@@ -52,7 +52,7 @@ class TranscriptDone:
         return self.result.text
 
 
-StreamEvent = Union[TranscriptDelta, TranscriptDone]
+StreamEvent = TranscriptDelta | TranscriptDone
 
 
 class StreamFailed(WhisperLmiError):

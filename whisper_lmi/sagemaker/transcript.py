@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.params import JSON_FORMATS, SUBTITLE_FORMATS
@@ -70,7 +70,7 @@ class Subtitles:
         return Path(path)
 
 
-Result = Union[Transcript, Subtitles]
+Result = Transcript | Subtitles
 
 
 def parse_result(data: bytes, response_format: str) -> Result:
