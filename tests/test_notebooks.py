@@ -223,3 +223,14 @@ def _check_words_and_subtitles(printed: str, expected: str) -> None:
     assert subtitles.startswith("1\n00:00:00,") and " --> " in subtitles
     cues = [block.splitlines()[2:] for block in subtitles.strip().split("\n\n")]
     assert " ".join(" ".join(cue) for cue in cues).split() == expected.split()
+
+
+def test_the_readmes_quick_start_runs_as_written(lab, capsys, monkeypatch, tmp_path):
+    """The README's Python block, its file name aside (talk.mp3 is the reader's): executed as written."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert '"talk.mp3"' in block
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block.replace('"talk.mp3"', repr(str(AUDIO))), "README.md", "exec"), {})  # noqa: S102
+    assert capsys.readouterr().out == direct_text(lab["server"], AUDIO) + "\n"
+    assert client("sagemaker", lab["moto"]).list_endpoints()["Endpoints"] == []
