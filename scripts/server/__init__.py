@@ -5,8 +5,9 @@ dynamic batching in sync mode), ``async_mode`` (DJL's async mode: one awaited ha
 responses), ``djl_http`` (HTTP <-> DJL Input/Output), ``app`` (the Starlette routes and lifecycle).
 API stand-ins in front of the container: ``runtime_api`` (SageMaker Runtime: InvokeEndpoint, ...WithResponseStream,
 ...Async), with ``runtime_errors`` (its error shapes), ``eventstream`` (AWS event-stream framing) and
-``async_invocations`` (S3 in, S3 out); ``container`` (calling the app's own ``/invocations`` from a stand-in). Start it with
-``python -m scripts.serve``.
+``async_invocations`` (S3 in, S3 out); ``openai_api`` (OpenAI's ``/v1/audio/transcriptions`` and
+``translations``) with ``openai_errors``; ``container`` (calling the app's own ``/invocations`` from a stand-in).
+Start it with ``python -m scripts.serve``.
 
 May import: ``scripts.djl`` (requests and responses as DJL builds them), ``scripts.paths`` and
 ``serving.djl_compat`` (``Input``/``Output``); ``boto3`` (async invocations' S3). ``serving/model.py`` is loaded from its file, as DJL loads it.

@@ -1,5 +1,6 @@
 """The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``, and SageMaker Runtime's
-``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`). The model loads in the background
+``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`) and OpenAI's ``/v1/audio/...``
+(:mod:`scripts.server.openai_api`). The model loads in the background
 after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
 accepting and waits for the requests in flight, then the dispatcher finishes what is queued."""
 
@@ -22,6 +23,7 @@ from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig
 from scripts.server.djl_http import RequestTooLarge, error_response, read_body, to_http, to_java_input
 from scripts.server.engine import LoadedEngine, load_engine
+from scripts.server.openai_api import openai_routes
 from scripts.server.runtime_api import runtime_routes
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loade
         Route("/invocations", invocations, methods=["POST"]),
         Route("/predictions/{name}", predictions, methods=["POST", "PUT"]),
         *runtime_routes(lambda request: _invoke(request, state, config), config.runtime),
+        *openai_routes(lambda request: _invoke(request, state, config), config.max_request_bytes),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
