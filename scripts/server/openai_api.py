@@ -72,7 +72,7 @@ async def _audio(request: Request, invoke: Invoke, limit: int, task: str | None)
     if task is not None:
         fields[TASK_FIELD] = task
     form, content_type = encode_form(fields, audio)
-    response = await invoke(container_request([("content-type", content_type)], form))
+    response = await invoke(container_request([("content-type", content_type)], form, client=request.receive))
     if response.status_code >= 400:
         return from_container(response.status_code, await response_body(response))
     return response
