@@ -9,7 +9,6 @@ import json
 import logging
 import socket
 import threading
-import types
 
 import pytest
 
@@ -201,7 +200,8 @@ def test_a_client_that_leaves_while_waiting_is_one_log_line_and_its_work_is_canc
         _wait_for(gate.cancelled.is_set, "the handler's call was cancelled")
         _wait_for(lambda: "waited for the model: its work was dropped" in caplog.text, "the log line")
     assert TRACEBACK not in caplog.text
-    assert [r.message for r in caplog.records if "left" in r.message and r.exc_info is None][0].count("\n") == 0
+    (line,) = [record for record in caplog.records if "waited for the model" in record.getMessage()]
+    assert line.exc_info is None and "\n" not in line.getMessage()
 
 
 def test_a_client_that_leaves_during_its_upload_is_one_log_line(port, caplog):
