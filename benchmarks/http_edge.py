@@ -7,6 +7,7 @@ client gets (or that it gets none, or that the server closed the connection) and
 * ``short_body``: a Content-Length larger than the body sent;
 * ``partial_headers``: headers that never end;
 * ``dribble``: 200 connections sending their headers one byte a second: when the last one is closed;
+* ``leave_upload``: 20 clients that send half their body and leave: the log's tracebacks;
 * ``disconnect``: 20 clients that send a long request and leave after a second: the log's tracebacks, and the
   latency of a normal request sent right after them against the same request alone (work still done for the
   clients that left delays it).
@@ -116,6 +117,14 @@ async def _leave(port: int, body: bytes) -> None:
     writer.close()
 
 
+async def _leave_upload(port: int, body: bytes) -> None:
+    _, writer = await asyncio.open_connection(HOST, port)
+    writer.write(f"{REQUEST_HEAD}Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
+    await writer.drain()
+    await asyncio.sleep(LEAVE_AFTER_SECONDS)
+    writer.close()
+
+
 async def _timed_request(url: str, body: bytes) -> float:
     async with httpx.AsyncClient(timeout=600) as client:
         started = time.monotonic()
@@ -124,7 +133,7 @@ async def _timed_request(url: str, body: bytes) -> float:
         return time.monotonic() - started
 
 
-async def raw_cases(port: int, cap: float, limit: int) -> list[Outcome]:
+async def raw_cases(port: int, cap: float, limit: int, log: Path) -> list[Outcome]:
     expect = REQUEST_HEAD + "Expect: {}\r\nContent-Length: {}\r\n\r\n"
     body = clip_bytes(english_speech_clips()[0])
     cases = {
@@ -139,6 +148,12 @@ async def raw_cases(port: int, cap: float, limit: int) -> list[Outcome]:
         answer, seconds = await _exchange(port, chunks, cap, then)
         outcomes.append(Outcome(case, answer, seconds))
     outcomes.append(Outcome("dribble", *await _dribble(port, cap)))
+    before = log.read_bytes().count(TRACEBACK_MARK)
+    started = time.monotonic()
+    await asyncio.gather(*(_leave_upload(port, body) for _ in range(LEAVERS)))
+    await asyncio.sleep(1)
+    tracebacks = log.read_bytes().count(TRACEBACK_MARK) - before
+    outcomes.append(Outcome("leave_upload", f"{tracebacks} tracebacks logged", time.monotonic() - started))
     return outcomes
 
 
@@ -165,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
         with server_process(port, log_path=str(log)):
-            outcomes = asyncio.run(raw_cases(port, arguments.cap, arguments.limit))
+            outcomes = asyncio.run(raw_cases(port, arguments.cap, arguments.limit, log))
             if not arguments.no_disconnect:
                 outcomes += asyncio.run(disconnect_case(f"http://{HOST}:{port}", port, log))
         for outcome in outcomes:

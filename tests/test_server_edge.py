@@ -39,6 +39,8 @@ class Gate:
     async def handle_async(self, inputs: Input) -> Output:
         body = inputs.get_as_bytes()
         self.seen.append(body)
+        if body == b"stream":
+            return self._events()
         if body.startswith(b"wait"):
             try:
                 while not self.release.is_set():
@@ -47,6 +49,16 @@ class Gate:
                 self.cancelled.set()
                 raise
         return _echo(body)
+
+    async def _events(self):
+        """Events until the client goes (then the generator is closed: recorded as cancelled)."""
+        try:
+            for index in range(WAIT_S * 100):
+                await asyncio.sleep(0.01)
+                yield Output().add_property("Content-Type", "text/event-stream").add(
+                    Output.binary_encode({"data": f"data: {index}\n\n", "last": False}))
+        finally:
+            self.cancelled.set()
 
     def handle(self, inputs: Input) -> Output:
         bodies = [item.get_as_bytes() for item in inputs.get_batches()] if inputs.is_batch() else [
@@ -202,6 +214,16 @@ def test_a_client_that_leaves_while_waiting_is_one_log_line_and_its_work_is_canc
     assert TRACEBACK not in caplog.text
     (line,) = [record for record in caplog.records if "waited for the model" in record.getMessage()]
     assert line.exc_info is None and "\n" not in line.getMessage()
+
+
+def test_a_client_that_leaves_a_stream_ends_it_without_a_traceback(caplog):
+    gate = Gate()
+    with caplog.at_level(logging.INFO), _serve(gate) as url:
+        with _connect(int(url.rsplit(":", 1)[1])) as sock:
+            sock.sendall(HEAD + b"Content-Length: 6\r\n\r\nstream")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        _wait_for(gate.cancelled.is_set, "the handler's generator was closed")
+    assert TRACEBACK not in caplog.text
 
 
 def test_a_client_that_leaves_during_its_upload_is_one_log_line(port, caplog):
