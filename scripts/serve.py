@@ -23,6 +23,8 @@ import uvicorn
 from scripts.paths import PROJECT_ROOT
 from scripts.server.app import create_app
 from scripts.server.config import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
     DEFAULT_HOST,
     DEFAULT_MODEL_NAME,
     DEFAULT_PORT,
@@ -30,6 +32,7 @@ from scripts.server.config import (
     build_config,
     parse_override,
 )
+from scripts.server.edge_protocol import header_timeout_protocol
 
 logger = logging.getLogger("scripts.serve")
 
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         device_id=arguments.device_id or _device_id(),
         runtime=RuntimeOptions(endpoint_name=arguments.endpoint_name, async_output=arguments.async_output,
                                async_failure=arguments.async_failure),
+        header_timeout_s=arguments.header_timeout,
+        body_timeout_s=arguments.body_timeout,
     )
     failed = []
     server: uvicorn.Server | None = None
@@ -60,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app(config, on_fatal)
     server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
-                                           access_log=arguments.access_log, lifespan="on"))
+                                           access_log=arguments.access_log, lifespan="on",
+                                           http=header_timeout_protocol(config.header_timeout_s)))
     server.run()
     return 1 if failed else 0
 
@@ -90,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="override a serving.properties entry: batch_size=4, max_audio_bytes=1000000, ...")
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument("--header-timeout", type=float, default=DEFAULT_HEADER_TIMEOUT_S, metavar="SECONDS",
+                        help="a request's head must arrive whole within this (408 and closed otherwise; "
+                             f"default {DEFAULT_HEADER_TIMEOUT_S:g})")
+    parser.add_argument("--body-timeout", type=float, default=DEFAULT_BODY_TIMEOUT_S, metavar="SECONDS",
+                        help="a request's body must arrive whole within this after its head (408 otherwise; "
+                             f"default {DEFAULT_BODY_TIMEOUT_S:g})")
     runtime = parser.add_argument_group("SageMaker Runtime stand-in (/endpoints/<name>/...)")
     runtime.add_argument("--endpoint-name", help="the only endpoint name answered (default: any name)")
     runtime.add_argument("--async-output", metavar="S3_URI",

@@ -1,5 +1,6 @@
 """The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``, and SageMaker Runtime's
-``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`). The model loads in the background
+``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`) and OpenAI's ``/v1/audio/...``
+(:mod:`scripts.server.openai_api`). The model loads in the background
 after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
 accepting and waits for the requests in flight, then the dispatcher finishes what is queued."""
 
@@ -12,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,8 +22,11 @@ from scripts.djl.errors import DjlHttpError, DjlWorkerError
 from scripts.server.async_mode import AsyncDispatcher
 from scripts.server.batching import WORKER_UNAVAILABLE, SyncBatcher
 from scripts.server.config import ServerConfig
+from scripts.server.disconnect import unless_client_leaves
 from scripts.server.djl_http import RequestTooLarge, error_response, read_body, to_http, to_java_input
+from scripts.server.edge import EdgeMiddleware
 from scripts.server.engine import LoadedEngine, load_engine
+from scripts.server.openai_api import openai_routes
 from scripts.server.runtime_api import runtime_routes
 
 logger = logging.getLogger(__name__)
@@ -69,8 +74,10 @@ def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loade
         Route("/invocations", invocations, methods=["POST"]),
         Route("/predictions/{name}", predictions, methods=["POST", "PUT"]),
         *runtime_routes(lambda request: _invoke(request, state, config), config.runtime),
+        *openai_routes(lambda request: _invoke(request, state, config), config.max_request_bytes),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(EdgeMiddleware, body_timeout=config.body_timeout_s)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 async def _load(state: ModelState, config: ServerConfig, loader: Loader, on_fatal: Callable[[], None]) -> None:
@@ -92,7 +99,8 @@ async def _invoke(request: Request, state: ModelState, config: ServerConfig) -> 
     except RequestTooLarge as exc:
         return error_response(413, "RequestEntityTooLarge", str(exc))
     try:
-        response = await state.dispatcher.submit(await to_java_input(request, body))
+        response = await unless_client_leaves(request.receive,
+                                              state.dispatcher.submit(await to_java_input(request, body)))
     except DjlHttpError as exc:
         return error_response(exc.code, "BadRequestException", exc.message)
     except DjlWorkerError as exc:

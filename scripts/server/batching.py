@@ -58,21 +58,32 @@ class SyncBatcher:
                     self._queue.task_done()
 
     async def _collect(self) -> list[_Pending]:
+        """Up to batch_size live requests; those whose client left while queued are dropped on the way."""
         settings = self._engine.settings
-        batch = [await self._queue.get()]
+        batch = self._live([await self._queue.get()])
+        while not batch:
+            batch = self._live([await self._queue.get()])
         deadline = asyncio.get_running_loop().time() + settings.max_batch_delay_ms / 1000
         while len(batch) < settings.batch_size:
             if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                batch += self._live([self._queue.get_nowait()])
                 continue
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                batch += self._live([await asyncio.wait_for(self._queue.get(), remaining)])
             except asyncio.TimeoutError:
                 break
         return batch
+
+    def _live(self, taken: list[_Pending]) -> list[_Pending]:
+        """``taken`` without the requests whose futures were cancelled (their clients left): done with here."""
+        live = [pending for pending in taken if not pending.future.cancelled()]
+        for _ in range(len(taken) - len(live)):
+            logger.info("a request whose client left was dropped before it was batched")
+            self._queue.task_done()
+        return live
 
     async def _predict(self, batch: list[_Pending]) -> None:
         loop = asyncio.get_running_loop()

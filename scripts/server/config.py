@@ -17,6 +17,10 @@ PROPERTIES_FILE = "serving.properties"
 # DJL's default request limit (SERVING_MAX_REQUEST_SIZE), answered with 413 by Netty.
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024
 MAX_REQUEST_ENV = "SERVING_MAX_REQUEST_SIZE"
+# The HTTP edge (scripts.server.edge, edge_protocol): a request's head must arrive whole within this many seconds
+# of the connection (or its previous answer), its body within this many seconds of the head; else 408.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 60.0  # SageMaker's own limit for a real-time invocation
 DEFAULT_VARIANT = "AllTraffic"  # the production variant name SageMaker's SDK gives a single-variant endpoint
 
 
@@ -41,6 +45,8 @@ class ServerConfig:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     env: Mapping[str, str] = field(default_factory=dict)  # the OPTION_* variables DJL would read
     runtime: RuntimeOptions = field(default_factory=lambda: RuntimeOptions())
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
 
 
 def build_config(

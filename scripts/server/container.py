@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Message, Receive
 
 Invoke = Callable[[Request], Awaitable[Response]]
 
@@ -28,15 +29,18 @@ def forwarded(request: Request, names: dict[str, str]) -> Request:
     return Request(scope, request.receive)
 
 
-def container_request(headers: Iterable[tuple[str, str]], body: bytes) -> Request:
-    """A POST /invocations carrying ``body`` with ``headers``, sent by the server itself (nobody to disconnect)."""
+def container_request(headers: Iterable[tuple[str, str]], body: bytes, client: Receive | None = None) -> Request:
+    """A POST /invocations carrying ``body`` with ``headers``; after the body, its ``receive`` waits for ``client``'s
+    next message (its disconnect: the request's work is then dropped), or forever (the server's own request)."""
     sent = False
 
-    async def receive() -> dict:
+    async def receive() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
+        if client is not None:
+            return await client()
         await asyncio.Event().wait()  # this "client" never leaves
         return {"type": "http.disconnect"}
 
