@@ -2,7 +2,9 @@
 
 For a batch (windows of one or many requests, at most ``capacity``): log-mel, encoder, language detection for the
 requests that name none, token generation with temperature fallback (only the windows that fail the quality tests are
-decoded again, hotter), word alignment where wanted. The runner reads the sessions (audio, options, language) and
+decoded again, hotter), word alignment where wanted. Decoding is bounded: each window gets a token cap from its audio's
+length, a window that degenerates stops early (:mod:`serving.engine.degeneration`), and the fallback has a token and a
+time budget (:mod:`serving.longform.quality`). The runner reads the sessions (audio, options, language) and
 changes none of them: :class:`BatchResult` says what each window gave, and the scheduler applies it. A batch that
 raises has changed nothing, so its windows can be run again.
 """
@@ -10,6 +12,7 @@ raises has changed nothing, so its windows can be run again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,15 +20,20 @@ import numpy as np
 import torch
 
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
+from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
+from serving.engine.degeneration import window_token_cap
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
 from serving.engine.vocabulary import ENGLISH
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
-from serving.longform.quality import Thresholds, compression_ratio, needs_fallback, temperatures
+from serving.longform.quality import (
+    FALLBACK_TIME_FACTOR, FALLBACK_TOKEN_FACTOR, MIN_RETRY_TOKENS, Thresholds, compression_ratio, is_trusted_attempt,
+    needs_fallback, temperatures,
+)
 from serving.timing import StageTimer
 
 logger = logging.getLogger(__name__)
@@ -100,25 +108,42 @@ class Runner:
 
     def _decode_with_fallback(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
                               states: torch.Tensor) -> list[DecodedWindow]:
-        """Decode every window; those that fail the quality tests are decoded again at the next temperature."""
+        """Decode every window; those that fail the quality tests are decoded again at the next temperature, while
+        the window's token budget lasts and the retries have not taken ``FALLBACK_TIME_FACTOR`` x the first pass."""
         schedules = [temperatures(task.options.temperature) for task in batch]
+        caps = [self._token_cap(task) for task in batch]
+        left = [cap * FALLBACK_TOKEN_FACTOR for cap in caps]  # tokens each window may still decode, all tries
         level = [0] * len(batch)
         attempts: list[list[DecodedWindow]] = [[] for _ in batch]
         todo = list(range(len(batch)))
+        started, retries_until = time.monotonic(), None
         while todo:
-            prompts = [self._prompt(batch[i], languages, schedules[i][level[i]]) for i in todo]
+            prompts = [self._prompt(batch[i], languages, schedules[i][level[i]], min(caps[i], left[i])) for i in todo]
             subset = states if len(todo) == len(batch) else states[todo]
             for i, window in zip(todo, self.decoder.decode(subset, prompts)):
                 attempts[i].append(window)
-            todo = [i for i in todo if level[i] + 1 < len(schedules[i]) and self._failed(attempts[i][-1])]
+                left[i] -= len(window.tokens) + 1
+            if retries_until is None:
+                retries_until = time.monotonic() + FALLBACK_TIME_FACTOR * (time.monotonic() - started)
+            todo = [i for i in todo if level[i] + 1 < len(schedules[i]) and left[i] >= MIN_RETRY_TOKENS
+                    and self._failed(attempts[i][-1])]
+            if todo and time.monotonic() > retries_until:
+                logger.info("temperature fallback of %d window(s) cut: retries took %.0f x the first pass",
+                            len(todo), FALLBACK_TIME_FACTOR)
+                break
             for i in todo:
                 level[i] += 1
                 self._log_retry(batch[i], attempts[i][-1], schedules[i][level[i]])
         return [self._best(tries) for tries in attempts]
 
-    def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float) -> WindowPrompt:
+    def _token_cap(self, task: WindowTask) -> int:
+        return window_token_cap(task.length, SAMPLE_RATE, self.options.engine.min_new_tokens)
+
+    def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float,
+                max_new_tokens: int | None = None) -> WindowPrompt:
         language = languages[task.request]
-        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature)
+        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature,
+                                          max_new_tokens)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)
@@ -133,13 +158,12 @@ class Runner:
 
     def _best(self, tries: list[DecodedWindow]) -> DecodedWindow:
         """The last attempt if it passed; when every temperature failed, the likeliest attempt that is not a loop
-        (faster-whisper's rule: openai keeps the hottest, often the worst)."""
+        (faster-whisper's rule: openai keeps the hottest, often the worst) nor stopped as degenerate."""
         if len(tries) == 1 or not self._failed(tries[-1]):
             return tries[-1]
-        limit = self.options.thresholds.compression_ratio
-        looping = [compression_ratio(self.decoder.text.decode(t.tokens)) > limit for t in tries]
-        candidates = [t for t, loop in zip(tries, looping) if not loop] or tries
-        return max(candidates, key=lambda t: t.avg_logprob)
+        thresholds = self.options.thresholds
+        candidates = [t for t in tries if is_trusted_attempt(t, self.decoder.text.decode(t.tokens), thresholds)]
+        return max(candidates or tries, key=lambda t: t.avg_logprob)
 
     # ---- word timings -----------------------------------------------------------------------------------------
 

@@ -157,6 +157,7 @@ def runner_options(settings: Settings) -> RunnerOptions:
         max_new_tokens=settings.max_new_tokens,
         cuda_graphs=settings.cuda_graphs,
         torch_compile=settings.torch_compile,
+        compression_ratio=settings.compression_ratio_threshold,
     )
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
