@@ -80,11 +80,13 @@ class TranscriptionService:
         """Validate the options, load the model where the worker's ``device_id`` says, start the scheduler."""
         settings = load_settings(properties)
         sources = AudioSources.from_settings(settings)
-        scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode)
+        scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode,
+                                    budgets=True)
         return cls(settings, scheduler, sources)
 
     def close(self) -> None:
-        self.scheduler.close()
+        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503."""
+        self.scheduler.close(self.settings.drain_timeout_seconds)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
@@ -143,12 +145,13 @@ class TranscriptionService:
 
 
 def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | None = None,
-                    async_mode: bool = False) -> Scheduler:
+                    async_mode: bool = False, budgets: bool = False) -> Scheduler:
     """Load the model where ``device_id`` says ("-1": the CPU) and start a scheduler on it (the service's, and the
-    tools' and benchmarks' way to transcribe waveforms: ``start_scheduler(...).transcribe_all(jobs)``)."""
+    tools' and benchmarks' way to transcribe waveforms: ``start_scheduler(...).transcribe_all(jobs)``). ``budgets``:
+    each request gets ``option.request_timeout_seconds`` (the service's; tools wait as long as transcription takes)."""
     placement = resolve_placement(settings, device_id)
     runner = Runner(load_model(settings, model_dir, placement), runner_options(settings))
-    return Scheduler(runner, scheduler_options(settings, async_mode))
+    return Scheduler(runner, scheduler_options(settings, async_mode, budgets))
 
 
 def runner_options(settings: Settings) -> RunnerOptions:
@@ -166,9 +169,10 @@ def runner_options(settings: Settings) -> RunnerOptions:
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
 
 
-def scheduler_options(settings: Settings, async_mode: bool) -> SchedulerOptions:
+def scheduler_options(settings: Settings, async_mode: bool, budgets: bool = True) -> SchedulerOptions:
     """In sync mode no other request can arrive while DJL waits for a batch's answers: batches never wait."""
-    return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0)
+    return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0,
+                            request_timeout_s=settings.request_timeout_seconds if budgets else None)
 
 
 def vad_model(settings: Settings) -> Path | None:
