@@ -5,7 +5,7 @@
 
 ``/ping`` answers 503 until the model is loaded, then 200; ``POST /invocations`` and ``POST /predictions/<name>``
 take the same requests as the SageMaker endpoint. SIGTERM (or Ctrl-C) stops accepting, answers every request
-in flight, then exits.
+in flight (those not finished within ``option.drain_timeout_seconds`` with a 503), then exits.
 """
 
 from __future__ import annotations
@@ -48,10 +48,21 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True
 
     app = create_app(config, on_fatal)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
+    server = DrainingServer(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
                                            access_log=arguments.access_log, lifespan="on"))
     server.run()
     return 1 if failed else 0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn runs the app's shutdown only after the requests in flight are answered; this one also tells the app
+    at the signal, so that its drain (bounded by option.drain_timeout_seconds) starts at once."""
+
+    def handle_exit(self, sig: int, frame) -> None:
+        super().handle_exit(sig, frame)
+        drain_soon = getattr(self.config.app.state, "drain_soon", None)  # set once the app has started
+        if drain_soon is not None:
+            drain_soon()
 
 
 def _embedded_model() -> str:

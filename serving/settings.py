@@ -29,7 +29,7 @@ ANSWER_MARGIN_S = 5.0
 ASYNC_INFERENCE_LIMIT_S = 3600.0
 DEFAULT_REQUEST_TIMEOUT_S = REALTIME_INVOCATION_LIMIT_S - ANSWER_MARGIN_S
 DEFAULT_DRAIN_TIMEOUT_S = 25.0  # on SIGTERM: finish what is in flight for this long, then answer the rest with 503
-MAX_DRAIN_TIMEOUT_S = 30.0
+MAX_DRAIN_TIMEOUT_S = 600.0
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # an S3 bucket name (s3_allowed_buckets, audio_url)
 
 # Keys DJL, LMI or SageMaker put on the first Input that are not ours: accepted and ignored.

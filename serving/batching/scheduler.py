@@ -45,7 +45,7 @@ from serving.batching.deadlines import DeadlineWatch
 from serving.batching.runner import BatchResult
 from serving.batching.sessions import Job
 from serving.errors import RequestTimedOut, ShuttingDown
-from serving.identity import RequestId
+from serving.identity import RequestId, safe_label
 from serving.longform.plans import WindowOutcome, WindowTask
 from serving.results import Segment, Transcription
 from serving.timing import StageTimer
@@ -205,8 +205,9 @@ class Scheduler:
     def cancel(self, request: RequestId | str) -> int:
         """Thread-safe: drop the requests in flight with this id (or label: the id a client or DJL gave it) whose
         client has gone; their waiting windows leave the queue, their futures are cancelled. The number dropped."""
+        label = safe_label(request) if isinstance(request, str) else None
         with self._changed:
-            chosen = [r for key, r in self._in_flight.items() if key == request or key.label == request]
+            chosen = [r for key, r in self._in_flight.items() if key == request or key.label == label]
             for gone in chosen:
                 gone.future.cancel()
                 self._drop(gone.key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from serving.endpoint.request_log import RequestRecord, log_request
 from serving.engine.decoding import EngineOptions
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
-from serving.errors import BadParameter, ConfigurationError, ErrorResponse, error_response
+from serving.errors import BadParameter, ConfigurationError, ErrorResponse, ShuttingDown, error_response
 from serving.fetch.sources import AudioSources
 from serving.identity import RequestId
 from serving.longform.quality import Thresholds
@@ -88,12 +89,19 @@ class TranscriptionService:
         """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503."""
         self.scheduler.close(self.settings.drain_timeout_seconds)
 
+    def cancel(self, request_id: str) -> int:
+        """Stop the work of the requests in flight with this id (their client has gone); how many were stopped."""
+        return self.scheduler.cancel(request_id)
+
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
         awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
         exchanges = [self.prepare(raw, streaming=False) for raw in requests]
         ready = [exchange for exchange in exchanges if exchange.response is None]
-        futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
+        try:
+            futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
+        except ShuttingDown as exc:  # each request gets the 503
+            futures = [_failed(exc) for _ in ready]
         for exchange, future in zip(ready, futures):
             try:
                 result = future.result()
@@ -188,6 +196,12 @@ def vad_model(settings: Settings) -> Path | None:
     if importlib.util.find_spec("onnxruntime") is None:
         raise ConfigurationError("option.vad=silero needs the onnxruntime package (requirements.txt) or option.vad=off")
     return path
+
+
+def _failed(exc: BaseException) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
 
 
 def _request_id(raw: RawRequest) -> RequestId:
