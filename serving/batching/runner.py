@@ -1,20 +1,23 @@
 """The runner: one batch of windows through the model, and what happened to each window, as data.
 
 For a batch (windows of one or many requests, at most ``capacity``): log-mel, encoder, language detection for the
-requests that name none, token generation with temperature fallback (only the windows that fail the quality tests are
-decoded again, hotter), word alignment where wanted. Decoding is bounded: each window gets a token cap from its audio's
-length, a window that degenerates stops early (:mod:`serving.engine.degeneration`), and the fallback has a token and a
-time budget (:mod:`serving.longform.quality`). The runner reads the sessions (audio, options, language) and
-changes none of them: :class:`BatchResult` says what each window gave, and the scheduler applies it. A batch that
-raises has changed nothing, so its windows can be run again.
+requests that name none, one decoding of each window at its temperature, word alignment where wanted. A window that
+fails the quality tests comes back as a retry (:attr:`BatchResult.retries`: the same window at the next temperature,
+its attempts so far attached) that the scheduler queues like any window: one window's fallback never holds up the
+other windows of its batch. Decoding is bounded: each window gets a token cap from its audio's length, a window that
+degenerates stops early (:mod:`serving.engine.degeneration`), all attempts of a window share a token budget
+(:mod:`serving.longform.quality`), and the request's time budget bounds them in time.
+
+The runner reads the sessions (audio, options, language) and changes none of them: :class:`BatchResult` says what
+each window gave, and the scheduler applies it. A batch that raises has changed nothing, so its windows can be run
+again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -31,8 +34,8 @@ from serving.engine.vocabulary import ENGLISH
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
 from serving.longform.quality import (
-    FALLBACK_TIME_FACTOR, FALLBACK_TOKEN_FACTOR, MIN_RETRY_TOKENS, Thresholds, compression_ratio, is_trusted_attempt,
-    needs_fallback, temperatures,
+    FALLBACK_TOKEN_FACTOR, MIN_RETRY_TOKENS, Thresholds, compression_ratio, is_trusted_attempt, needs_fallback,
+    temperatures,
 )
 from serving.timing import StageTimer
 
@@ -51,10 +54,12 @@ class RunnerOptions:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What one batch gave: ``outcomes[i]`` for the batch's window i, and the milliseconds of each stage."""
+    """What one batch gave: ``outcomes[i]`` for the batch's window i (None: it is in ``retries``, to be decoded again
+    at its next temperature), and the milliseconds of each stage."""
 
-    outcomes: tuple[WindowOutcome, ...]
+    outcomes: tuple[WindowOutcome | None, ...]
     stages_ms: Mapping[str, float]
+    retries: tuple[WindowTask, ...] = ()
 
 
 class Runner:
@@ -81,11 +86,13 @@ class Runner:
         with timer("detect"):
             languages = self._languages(batch, sessions, states)
         with timer("generate"):
-            decoded = self._decode_with_fallback(batch, languages, states)
+            decoded = self._decode(batch, languages, states)
+        finals, retries = self._judge(batch, decoded)
         with timer("align"):
-            timings = self._align(batch, languages, states, decoded)
-        outcomes = tuple(WindowOutcome(d, tuple(w), languages[t.request]) for t, d, w in zip(batch, decoded, timings))
-        return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES})
+            timings = self._align(batch, languages, states, finals)
+        outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), languages[t.request])
+                         for t, d, w in zip(batch, finals, timings))
+        return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}, tuple(retries))
 
     # ---- language ---------------------------------------------------------------------------------------------
 
@@ -106,35 +113,40 @@ class Runner:
 
     # ---- decoding ---------------------------------------------------------------------------------------------
 
-    def _decode_with_fallback(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
-                              states: torch.Tensor) -> list[DecodedWindow]:
-        """Decode every window; those that fail the quality tests are decoded again at the next temperature, while
-        the window's token budget lasts and the retries have not taken ``FALLBACK_TIME_FACTOR`` x the first pass."""
-        schedules = [temperatures(task.options.temperature) for task in batch]
-        caps = [self._token_cap(task) for task in batch]
-        left = [cap * FALLBACK_TOKEN_FACTOR for cap in caps]  # tokens each window may still decode, all tries
-        level = [0] * len(batch)
-        attempts: list[list[DecodedWindow]] = [[] for _ in batch]
-        todo = list(range(len(batch)))
-        started, retries_until = time.monotonic(), None
-        while todo:
-            prompts = [self._prompt(batch[i], languages, schedules[i][level[i]], min(caps[i], left[i])) for i in todo]
-            subset = states if len(todo) == len(batch) else states[todo]
-            for i, window in zip(todo, self.decoder.decode(subset, prompts)):
-                attempts[i].append(window)
-                left[i] -= len(window.tokens) + 1
-            if retries_until is None:
-                retries_until = time.monotonic() + FALLBACK_TIME_FACTOR * (time.monotonic() - started)
-            todo = [i for i in todo if level[i] + 1 < len(schedules[i]) and left[i] >= MIN_RETRY_TOKENS
-                    and self._failed(attempts[i][-1])]
-            if todo and time.monotonic() > retries_until:
-                logger.info("temperature fallback of %d window(s) cut: retries took %.0f x the first pass",
-                            len(todo), FALLBACK_TIME_FACTOR)
-                break
-            for i in todo:
-                level[i] += 1
-                self._log_retry(batch[i], attempts[i][-1], schedules[i][level[i]])
-        return [self._best(tries) for tries in attempts]
+    def _decode(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
+                states: torch.Tensor) -> list[DecodedWindow]:
+        """One decoding of every window, at its temperature of the fallback schedule (the first for a new window),
+        within its token cap and what is left of its budget."""
+        prompts = []
+        for task in batch:
+            temperature = temperatures(task.options.temperature)[len(task.attempts)]
+            limit = min(self._token_cap(task), self._tokens_left(task))
+            prompts.append(self._prompt(task, languages, temperature, limit))
+        return self.decoder.decode(states, prompts)
+
+    def _judge(self, batch: Sequence[WindowTask], decoded: list[DecodedWindow]
+               ) -> tuple[list[DecodedWindow | None], list[WindowTask]]:
+        """Per window, what to keep (None: decode it again); and the windows to decode again at the next
+        temperature: those that failed the quality tests while a hotter temperature and enough tokens are left."""
+        finals: list[DecodedWindow | None] = []
+        retries = []
+        for task, window in zip(batch, decoded):
+            tries = (*task.attempts, window)
+            retry = replace(task, attempts=tries)
+            schedule = temperatures(task.options.temperature)
+            if (len(tries) < len(schedule) and self._tokens_left(retry) >= MIN_RETRY_TOKENS
+                    and self._failed(window)):
+                self._log_retry(task, window, schedule[len(tries)])
+                retries.append(retry)
+                finals.append(None)
+            else:
+                finals.append(self._best(list(tries)))
+        return finals, retries
+
+    def _tokens_left(self, task: WindowTask) -> int:
+        """Tokens the window may still decode over all its attempts (each attempt also spends its end of text)."""
+        spent = sum(len(attempt.tokens) + 1 for attempt in task.attempts)
+        return self._token_cap(task) * FALLBACK_TOKEN_FACTOR - spent
 
     def _token_cap(self, task: WindowTask) -> int:
         return window_token_cap(task.length, SAMPLE_RATE, self.options.engine.min_new_tokens)
@@ -168,8 +180,8 @@ class Runner:
     # ---- word timings -----------------------------------------------------------------------------------------
 
     def _align(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str], states: torch.Tensor,
-               decoded: list[DecodedWindow]) -> list[list[WordTiming]]:
-        wanted = [i for i, task in enumerate(batch) if task.words and decoded[i].tokens]
+               decoded: list[DecodedWindow | None]) -> list[list[WordTiming]]:
+        wanted = [i for i, task in enumerate(batch) if task.words and decoded[i] is not None and decoded[i].tokens]
         timings: list[list[WordTiming]] = [[] for _ in batch]
         eot = self.decoder.vocabulary.eot
         requests = [

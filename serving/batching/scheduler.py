@@ -10,9 +10,11 @@ overlaps the model's batches); one model thread owns the accelerator and repeats
    long requests under sustained load). A batch of at most ``capacity`` windows is launched as soon as ``capacity``
    windows wait, or once the oldest has waited ``max_batch_wait_ms``;
 2. the runner runs the batch and returns what happened (:class:`~serving.batching.runner.BatchResult`);
-3. ``update_from_output``: each outcome goes to its request's session; a sequential plan's next window joins the
-   queue at once; a streaming request hears of each segment as soon as no window still to come can change it; a
-   finished request's future resolves. Each request's log gets its share of every stage of every batch it was in.
+3. ``update_from_output``: each outcome goes to its request's session; a window that failed the quality tests joins
+   the queue again for its next temperature (so no window's fallback holds up the rest of its batch); a sequential
+   plan's next window joins the queue at once; a streaming request hears of each segment as soon as no window still
+   to come can change it; a finished request's future resolves. Each request's log gets its share of every stage of
+   every batch it was in.
 
 A batch that raises has changed no session (the runner only reads them): when it held several requests, each
 request's windows of that batch run again on their own, so only the request that causes the failure gets it. Every
@@ -390,7 +392,11 @@ class Scheduler:
         logger.debug("batch of %d window(s) from %d request(s): %s; %d waiting", len(batch), len(requests),
                       _stages_text(result.stages_ms), len(self._queue))
         for task, outcome in zip(batch, result.outcomes):
-            requests[task.request].session.accept(task, outcome)
+            if outcome is not None:  # else the window is back in result.retries
+                requests[task.request].session.accept(task, outcome)
+        with self._changed:
+            for retry in result.retries:
+                self._enqueue([retry], requests[retry.request].arrived)
         for request in requests.values():
             self._advance(request)
 

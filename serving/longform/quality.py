@@ -1,8 +1,8 @@
 """When a window's decoding is not to be trusted: openai/whisper's compression-ratio, log-probability and
 no-speech rules, with its default thresholds; a window stopped as degenerate while it decoded
 (:mod:`serving.engine.degeneration`) is not trusted either. The temperature fallback is bounded: all attempts of a
-window together decode at most ``FALLBACK_TOKEN_FACTOR`` times its token cap, and a batch's retries stop once they
-took ``FALLBACK_TIME_FACTOR`` times as long as its first pass.
+window together decode at most ``FALLBACK_TOKEN_FACTOR`` times its token cap (in time, the request's budget bounds
+them).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ TEMPERATURE_STEP = 0.2  # fallback schedule: the request's temperature, then +0.
 MAX_TEMPERATURE = 1.0
 PROMPT_RESET_TEMPERATURE = 0.5  # text decoded hotter than this does not condition the next window
 FALLBACK_TOKEN_FACTOR = 3  # all attempts of one window: at most this many times its token cap
-FALLBACK_TIME_FACTOR = 2.0  # a batch's retries: at most this many times as long as its first pass
 MIN_RETRY_TOKENS = 8  # a retry with fewer tokens left than this is not worth running
 
 
