@@ -110,3 +110,18 @@ def test_close_with_a_drain_lets_requests_that_finish_in_time_finish():
     scheduler.close(drain_s=WAIT_SECONDS)
     assert [future.result(timeout=0).text for future in futures] == [text_of(3), text_of(4)]
     assert not scheduler._worker.is_alive()
+
+
+def test_the_defaults_come_from_sagemakers_limits_and_reach_the_service_scheduler():
+    from serving.endpoint.service import scheduler_options
+    from serving.errors import ConfigurationError
+    from serving.settings import ANSWER_MARGIN_S, ASYNC_INFERENCE_LIMIT_S, REALTIME_INVOCATION_LIMIT_S, load_settings
+
+    settings = load_settings({}, environ={})
+    assert settings.request_timeout_seconds == REALTIME_INVOCATION_LIMIT_S - ANSWER_MARGIN_S == 55
+    assert settings.drain_timeout_seconds <= 30
+    assert load_settings({"request_timeout_seconds": "3600"}, environ={}).request_timeout_seconds == ASYNC_INFERENCE_LIMIT_S
+    with pytest.raises(ConfigurationError, match="request_timeout_seconds"):
+        load_settings({"request_timeout_seconds": "3601"}, environ={})
+    assert scheduler_options(settings, async_mode=True).request_timeout_s == 55
+    assert scheduler_options(settings, async_mode=True, budgets=False).request_timeout_s is None  # tools
