@@ -120,7 +120,8 @@ def test_the_defaults_come_from_sagemakers_limits_and_reach_the_service_schedule
     settings = load_settings({}, environ={})
     assert settings.request_timeout_seconds == REALTIME_INVOCATION_LIMIT_S - ANSWER_MARGIN_S == 55
     assert settings.drain_timeout_seconds <= 30
-    assert load_settings({"request_timeout_seconds": "3600"}, environ={}).request_timeout_seconds == ASYNC_INFERENCE_LIMIT_S
+    longest = load_settings({"request_timeout_seconds": "3600"}, environ={})
+    assert longest.request_timeout_seconds == ASYNC_INFERENCE_LIMIT_S
     with pytest.raises(ConfigurationError, match="request_timeout_seconds"):
         load_settings({"request_timeout_seconds": "3601"}, environ={})
     assert scheduler_options(settings, async_mode=True).request_timeout_s == 55
