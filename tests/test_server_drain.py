@@ -9,7 +9,6 @@ import threading
 import types
 
 import uvicorn
-
 from starlette.testclient import TestClient
 
 from scripts.djl.engine import EngineContext

@@ -34,7 +34,12 @@ from serving.engine.vocabulary import ENGLISH
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
 from serving.longform.quality import (
-    FALLBACK_TOKEN_FACTOR, MIN_RETRY_TOKENS, Thresholds, compression_ratio, is_trusted_attempt, needs_fallback,
+    FALLBACK_TOKEN_FACTOR,
+    MIN_RETRY_TOKENS,
+    Thresholds,
+    compression_ratio,
+    is_trusted_attempt,
+    needs_fallback,
     temperatures,
 )
 from serving.timing import StageTimer

@@ -20,8 +20,8 @@ from dataclasses import dataclass, fields
 import torch
 
 from serving.engine.decoded import DecodedWindow
-from serving.engine.degeneration import CHECK_INTERVAL, DegenerationCheck
 from serving.engine.decoder_runtime import DecoderRuntime
+from serving.engine.degeneration import CHECK_INTERVAL, DegenerationCheck
 from serving.engine.logit_rules import LogitRules, RowState
 from serving.engine.step_graphs import StepGraphs, bucket_sizes
 from serving.engine.vocabulary import Vocabulary
@@ -59,7 +59,7 @@ class SearchState:
     sum_logprob: torch.Tensor
 
     @classmethod
-    def allocate(cls, capacity: int, positions: int, device: torch.device) -> "SearchState":
+    def allocate(cls, capacity: int, positions: int, device: torch.device) -> SearchState:
         def longs():
             return torch.zeros(capacity, dtype=torch.long, device=device)
 
@@ -72,10 +72,10 @@ class SearchState:
             sum_logprob=torch.zeros(capacity, device=device),
         )
 
-    def copy(self) -> "SearchState":
+    def copy(self) -> SearchState:
         return SearchState(*(tensor.clone() for tensor in self._tensors()))
 
-    def restore(self, other: "SearchState") -> None:
+    def restore(self, other: SearchState) -> None:
         for mine, kept in zip(self._tensors(), other._tensors()):
             mine.copy_(kept)
 
