@@ -6,8 +6,8 @@
 ``/ping`` answers 503 until the model is loaded, then 200; ``POST /invocations`` and ``POST /predictions/<name>``
 take the same requests as the SageMaker endpoint; ``/endpoints/<name>/invocations`` (and ``-response-stream``,
 ``async-invocations``) answer a boto3 ``sagemaker-runtime`` client pointed here (``endpoint_url=`` or
-``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``). SIGTERM (or Ctrl-C) stops accepting, answers every request
-in flight, then exits.
+``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``). SIGTERM (or Ctrl-C) stops accepting, answers every request in flight (those
+not finished within ``option.drain_timeout_seconds`` with a 503), then exits.
 """
 
 from __future__ import annotations
@@ -64,11 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         server.should_exit = True
 
     app = create_app(config, on_fatal)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
+    server = DrainingServer(uvicorn.Config(app, host=config.host, port=config.port, log_config=None,
                                            access_log=arguments.access_log, lifespan="on",
                                            http=header_timeout_protocol(config.header_timeout_s)))
     server.run()
     return 1 if failed else 0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn runs the app's shutdown only after the requests in flight are answered; this one also tells the app
+    at the signal, so that its drain (bounded by option.drain_timeout_seconds) starts at once."""
+
+    def handle_exit(self, sig: int, frame) -> None:
+        super().handle_exit(sig, frame)
+        drain_soon = getattr(self.config.app.state, "drain_soon", None)  # set once the app has started
+        if drain_soon is not None:
+            drain_soon()
 
 
 def _embedded_model() -> str:

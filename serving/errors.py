@@ -93,10 +93,21 @@ class SourceTimeout(RequestError):
 
 
 class ShuttingDown(RequestError):
-    """The server is stopping and takes no new work (not the request's fault): retry later."""
+    """The server is stopping: it takes no new work, and what is still in flight when its drain
+    (``option.drain_timeout_seconds``) runs out is answered with this. Not the request's fault: retry later."""
 
     status = 503
     kind = "shutting_down"
+
+
+class RequestTimedOut(RequestError):
+    """The request was not finished within its time budget (``option.request_timeout_seconds``, from its arrival at the
+    scheduler); its work was stopped. A 5xx, not a 4xx: the request was valid, and whether it fits the budget
+    depends on the server's load and options (a retry may succeed); SageMaker counts it among the endpoint's 5XX
+    errors, where a budget too small for the traffic shows."""
+
+    status = 504
+    kind = "request_timeout"
 
 
 class ConfigurationError(ValueError):

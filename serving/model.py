@@ -17,6 +17,10 @@ async mode awaits it):
 
 The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
 started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading.
+
+Two more functions for a server that can use them (the local server; DJL has no such hooks): ``cancel(request_id)``
+stops the work of a request whose client has gone, and ``shutdown()`` drains within ``option.drain_timeout_seconds``
+and answers what is left with a 503.
 """
 
 from __future__ import annotations
@@ -67,6 +71,21 @@ async def handle_async(inputs: Input) -> Output | AsyncIterator[Output] | None:
     if isinstance(answer, EventStream):
         return _event_outputs(answer)
     return _async_output(answer)
+
+
+def cancel(request_id: str) -> int:
+    """Stop the work of the requests in flight with this ``requestId`` (a server whose client has gone calls this;
+    DJL itself has no such hook). How many were stopped."""
+    service = _async_service or _service
+    return service.cancel(request_id) if service is not None else 0
+
+
+def shutdown() -> None:
+    """Take no new request, let those in flight finish within ``option.drain_timeout_seconds``, answer the rest with
+    503, stop (the local server calls this on SIGTERM; DJL stops its Python workers on its own)."""
+    for service in (_async_service, _service):
+        if service is not None:
+            service.close()
 
 
 def _ensure_service(properties: Mapping[str, str]) -> TranscriptionService:

@@ -20,6 +20,16 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "openai/whisper-large-v3-turbo"
 MIB = 1024 * 1024
+# Time budgets. SageMaker real-time inference gives an invocation 60 s; a request still running then is lost to the
+# client (SageMaker answers it with an error of its own) while it keeps the model busy. The default budget ends it
+# first, leaving time to send the answer. Asynchronous inference allows up to 3600 s per invocation
+# (InvocationTimeoutSeconds): the most a budget may be.
+REALTIME_INVOCATION_LIMIT_S = 60.0
+ANSWER_MARGIN_S = 5.0
+ASYNC_INFERENCE_LIMIT_S = 3600.0
+DEFAULT_REQUEST_TIMEOUT_S = REALTIME_INVOCATION_LIMIT_S - ANSWER_MARGIN_S
+DEFAULT_DRAIN_TIMEOUT_S = 25.0  # on SIGTERM: finish what is in flight for this long, then answer the rest with 503
+MAX_DRAIN_TIMEOUT_S = 600.0
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # an S3 bucket name (s3_allowed_buckets, audio_url)
 
 # Keys DJL, LMI or SageMaker put on the first Input that are not ours: accepted and ignored.
@@ -65,6 +75,12 @@ class Settings(BaseModel):
     s3_allowed_buckets: tuple[str, ...] = ()
     https_input: bool = False
     fetch_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    # The most one request may take from its arrival at the scheduler (after parsing and decoding) to its answer;
+    # over it, its work stops and it gets a 504 naming this option. Raise it (up to 3600) behind SageMaker
+    # asynchronous inference.
+    request_timeout_seconds: float = Field(DEFAULT_REQUEST_TIMEOUT_S, gt=0, le=ASYNC_INFERENCE_LIMIT_S)
+    # On shutdown (SIGTERM): how long requests in flight may still finish; then they get a 503.
+    drain_timeout_seconds: float = Field(DEFAULT_DRAIN_TIMEOUT_S, ge=0, le=MAX_DRAIN_TIMEOUT_S)
 
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod

@@ -39,10 +39,15 @@ class Reply:
         return events
 
 
+# whisper-base on a shared CPU runs far slower than an endpoint's GPU: the tests' requests get this budget instead
+# of option.request_timeout_seconds' default (SageMaker's real-time limit), unless a test sets it.
+CPU_BUDGET = {"request_timeout_seconds": "600"}
+
+
 def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
     """Load the handler afresh from serving.properties with ``model_id`` and option overrides."""
     model._service = None
-    entries = sync_handler_options(model_id=str(model_id), **options)
+    entries = sync_handler_options(model_id=str(model_id), **{**CPU_BUDGET, **options})
     entries["batch_size"] = str(batch_size)
     assert model.handle(initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")) is None
 
@@ -50,7 +55,8 @@ def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
 def start_async_handler(model_id: str, **options: str) -> None:
     """Load the async handler afresh: ``option.async_mode=true``, ``option.handler=handle_async``, ``batch_size=1``."""
     stop_async_handler()
-    entries = handler_options(model_id=str(model_id), async_mode="true", handler=model.ASYNC_HANDLER, **options)
+    entries = handler_options(model_id=str(model_id), async_mode="true", handler=model.ASYNC_HANDLER,
+                              **{**CPU_BUDGET, **options})
     entries["batch_size"] = "1"
     first = initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")
     assert asyncio.run(model.handle_async(first)) is None

@@ -18,7 +18,7 @@ TOP_LEVEL = ("serving", "whisper_lmi", "scripts", "benchmarks", "tests")
 SHARED = frozenset({"constants", "errors", "identity", "results", "languages", "settings", "timing"})
 TORCH = frozenset({"torch", "transformers", "accelerate", "torchaudio"})
 ENGINE_TORCH_FREE = frozenset({"serving.engine", "serving.engine.decoded", "serving.engine.vocabulary",
-                               "serving.engine.token_text"})
+                               "serving.engine.token_text", "serving.engine.degeneration"})
 
 # Layer -> the layers (and single modules) it may import besides itself and the shared modules.
 MAY_IMPORT: dict[str, frozenset[str]] = {

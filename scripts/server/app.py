@@ -2,7 +2,9 @@
 ``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`) and OpenAI's ``/v1/audio/...``
 (:mod:`scripts.server.openai_api`). The model loads in the background
 after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
-accepting and waits for the requests in flight, then the dispatcher finishes what is queued."""
+accepting and waits for the requests in flight, then the dispatcher finishes what is queued. The handler's drain
+starts at the signal (``app.state.drain_soon``, called by ``scripts.serve``): what is still in flight once
+``option.drain_timeout_seconds`` has passed is answered with a 503, so the wait is bounded."""
 
 from __future__ import annotations
 
@@ -40,18 +42,22 @@ Dispatcher = SyncBatcher | AsyncDispatcher
 @dataclass
 class ModelState:
     dispatcher: Dispatcher | None = None  # DJL's sync-mode batching or its async mode, per option.async_mode
+    engine: LoadedEngine | None = None  # the loaded entry point (its shutdown() drains)
 
 
 def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loader = load_engine) -> Starlette:
     state = ModelState()
 
     @asynccontextmanager
-    async def lifespan(_: Starlette):
+    async def lifespan(app: Starlette):
         loading = asyncio.create_task(_load(state, config, loader, on_fatal), name="model-load")
+        drain = _Drain(state, asyncio.get_running_loop())
+        app.state.drain_soon = drain.soon
         yield
         if not loading.done():
             logger.info("shutting down while the model is still loading")
         if state.dispatcher is not None:
+            await drain.start()
             await state.dispatcher.close()
             logger.info("drained: every queued request was answered")
 
@@ -80,6 +86,31 @@ def create_app(config: ServerConfig, on_fatal: Callable[[], None], loader: Loade
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
+@dataclass
+class _Drain:
+    """The handler's ``shutdown()`` (drain, then 503 for what is left), started once: at the signal or at the end."""
+
+    state: ModelState
+    loop: asyncio.AbstractEventLoop
+    task: asyncio.Future | None = None
+
+    def soon(self) -> None:
+        """Thread- and signal-safe: start the drain on the event loop."""
+        self.loop.call_soon_threadsafe(self.start)
+
+    def start(self) -> asyncio.Future:
+        if self.task is None:
+            self.task = asyncio.ensure_future(asyncio.to_thread(self._shutdown))
+        return self.task
+
+    def _shutdown(self) -> None:
+        engine = self.state.engine
+        shutdown = getattr(engine.module, "shutdown", None) if engine is not None else None
+        if shutdown is not None:
+            logger.info("draining the requests in flight")
+            shutdown()
+
+
 async def _load(state: ModelState, config: ServerConfig, loader: Loader, on_fatal: Callable[[], None]) -> None:
     try:
         engine = await asyncio.to_thread(loader, config)
@@ -87,6 +118,7 @@ async def _load(state: ModelState, config: ServerConfig, loader: Loader, on_fata
         logger.exception("model loading failed; stopping the server")
         on_fatal()
         return
+    state.engine = engine
     state.dispatcher = AsyncDispatcher(engine) if engine.settings.async_mode else SyncBatcher(engine)
     logger.info("ready on http://%s:%d", config.host, config.port)
 

@@ -1,31 +1,47 @@
 """The runner: one batch of windows through the model, and what happened to each window, as data.
 
 For a batch (windows of one or many requests, at most ``capacity``): log-mel, encoder, language detection for the
-requests that name none, token generation with temperature fallback (only the windows that fail the quality tests are
-decoded again, hotter), word alignment where wanted. The runner reads the sessions (audio, options, language) and
-changes none of them: :class:`BatchResult` says what each window gave, and the scheduler applies it. A batch that
-raises has changed nothing, so its windows can be run again.
+requests that name none, one decoding of each window at its temperature, word alignment where wanted. A window that
+fails the quality tests comes back as a retry (:attr:`BatchResult.retries`: the same window at the next temperature,
+its attempts so far attached) that the scheduler queues like any window: one window's fallback never holds up the
+other windows of its batch. Decoding is bounded: each window gets a token cap from its audio's length, a window that
+degenerates stops early (:mod:`serving.engine.degeneration`), all attempts of a window share a token budget
+(:mod:`serving.longform.quality`), and the request's time budget bounds them in time.
+
+The runner reads the sessions (audio, options, language) and changes none of them: :class:`BatchResult` says what
+each window gave, and the scheduler applies it. A batch that raises has changed nothing, so its windows can be run
+again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
+from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
+from serving.engine.degeneration import window_token_cap
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
 from serving.engine.vocabulary import ENGLISH
 from serving.identity import RequestId
 from serving.longform.plans import PlanContext, WindowOutcome, WindowTask
-from serving.longform.quality import Thresholds, compression_ratio, needs_fallback, temperatures
+from serving.longform.quality import (
+    FALLBACK_TOKEN_FACTOR,
+    MIN_RETRY_TOKENS,
+    Thresholds,
+    compression_ratio,
+    is_trusted_attempt,
+    needs_fallback,
+    temperatures,
+)
 from serving.timing import StageTimer
 
 logger = logging.getLogger(__name__)
@@ -43,10 +59,12 @@ class RunnerOptions:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """What one batch gave: ``outcomes[i]`` for the batch's window i, and the milliseconds of each stage."""
+    """What one batch gave: ``outcomes[i]`` for the batch's window i (None: it is in ``retries``, to be decoded again
+    at its next temperature), and the milliseconds of each stage."""
 
-    outcomes: tuple[WindowOutcome, ...]
+    outcomes: tuple[WindowOutcome | None, ...]
     stages_ms: Mapping[str, float]
+    retries: tuple[WindowTask, ...] = ()
 
 
 class Runner:
@@ -73,11 +91,13 @@ class Runner:
         with timer("detect"):
             languages = self._languages(batch, sessions, states)
         with timer("generate"):
-            decoded = self._decode_with_fallback(batch, languages, states)
+            decoded = self._decode(batch, languages, states)
+        finals, retries = self._judge(batch, decoded)
         with timer("align"):
-            timings = self._align(batch, languages, states, decoded)
-        outcomes = tuple(WindowOutcome(d, tuple(w), languages[t.request]) for t, d, w in zip(batch, decoded, timings))
-        return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES})
+            timings = self._align(batch, languages, states, finals)
+        outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), languages[t.request])
+                         for t, d, w in zip(batch, finals, timings))
+        return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}, tuple(retries))
 
     # ---- language ---------------------------------------------------------------------------------------------
 
@@ -98,27 +118,49 @@ class Runner:
 
     # ---- decoding ---------------------------------------------------------------------------------------------
 
-    def _decode_with_fallback(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
-                              states: torch.Tensor) -> list[DecodedWindow]:
-        """Decode every window; those that fail the quality tests are decoded again at the next temperature."""
-        schedules = [temperatures(task.options.temperature) for task in batch]
-        level = [0] * len(batch)
-        attempts: list[list[DecodedWindow]] = [[] for _ in batch]
-        todo = list(range(len(batch)))
-        while todo:
-            prompts = [self._prompt(batch[i], languages, schedules[i][level[i]]) for i in todo]
-            subset = states if len(todo) == len(batch) else states[todo]
-            for i, window in zip(todo, self.decoder.decode(subset, prompts)):
-                attempts[i].append(window)
-            todo = [i for i in todo if level[i] + 1 < len(schedules[i]) and self._failed(attempts[i][-1])]
-            for i in todo:
-                level[i] += 1
-                self._log_retry(batch[i], attempts[i][-1], schedules[i][level[i]])
-        return [self._best(tries) for tries in attempts]
+    def _decode(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str],
+                states: torch.Tensor) -> list[DecodedWindow]:
+        """One decoding of every window, at its temperature of the fallback schedule (the first for a new window),
+        within its token cap and what is left of its budget."""
+        prompts = []
+        for task in batch:
+            temperature = temperatures(task.options.temperature)[len(task.attempts)]
+            limit = min(self._token_cap(task), self._tokens_left(task))
+            prompts.append(self._prompt(task, languages, temperature, limit))
+        return self.decoder.decode(states, prompts)
 
-    def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float) -> WindowPrompt:
+    def _judge(self, batch: Sequence[WindowTask], decoded: list[DecodedWindow]
+               ) -> tuple[list[DecodedWindow | None], list[WindowTask]]:
+        """Per window, what to keep (None: decode it again); and the windows to decode again at the next
+        temperature: those that failed the quality tests while a hotter temperature and enough tokens are left."""
+        finals: list[DecodedWindow | None] = []
+        retries = []
+        for task, window in zip(batch, decoded):
+            tries = (*task.attempts, window)
+            retry = replace(task, attempts=tries)
+            schedule = temperatures(task.options.temperature)
+            if (len(tries) < len(schedule) and self._tokens_left(retry) >= MIN_RETRY_TOKENS
+                    and self._failed(window)):
+                self._log_retry(task, window, schedule[len(tries)])
+                retries.append(retry)
+                finals.append(None)
+            else:
+                finals.append(self._best(list(tries)))
+        return finals, retries
+
+    def _tokens_left(self, task: WindowTask) -> int:
+        """Tokens the window may still decode over all its attempts (each attempt also spends its end of text)."""
+        spent = sum(len(attempt.tokens) + 1 for attempt in task.attempts)
+        return self._token_cap(task) * FALLBACK_TOKEN_FACTOR - spent
+
+    def _token_cap(self, task: WindowTask) -> int:
+        return window_token_cap(task.length, SAMPLE_RATE, self.options.engine.min_new_tokens)
+
+    def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float,
+                max_new_tokens: int | None = None) -> WindowPrompt:
         language = languages[task.request]
-        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature)
+        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature,
+                                          max_new_tokens)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)
@@ -133,19 +175,18 @@ class Runner:
 
     def _best(self, tries: list[DecodedWindow]) -> DecodedWindow:
         """The last attempt if it passed; when every temperature failed, the likeliest attempt that is not a loop
-        (faster-whisper's rule: openai keeps the hottest, often the worst)."""
+        (faster-whisper's rule: openai keeps the hottest, often the worst) nor stopped as degenerate."""
         if len(tries) == 1 or not self._failed(tries[-1]):
             return tries[-1]
-        limit = self.options.thresholds.compression_ratio
-        looping = [compression_ratio(self.decoder.text.decode(t.tokens)) > limit for t in tries]
-        candidates = [t for t, loop in zip(tries, looping) if not loop] or tries
-        return max(candidates, key=lambda t: t.avg_logprob)
+        thresholds = self.options.thresholds
+        candidates = [t for t in tries if is_trusted_attempt(t, self.decoder.text.decode(t.tokens), thresholds)]
+        return max(candidates or tries, key=lambda t: t.avg_logprob)
 
     # ---- word timings -----------------------------------------------------------------------------------------
 
     def _align(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str], states: torch.Tensor,
-               decoded: list[DecodedWindow]) -> list[list[WordTiming]]:
-        wanted = [i for i, task in enumerate(batch) if task.words and decoded[i].tokens]
+               decoded: list[DecodedWindow | None]) -> list[list[WordTiming]]:
+        wanted = [i for i, task in enumerate(batch) if task.words and decoded[i] is not None and decoded[i].tokens]
         timings: list[list[WordTiming]] = [[] for _ in batch]
         eot = self.decoder.vocabulary.eot
         requests = [

@@ -10,15 +10,24 @@ overlaps the model's batches); one model thread owns the accelerator and repeats
    long requests under sustained load). A batch of at most ``capacity`` windows is launched as soon as ``capacity``
    windows wait, or once the oldest has waited ``max_batch_wait_ms``;
 2. the runner runs the batch and returns what happened (:class:`~serving.batching.runner.BatchResult`);
-3. ``update_from_output``: each outcome goes to its request's session; a sequential plan's next window joins the
-   queue at once; a streaming request hears of each segment as soon as no window still to come can change it; a
-   finished request's future resolves. Each request's log gets its share of every stage of every batch it was in.
+3. ``update_from_output``: each outcome goes to its request's session; a window that failed the quality tests joins
+   the queue again for its next temperature (so no window's fallback holds up the rest of its batch); a sequential
+   plan's next window joins the queue at once; a streaming request hears of each segment as soon as no window still
+   to come can change it; a finished request's future resolves. Each request's log gets its share of every stage of
+   every batch it was in.
 
 A batch that raises has changed no session (the runner only reads them): when it held several requests, each
 request's windows of that batch run again on their own, so only the request that causes the failure gets it. Every
 error reaches its own request's future (:mod:`serving.errors` maps it to a status); no future is left unresolved,
-and the model thread survives every failure. :meth:`Scheduler.close` takes no new request, answers every one in
-flight, then stops the threads.
+and the model thread survives every failure.
+
+Budgets and cancellation: with ``request_timeout_s``, a request not answered that long after it was submitted is
+answered at that moment with :class:`~serving.errors.RequestTimedOut` (504, :mod:`serving.batching.deadlines`) and
+its windows leave the queue; the others carry on. :meth:`Scheduler.cancel` (a request whose client has gone) and
+cancelling a request's future or its awaiting task do the same without an answer. A window already on the model
+finishes its batch (decoding is bounded per window: :mod:`serving.engine.degeneration`); its outcome is dropped.
+:meth:`Scheduler.close` takes no new request and lets those in flight finish; with a drain time, what is still in
+flight when it runs out is answered with :class:`~serving.errors.ShuttingDown` (503), then the threads stop.
 """
 
 from __future__ import annotations
@@ -34,10 +43,11 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from serving.batching.deadlines import DeadlineWatch
 from serving.batching.runner import BatchResult
 from serving.batching.sessions import Job
-from serving.errors import ShuttingDown
-from serving.identity import RequestId
+from serving.errors import RequestTimedOut, ShuttingDown
+from serving.identity import RequestId, safe_label
 from serving.longform.plans import WindowOutcome, WindowTask
 from serving.results import Segment, Transcription
 from serving.timing import StageTimer
@@ -47,6 +57,7 @@ logger = logging.getLogger(__name__)
 PLAN_STAGE = "plan"  # the request log's stage for VAD and planning (opener threads)
 RESULT_STAGE = "segments"  # ... for turning a finished plan into its transcription
 OPENER_THREADS = 2
+STOP_GRACE_S = 5.0  # after a drain ran out: how long close() waits for the batch on the model before leaving it
 
 SegmentListener = Callable[[list[Segment]], None]
 
@@ -84,6 +95,7 @@ class StalledPlan(RuntimeError):
 class SchedulerOptions:
     max_batch_wait_ms: float = 10.0
     opener_threads: int = OPENER_THREADS
+    request_timeout_s: float | None = None  # each request's budget from submission to answer; None: no budget
 
 
 @dataclass(eq=False)
@@ -128,10 +140,13 @@ class Scheduler:
         self._changed = threading.Condition()
         self._queue: list[_Waiting] = []
         self._active: dict[RequestId, _Request] = {}  # planned and not answered yet
+        self._in_flight: dict[RequestId, _Request] = {}  # submitted and not answered yet (opening or active)
         self._opening = 0
         self._closing = False
         self._order = itertools.count()
         self._openers = ThreadPoolExecutor(options.opener_threads, thread_name_prefix="scheduler-open")
+        self._budget = options.request_timeout_s
+        self._deadlines = DeadlineWatch(self._expire, clock) if self._budget is not None else None
         self._worker = threading.Thread(target=self._run, name="scheduler-model", daemon=True)
         self._worker.start()
 
@@ -189,13 +204,61 @@ class Scheduler:
         with self._changed:
             return self._opening + len(self._active)
 
-    def close(self) -> None:
-        """Take no new request, answer every one in flight, then stop the threads."""
+    def cancel(self, request: RequestId | str) -> int:
+        """Thread-safe: drop the requests in flight with this id (or label: the id a client or DJL gave it) whose
+        client has gone; their waiting windows leave the queue, their futures are cancelled. The number dropped."""
+        label = safe_label(request) if isinstance(request, str) else None
+        with self._changed:
+            chosen = [r for key, r in self._in_flight.items() if key == request or key.label == label]
+            for gone in chosen:
+                gone.future.cancel()
+                self._drop(gone.key)
+            self._changed.notify_all()
+        if chosen:
+            logger.info("request %s cancelled: its client has gone", request)
+        return len(chosen)
+
+    def close(self, drain_s: float | None = None) -> None:
+        """Take no new request and let those in flight finish; once ``drain_s`` seconds have passed (None: no limit),
+        answer what is left with a 503 and stop the threads."""
         with self._changed:
             self._closing = True
             self._changed.notify_all()
-        self._worker.join()
-        self._openers.shutdown(wait=True)
+        self._worker.join(drain_s)
+        if self._worker.is_alive():
+            self._abandon(drain_s)
+            self._worker.join(STOP_GRACE_S)
+            if self._worker.is_alive():
+                logger.warning("scheduler: the batch on the model did not end within %.0f s; left to finish",
+                               STOP_GRACE_S)
+        self._openers.shutdown(wait=not self._worker.is_alive(), cancel_futures=True)
+        if self._deadlines is not None:
+            self._deadlines.close()
+
+    def _abandon(self, drain_s: float) -> None:
+        """The drain ran out: every request still in flight gets its 503 now."""
+        error = ShuttingDown(f"the server shut down before this request finished (it drains requests for "
+                             f"{drain_s:g} s: option.drain_timeout_seconds); send it again")
+        with self._changed:
+            left = list(self._in_flight.values())
+            for request in left:
+                _settle(request.future, error=error)
+                self._drop(request.key)
+            self._changed.notify_all()
+        logger.warning("shutdown: %d request(s) still in flight after the %g s drain answered with 503", len(left),
+                       drain_s)
+
+    def _expire(self, key: RequestId) -> None:
+        """Deadline thread: a request over its budget is answered with a 504 and its windows leave the queue."""
+        with self._changed:
+            request = self._in_flight.get(key)
+            if request is None or request.future.done():
+                return
+            _settle(request.future, error=RequestTimedOut(
+                f"the request was not finished within its time budget of {self._budget:g} s "
+                f"(option.request_timeout_seconds); its transcription was stopped"))
+            self._drop(key)
+            self._changed.notify_all()
 
     def _admit(self, entries: list[tuple[Job, StageTimer, SegmentListener | None]], group: bool) -> list[Future]:
         with self._changed:
@@ -205,6 +268,11 @@ class Scheduler:
             now = self._clock()
             requests = [_Request(job, Future(), timer, listener, now, shared) for job, timer, listener in entries]
             self._opening += len(requests)
+            for request in requests:
+                self._in_flight[request.key] = request
+                request.future.add_done_callback(lambda _, key=request.key: self._answered(key))
+                if self._deadlines is not None:
+                    self._deadlines.add(request.key, now + self._budget)
         for request in requests:
             self._openers.submit(self._open, request)
         return [request.future for request in requests]
@@ -219,6 +287,8 @@ class Scheduler:
             _settle(request.future, error=exc)
         finally:
             with self._changed:
+                if request.future.done():  # answered meanwhile (over its budget, cancelled, shut down)
+                    tasks = []
                 if tasks:
                     self._active[request.key] = request
                 self._stage(request, tasks)
@@ -227,7 +297,7 @@ class Scheduler:
 
     def _first_windows(self, request: _Request) -> list[WindowTask]:
         """Find the speech, plan the windows and take the first ones; a request without any is answered here."""
-        if request.future.cancelled():
+        if request.future.done():  # cancelled (or answered) before it was opened
             return []
         with request.timer(PLAN_STAGE):
             request.session = self._runner.open(request.job)
@@ -286,7 +356,11 @@ class Scheduler:
 
     def _execute(self, batch: list[WindowTask]) -> None:
         with self._changed:
-            requests = {key: self._active[key] for key in dict.fromkeys(task.request for task in batch)}
+            keys = dict.fromkeys(task.request for task in batch)
+            requests = {key: self._active[key] for key in keys if key in self._active}
+        batch = [task for task in batch if task.request in requests]  # a request may have left since the take
+        if not batch:
+            return
         try:
             result = self._runner.run(batch, {key: r.session for key, r in requests.items()})
         except Exception as exc:  # noqa: BLE001 - isolated below: only these requests are affected
@@ -318,14 +392,18 @@ class Scheduler:
         logger.debug("batch of %d window(s) from %d request(s): %s; %d waiting", len(batch), len(requests),
                       _stages_text(result.stages_ms), len(self._queue))
         for task, outcome in zip(batch, result.outcomes):
-            requests[task.request].session.accept(task, outcome)
+            if outcome is not None:  # else the window is back in result.retries
+                requests[task.request].session.accept(task, outcome)
+        with self._changed:
+            for retry in result.retries:
+                self._enqueue([retry], requests[retry.request].arrived)
         for request in requests.values():
             self._advance(request)
 
     def _advance(self, request: _Request) -> None:
         """After a batch: the request's next windows join the queue, its new final segments go to its listener, and
         a finished request is answered."""
-        if request.future.cancelled():
+        if request.future.done():  # cancelled, over its budget or shut down while its windows were on the model
             self._forget([request.key])
             return
         try:
@@ -374,12 +452,23 @@ class Scheduler:
             return [self._active.pop(key) for key in keys if key in self._active]
 
     def _drop_cancelled(self) -> None:
-        """Caller holds the lock: requests whose caller went away leave with their windows."""
-        gone = {key for key, request in self._active.items() if request.future.cancelled()}
+        """Caller holds the lock: requests whose caller went away (or that were answered early) leave with their
+        windows."""
+        gone = {key for key, request in self._active.items() if request.future.done()}
         if gone:
             self._queue = [waiting for waiting in self._queue if waiting.task.request not in gone]
             for key in gone:
                 del self._active[key]
+
+    def _drop(self, key: RequestId) -> None:
+        """Caller holds the lock: the request's waiting windows leave the queue and it is no longer active."""
+        self._queue = [waiting for waiting in self._queue if waiting.task.request != key]
+        self._active.pop(key, None)
+
+    def _answered(self, key: RequestId) -> None:
+        """A request's future is done (answered, failed or cancelled): it is no longer in flight."""
+        with self._changed:
+            self._in_flight.pop(key, None)
 
     @staticmethod
     def _publish(request: _Request, segments: list[Segment]) -> None:

@@ -46,7 +46,14 @@ class AsyncTranscriptionService:
         return cls(TranscriptionService.start(properties, async_mode=True))
 
     def close(self) -> None:
+        """Drain (``option.drain_timeout_seconds``; then 503 for what is left) and stop."""
         self.service.close()
+
+    def cancel(self, request_id: str) -> int:
+        """Stop the work of the requests in flight with this id (DJL's ``requestId``, or the client's
+        ``X-Amzn-SageMaker-Inference-Id`` / ``X-Request-Id``): their client has gone. How many were stopped. (Cancelling
+        the task that awaits :meth:`answer` does the same for its own request.)"""
+        return self.scheduler.cancel(request_id)
 
     async def answer(self, raw: RawRequest) -> Response | EventStream:
         exchange = await asyncio.to_thread(self.service.prepare, raw, True)

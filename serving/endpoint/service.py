@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from serving.endpoint.request_log import RequestRecord, log_request
 from serving.engine.decoding import EngineOptions
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
-from serving.errors import BadParameter, ConfigurationError, ErrorResponse, error_response
+from serving.errors import BadParameter, ConfigurationError, ErrorResponse, ShuttingDown, error_response
 from serving.fetch.sources import AudioSources
 from serving.identity import RequestId
 from serving.longform.quality import Thresholds
@@ -80,18 +81,27 @@ class TranscriptionService:
         """Validate the options, load the model where the worker's ``device_id`` says, start the scheduler."""
         settings = load_settings(properties)
         sources = AudioSources.from_settings(settings)
-        scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode)
+        scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode,
+                                    budgets=True)
         return cls(settings, scheduler, sources)
 
     def close(self) -> None:
-        self.scheduler.close()
+        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503."""
+        self.scheduler.close(self.settings.drain_timeout_seconds)
+
+    def cancel(self, request_id: str) -> int:
+        """Stop the work of the requests in flight with this id (their client has gone); how many were stopped."""
+        return self.scheduler.cancel(request_id)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
         """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
         awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
         exchanges = [self.prepare(raw, streaming=False) for raw in requests]
         ready = [exchange for exchange in exchanges if exchange.response is None]
-        futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
+        try:
+            futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
+        except ShuttingDown as exc:  # each request gets the 503
+            futures = [_failed(exc) for _ in ready]
         for exchange, future in zip(ready, futures):
             try:
                 result = future.result()
@@ -143,12 +153,13 @@ class TranscriptionService:
 
 
 def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | None = None,
-                    async_mode: bool = False) -> Scheduler:
+                    async_mode: bool = False, budgets: bool = False) -> Scheduler:
     """Load the model where ``device_id`` says ("-1": the CPU) and start a scheduler on it (the service's, and the
-    tools' and benchmarks' way to transcribe waveforms: ``start_scheduler(...).transcribe_all(jobs)``)."""
+    tools' and benchmarks' way to transcribe waveforms: ``start_scheduler(...).transcribe_all(jobs)``). ``budgets``:
+    each request gets ``option.request_timeout_seconds`` (the service's; tools wait as long as transcription takes)."""
     placement = resolve_placement(settings, device_id)
     runner = Runner(load_model(settings, model_dir, placement), runner_options(settings))
-    return Scheduler(runner, scheduler_options(settings, async_mode))
+    return Scheduler(runner, scheduler_options(settings, async_mode, budgets))
 
 
 def runner_options(settings: Settings) -> RunnerOptions:
@@ -157,6 +168,7 @@ def runner_options(settings: Settings) -> RunnerOptions:
         max_new_tokens=settings.max_new_tokens,
         cuda_graphs=settings.cuda_graphs,
         torch_compile=settings.torch_compile,
+        compression_ratio=settings.compression_ratio_threshold,
     )
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
@@ -165,9 +177,10 @@ def runner_options(settings: Settings) -> RunnerOptions:
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
 
 
-def scheduler_options(settings: Settings, async_mode: bool) -> SchedulerOptions:
+def scheduler_options(settings: Settings, async_mode: bool, budgets: bool = True) -> SchedulerOptions:
     """In sync mode no other request can arrive while DJL waits for a batch's answers: batches never wait."""
-    return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0)
+    return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0,
+                            request_timeout_s=settings.request_timeout_seconds if budgets else None)
 
 
 def vad_model(settings: Settings) -> Path | None:
@@ -183,6 +196,12 @@ def vad_model(settings: Settings) -> Path | None:
     if importlib.util.find_spec("onnxruntime") is None:
         raise ConfigurationError("option.vad=silero needs the onnxruntime package (requirements.txt) or option.vad=off")
     return path
+
+
+def _failed(exc: BaseException) -> Future:
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
 
 
 def _request_id(raw: RawRequest) -> RequestId:

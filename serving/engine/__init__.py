@@ -3,7 +3,8 @@ log-mel front end, the encoder, the decoder runtime (static caches, CUDA graphs)
 rules, language detection, and word alignment (DTW over the alignment heads).
 
 Torch-free modules here, importable by planning code: ``decoded`` (what a decoded window is), ``vocabulary``
-(special tokens and initial prompts), ``token_text`` (tokens -> text and words). This ``__init__`` imports nothing.
+(special tokens and initial prompts), ``token_text`` (tokens -> text and words), ``degeneration`` (loops and
+compressible text caught while decoding; each window's token cap). This ``__init__`` imports nothing.
 
 May import: the shared modules only.
 """

@@ -14,7 +14,8 @@ class DecodedWindow:
     sum_logprob: float
     no_speech_prob: float
     temperature: float
-    ended: bool  # reached the end of text (False: stopped by the length limit)
+    ended: bool  # reached the end of text (False: stopped by the length limit or as degenerate)
+    degenerate: bool = False  # stopped early: its output looped or compressed too well (serving.engine.degeneration)
 
     @property
     def avg_logprob(self) -> float:

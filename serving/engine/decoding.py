@@ -17,6 +17,7 @@ from serving.constants import MAX_PROMPT_TOKENS
 from serving.engine.alignment import word_timings
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
+from serving.engine.degeneration import DegenerationCheck
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import TokenSearch, WindowPrompt
 from serving.engine.token_text import PlainText, TokenText
@@ -45,6 +46,8 @@ class EngineOptions:
     min_new_tokens: int = 0  # > 0 forces a length: benchmarks on random weights; 0 in serving
     cuda_graphs: bool = True  # capture the decoding step (one GPU; ignored on CPU and when partitioned)
     torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
+    stop_degenerate: bool = True  # end a window while it decodes once it loops (serving.engine.degeneration)
+    compression_ratio: float = 2.4  # ... or once its text compresses better than this (the quality threshold)
 
 
 class WhisperDecoder:
@@ -55,12 +58,15 @@ class WhisperDecoder:
         self.options = options
         runtime = DecoderRuntime(self.model, options.capacity)
         use_graphs = options.cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
-        self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile)
+        self.text = TokenText(self.tokenizer, self.vocabulary.eot)
+        degeneration = (DegenerationCheck(self.text.decode, self.vocabulary.eot, options.compression_ratio)
+                        if options.stop_degenerate else None)
+        self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile,
+                                  degeneration=degeneration)
         self.encoder = self.model.get_encoder()
         if options.torch_compile:
             self.encoder = torch.compile(self.encoder, dynamic=True)
         self.search.capture_graphs()
-        self.text = TokenText(self.tokenizer, self.vocabulary.eot)
         self.plain_text = PlainText(self.tokenizer)
         self.alignment_heads = _alignment_heads(self.model)
 
@@ -122,17 +128,20 @@ class WhisperDecoder:
         return tuple(ids[-MAX_PROMPT_TOKENS:])
 
     def window_prompt(
-        self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float
+        self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float,
+        max_new_tokens: int | None = None,
     ) -> WindowPrompt:
         """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
-        sequence) and its limits."""
+        sequence) and its limits (``max_new_tokens`` lowers the serving option's, never below ``min_new_tokens``)."""
+        most = self.options.max_new_tokens
+        limit = most if max_new_tokens is None else min(max(max_new_tokens, self.options.min_new_tokens), most)
         prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
         return WindowPrompt(
             prefix=prefix,
             sot_index=sot_index,
             timestamps=timestamps,
             temperature=temperature,
-            max_new_tokens=self.options.max_new_tokens,
+            max_new_tokens=limit,
             min_new_tokens=self.options.min_new_tokens,
         )
 

@@ -8,7 +8,8 @@ once and reuses them while the same states come back (language detection, decodi
 2. ``decode``: prefill every row's prefix in one pass (reading the no-speech probability at <|startoftranscript|>),
    choose the first token, then one step per token for all rows together until every row has ended. On a GPU the
    step (decoder, logit rules, choice, bookkeeping) is a captured CUDA graph per row bucket; the host checks for the
-   end every few steps only.
+   end every few steps only. With a :class:`~serving.engine.degeneration.DegenerationCheck`, the host also looks at
+   the rows every ``CHECK_INTERVAL`` steps and ends those that loop (their window is marked ``degenerate``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from serving.engine.decoded import DecodedWindow
 from serving.engine.decoder_runtime import DecoderRuntime
+from serving.engine.degeneration import CHECK_INTERVAL, DegenerationCheck
 from serving.engine.logit_rules import LogitRules, RowState
 from serving.engine.step_graphs import StepGraphs, bucket_sizes
 from serving.engine.vocabulary import Vocabulary
@@ -57,7 +59,7 @@ class SearchState:
     sum_logprob: torch.Tensor
 
     @classmethod
-    def allocate(cls, capacity: int, positions: int, device: torch.device) -> "SearchState":
+    def allocate(cls, capacity: int, positions: int, device: torch.device) -> SearchState:
         def longs():
             return torch.zeros(capacity, dtype=torch.long, device=device)
 
@@ -70,10 +72,10 @@ class SearchState:
             sum_logprob=torch.zeros(capacity, device=device),
         )
 
-    def copy(self) -> "SearchState":
+    def copy(self) -> SearchState:
         return SearchState(*(tensor.clone() for tensor in self._tensors()))
 
-    def restore(self, other: "SearchState") -> None:
+    def restore(self, other: SearchState) -> None:
         for mine, kept in zip(self._tensors(), other._tensors()):
             mine.copy_(kept)
 
@@ -89,9 +91,12 @@ class SearchState:
 
 class TokenSearch:
     def __init__(
-        self, runtime: DecoderRuntime, vocabulary: Vocabulary, use_graphs: bool, compile_step: bool = False
+        self, runtime: DecoderRuntime, vocabulary: Vocabulary, use_graphs: bool, compile_step: bool = False,
+        degeneration: DegenerationCheck | None = None,
     ) -> None:
         self.runtime = runtime
+        self.degeneration = degeneration
+        self._degenerate: set[int] = set()  # rows of the current search stopped by the degeneration check
         self.vocabulary = vocabulary
         self.device = runtime.device
         self.state = SearchState.allocate(runtime.capacity, runtime.shape.positions, self.device)
@@ -125,6 +130,7 @@ class TokenSearch:
             raise ValueError(f"{len(prompts)} prompts for {states.shape[0]} windows")
         self.runtime.bind(states)
         flags = self._flags(prompts)
+        self._degenerate = set()
         no_speech = self._prefill(prompts, flags)
         self._run_steps(len(prompts), self._most_steps(prompts), flags)
         return self._results(prompts, no_speech)
@@ -194,8 +200,28 @@ class TokenSearch:
                 else:
                     self._step_fn(rows, flags)
                 taken += 1
+            if self.degeneration is not None and taken % CHECK_INTERVAL < interval:
+                self._stop_degenerate(rows)
             if bool(self.state.done[:rows].all()):
                 break
+
+    def _stop_degenerate(self, rows: int) -> None:
+        """End the rows whose output degenerates (a loop, text that compresses too well); rows still within their
+        ``min_new_tokens`` are left alone."""
+        s = self.state
+        active = (~s.done[:rows]) & (s.length[:rows] - s.sample_begin[:rows] >= s.min_new[:rows])
+        indices = active.nonzero().flatten().cpu().tolist()
+        if not indices:
+            return
+        history = s.history[indices].cpu().tolist()
+        begins = s.sample_begin[indices].cpu().tolist()
+        lengths = s.length[indices].cpu().tolist()
+        for row, tokens, begin, length in zip(indices, history, begins, lengths):
+            reason = self.degeneration.reason(tokens[begin:length])
+            if reason is not None:
+                logger.debug("row %d stopped after %d tokens: %s", row, length - begin, reason)
+                self._degenerate.add(row)
+                s.done[row] = True
 
     def _replay(self, rows: int, flags: tuple[bool, bool, bool]) -> None:
         """Replay the step's graph; capturing one mid-decode runs warm-up steps, so the rows' state is kept aside."""
@@ -254,7 +280,8 @@ class TokenSearch:
             sampled = history[i][len(prompt.prefix) : lengths[i]]
             ended = bool(sampled) and sampled[-1] == self.vocabulary.eot
             tokens = tuple(sampled[:-1] if ended else sampled)
-            results.append(DecodedWindow(tokens, sums[i], no_speech[i], prompt.temperature, ended))
+            results.append(DecodedWindow(tokens, sums[i], no_speech[i], prompt.temperature, ended,
+                                         degenerate=i in self._degenerate))
         return results
 
 

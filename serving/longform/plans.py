@@ -7,7 +7,7 @@ requests' windows, and hands it each window's outcome; only the scheduler's thre
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -56,6 +56,9 @@ class WindowTask:
     timestamps: bool
     words: bool  # word timings are needed (for the response or for merging)
     first: bool  # the request's first window: its language is detected here (when the request names none)
+    # The window's earlier decodings when it is back for the next temperature of the fallback (the runner's business:
+    # plans never see a window until its outcome is final).
+    attempts: tuple[DecodedWindow, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def offset(self) -> float:
