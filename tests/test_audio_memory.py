@@ -6,6 +6,7 @@ after long requests. Structure and behaviour, no timings."""
 from __future__ import annotations
 
 import io
+from typing import ClassVar
 
 import av
 import numpy as np
@@ -28,7 +29,7 @@ LIMITS = AudioLimits(1 << 30, 3600)
 class CountingBuffer(WaveformBuffer):
     """Records every buffer a decode creates and how often it was (re)allocated."""
 
-    made: list[CountingBuffer] = []
+    made: ClassVar[list[CountingBuffer]] = []
 
     def __init__(self, expected_seconds: float | None = None) -> None:
         super().__init__(expected_seconds)
