@@ -111,9 +111,12 @@ class AudioBudget:
         """Caller holds the lock: the waiters at the head of the line that fit now get their room."""
         while self._waiters and self._fits(self._waiters[0].seconds):
             waiter = self._waiters.popleft()
+            try:
+                waiter.loop.call_soon_threadsafe(_wake, waiter.future)
+            except RuntimeError:  # its event loop is closed: nobody waits there any more
+                continue
             waiter.granted = True
             self._used += waiter.seconds
-            waiter.loop.call_soon_threadsafe(_wake, waiter.future)
 
     def _resize(self, before: float, after: float) -> None:
         with self._lock:
