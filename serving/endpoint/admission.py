@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from dataclasses import dataclass, field
 from serving.errors import Overloaded
 
 logger = logging.getLogger(__name__)
+
+UNDERSTATED_SECONDS = 1.0  # a file that decodes to this much more than it declared is logged (codec padding is less)
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,9 @@ class Reservation:
     def resize(self, seconds: float) -> None:
         """The decoded length: less frees room at once; more (a file that declared less than it held, within the
         per-request limit) is counted as it is."""
-        if self.released or math.isclose(seconds, self.seconds):
+        if self.released or seconds == self.seconds:
             return
-        if seconds > self.seconds:
+        if seconds > self.seconds + UNDERSTATED_SECONDS:
             logger.info("a request decoded to %.1f s of audio after reserving %.1f s", seconds, self.seconds)
         self.budget._resize(self.seconds, seconds)
         self.seconds = seconds
