@@ -10,7 +10,12 @@ type, junk JSON, deep and enormous JSON, header floods, mis-scaled float WAVs), 
 HTTP (headers as headers, query fields as the query); a request the HTTP client itself cannot send (a header with a
 control character) is counted as unsendable, not sent. Forced wrong languages on speech are in the hostile mix too.
 
-    python -m benchmarks.soak [--requests 1000] [--hostile 0.3] [--concurrency 16] [--server-log PATH]
+``--model tiny`` serves the tiny random-weight model (``max_new_tokens=16``) instead of whisper-base: the request
+path, decoding, admission, scheduler and HTTP edge are the same, the model's arithmetic is noise, and a run takes
+minutes instead of an hour on a busy 2-core machine.
+
+    python -m benchmarks.soak [--requests 1000] [--hostile 0.3] [--concurrency 16] [--model base|tiny]
+                              [--server-log PATH]
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ ROUND = 100
 TIMEOUT_SECONDS = 120.0
 WRONG_LANGUAGES = ("Chinese", "jw", "yue", "cantonese", "haw")
 SERVER_OPTIONS = ("max_audio_bytes=3000000", "async_mode=true", "handler=handle_async", "batch_size=1")
+
+
+def model_options(model: str) -> tuple[str, ...]:
+    if model == "base":
+        return ()
+    from scripts.conversion.embedded_model import ensure_tiny_random
+
+    return (f"model_id={ensure_tiny_random()}", "max_new_tokens=16")
 
 
 @dataclass(frozen=True)
@@ -147,13 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds without an answer: a hang")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", choices=("base", "tiny"), default="base")
     parser.add_argument("--server-log", default=os.devnull)
     args = parser.parse_args(argv)
     cases = mixed_cases(args.requests, args.hostile, args.seed)
     port = free_port()
     outcomes: list[Sent] = []
     started = time.perf_counter()
-    with server_process(port, SERVER_OPTIONS, args.server_log) as process:
+    with server_process(port, (*SERVER_OPTIONS, *model_options(args.model)), args.server_log) as process:
         start_rss = tree_rss(process.pid)
         print(f"server ready: RSS {start_rss / MIB:.0f} MiB; {len(cases)} requests, "
               f"{Counter(case.kind for case in cases)}", flush=True)
@@ -161,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             outcomes += asyncio.run(send_all(f"http://{HOST}:{port}", cases[first : first + ROUND], args.concurrency,
                                              args.timeout))
             rss = tree_rss(process.pid)
+            statuses = dict(sorted(Counter(outcome.status for outcome in outcomes).items()))
             print(f"after {len(outcomes):5d}: RSS {rss / MIB:.0f} MiB ({(rss - start_rss) / MIB:+.0f} MiB), "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)
+                  f"{time.perf_counter() - started:.0f} s; statuses so far {statuses}", flush=True)
         end_rss = tree_rss(process.pid)
     statuses = Counter(outcome.status for outcome in outcomes)
     errors = [o for o in outcomes if o.status >= 500]
