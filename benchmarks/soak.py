@@ -64,8 +64,14 @@ def hostile_cases(count: int, seed: int) -> list[Case]:
     from hypothesis import strategies as st
 
     from scripts.hostile.audio import misscaled_float_wavs
-    from scripts.hostile.requests import (damaged_uploads, deep_json_requests, enormous_json_requests, header_floods,
-                                          json_requests, raw_audio_requests)
+    from scripts.hostile.requests import (
+        damaged_uploads,
+        deep_json_requests,
+        enormous_json_requests,
+        header_floods,
+        json_requests,
+        raw_audio_requests,
+    )
 
     strategy = st.one_of(damaged_uploads(), raw_audio_requests(), json_requests(), deep_json_requests(),
                          enormous_json_requests(), header_floods(),
