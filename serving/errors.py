@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
+RETRY_AFTER = "Retry-After"
 MAX_MESSAGE_CHARS = 2000  # a message that quotes the client's input is cut here (body and log line)
 
 
@@ -110,6 +111,18 @@ class RequestTimedOut(RequestError):
     kind = "request_timeout"
 
 
+class Overloaded(RequestError):
+    """The server holds as much audio as it may (``option.max_audio_seconds_in_flight``): retry after
+    ``retry_after_seconds`` (sent as ``Retry-After``). Not the request's fault, and not a bug."""
+
+    status = 503
+    kind = "overloaded"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class ConfigurationError(ValueError):
     """A bad serving option: model loading fails with this message."""
 
@@ -119,9 +132,14 @@ class ErrorResponse:
     status: int
     kind: str
     message: str
+    retry_after_seconds: int | None = None  # sent as Retry-After (503 overloaded)
 
     def body(self) -> dict:
         return {"error": {"code": self.status, "type": self.kind, "message": self.message}}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response carries besides its Content-Type."""
+        return {} if self.retry_after_seconds is None else {RETRY_AFTER: str(self.retry_after_seconds)}
 
 
 def _bounded(message: str) -> str:
@@ -143,7 +161,7 @@ def error_response(exc: BaseException, request_id: str = "-") -> ErrorResponse:
         message = _bounded(str(exc))
         level = logging.WARNING if exc.status >= 500 else logging.INFO
         logger.log(level, "request %s rejected (%d %s): %s", request_id, exc.status, exc.kind, message)
-        return ErrorResponse(exc.status, exc.kind, message)
+        return ErrorResponse(exc.status, exc.kind, message, getattr(exc, "retry_after_seconds", None))
     if _is_out_of_memory(exc):
         logger.error("request %s: out of memory", request_id, exc_info=exc)
         return ErrorResponse(507, "out_of_memory", "the server ran out of memory for this request; retry later")

@@ -12,7 +12,8 @@ async mode awaits it):
   engine awaits it once per request, concurrently, on one event loop; the scheduler batches the windows of all
   requests in flight. Each request gets its own Output in that engine's contract: one binary-encoded item
   ``{"data", "last"}`` with its own Content-Type; an error adds ``code`` (its own status) and ``error`` (the
-  problem), from which DJL writes the body ``{"code", "error"}`` itself; ``stream=true`` is an async generator of
+  problem), from which DJL writes the body ``{"code", "error"}`` itself, and the Output's properties become headers
+  (``Retry-After`` where the server is out of room for audio: :mod:`serving.endpoint.admission`); ``stream=true`` is an async generator of
   such Outputs, one server-sent event each (:mod:`serving.api.streaming`).
 
 The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
@@ -142,7 +143,8 @@ def _as_bytes(value: bytes | bytearray | str | None) -> bytes:
 
 
 def _single_output(response: Response) -> Output:
-    output = Output().set_code(response.status).add_property("Content-Type", response.content_type)
+    output = _with_headers(Output().set_code(response.status).add_property("Content-Type", response.content_type),
+                           response)
     if response.status >= 300:
         output.set_message(_message(response))
     return output.add(response.body)
@@ -172,7 +174,16 @@ def _async_output(response: Response) -> Output:
     if response.status != 200:
         item["code"] = response.status
         item["error"] = _reason(response)
-    return Output().add_property("Content-Type", response.content_type).add(Output.binary_encode(item))
+    output = _with_headers(Output().add_property("Content-Type", response.content_type), response)
+    return output.add(Output.binary_encode(item))
+
+
+def _with_headers(output: Output, response: Response) -> Output:
+    """DJL sends an Output's properties as HTTP headers (``Retry-After`` on a 503 overloaded). A dynamic batch shares
+    one set of headers: its items' own are not sent (a refused item's body says why)."""
+    for name, value in response.headers.items():
+        output.add_property(name, value)
+    return output
 
 
 async def _event_outputs(stream: EventStream) -> AsyncIterator[Output]:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from serving.errors import ConfigurationError
 
@@ -61,6 +61,12 @@ class Settings(BaseModel):
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)
+    # Admission (serving/endpoint/admission.py): the decoded audio held across the requests in flight, in seconds
+    # (16 kHz float32: 64 KB a second, 230 MB an hour; at least max_audio_seconds, so that any request fits alone);
+    # beyond it a request waits (async mode) at most admission_wait_seconds, then gets a 503 with Retry-After.
+    max_audio_seconds_in_flight: float = Field(4 * 3600.0, gt=0, le=1000 * 3600)
+    admission_wait_seconds: float = Field(10.0, ge=0, le=3600)
+    admission_retry_after_seconds: int = Field(10, ge=1, le=3600)
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"
@@ -81,6 +87,15 @@ class Settings(BaseModel):
     request_timeout_seconds: float = Field(DEFAULT_REQUEST_TIMEOUT_S, gt=0, le=ASYNC_INFERENCE_LIMIT_S)
     # On shutdown (SIGTERM): how long requests in flight may still finish; then they get a 503.
     drain_timeout_seconds: float = Field(DEFAULT_DRAIN_TIMEOUT_S, ge=0, le=MAX_DRAIN_TIMEOUT_S)
+
+    @model_validator(mode="after")
+    def _admission_fits_a_request(self) -> Settings:
+        if self.max_audio_seconds_in_flight < self.max_audio_seconds:
+            raise ValueError(
+                f"max_audio_seconds_in_flight ({self.max_audio_seconds_in_flight:g}) must be at least "
+                f"max_audio_seconds ({self.max_audio_seconds:g}): a request of the longest audio must fit alone"
+            )
+        return self
 
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod
@@ -131,6 +146,9 @@ def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"] if isinstance(part, str))
+        if not key:  # a rule across options (a model validator): its message names them
+            problems.append(error["msg"].removeprefix("Value error, "))
+            continue
         accepted = "" if "Input should be" in error["msg"] else _accepted_values(key)
         problems.append(f"option.{key}={error.get('input')!r}: {error['msg']}{accepted}")
     return "invalid serving option(s): " + "; ".join(problems)

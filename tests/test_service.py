@@ -4,6 +4,7 @@ submitted to the scheduler together, and a failure costs only its own request.""
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from serving.api.requests import RawRequest
@@ -75,3 +76,22 @@ def test_stage_timings_reach_the_request_log_in_sync_mode(caplog):
     # the stand-in's batch of 4 windows took 40 ms to "encode": shared by audio, 1 s of 4 and 3 s of 4
     assert "encode 10.0 ms" in lines[0] and "encode 30.0 ms" in lines[1]
     assert all("plan " in line and "segments " in line for line in lines)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_bad_request_in_a_djl_batch_is_refused_before_the_batch_and_no_window_runs_twice(tiny_random_dir, caplog):
+    """The real runner (tiny random model): a language the model lacks is refused when its request is planned, so
+    the good requests' windows go to the model once, in one batch, and are not retried alone."""
+    caplog.set_level("DEBUG", logger="serving.batching.scheduler")
+    service = TranscriptionService.start(
+        {"model_id": str(tiny_random_dir), "device_id": "-1", "max_new_tokens": "4", "vad": "off"}, async_mode=False
+    )
+    try:
+        responses = service.handle([audio(1), audio(2, language="yue"), audio(3)])
+    finally:
+        service.close()
+    assert [r.status for r in responses] == [200, 400, 200]
+    assert "'yue'" in json.loads(responses[1].body)["error"]["message"]
+    batches = [r.getMessage() for r in caplog.records if r.getMessage().startswith("batch of ")]
+    assert len(batches) == 1 and batches[0].startswith("batch of 2 window(s) from 2 request(s)")
+    assert not [r for r in caplog.records if "running each request's windows alone" in r.getMessage()]

@@ -142,7 +142,8 @@ def test_the_plan_decodes_the_speech_regions_joined():
                                       Region(505_600, 620_800, 512_000, 614_400))
     joined = np.concatenate([job.waveform[147_200:313_600], job.waveform[505_600:620_800]])
     assert isinstance(session.plan, SequentialPlan)
-    np.testing.assert_array_equal(session.plan.waveform, joined)
+    np.testing.assert_array_equal(session.plan.waveform[:], joined)
+    assert session.plan.waveform.waveform is job.waveform  # read through the decoded waveform: the speech not copied
     (task,) = session.pending()
     assert (task.start, task.length) == (0, 281_600)
     window = session.window_audio(task)

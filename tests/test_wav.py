@@ -168,4 +168,4 @@ def plain_wavs(draw) -> bytes:
 @given(plain_wavs())
 def test_the_fast_path_gives_exactly_what_ffmpeg_decodes(data):
     assert parse_wav(data) is not None
-    np.testing.assert_array_equal(decode_audio(data, GENEROUS), np.concatenate(decode_with_av(data, 600)))
+    np.testing.assert_array_equal(decode_audio(data, GENEROUS), decode_with_av(data, 600))

@@ -2,8 +2,9 @@
 
 Frames are read as numpy views of their planes, not through PyAV's resampler or ``to_ndarray`` (whose per-frame
 costs dominated). Consecutive frames of one sample format, channel layout and rate form a run; a run is mixed down
-and fed to one streaming resampler in a few vectorised calls (one per :data:`CHUNK_SECONDS`). A stream may change
-format, layout or rate mid-way (concatenated or damaged MP3s); each change starts a new run.
+and fed to one streaming resampler in a few vectorised calls (one per :data:`CHUNK_SECONDS`), whose output is written
+into the request's one 16 kHz buffer (:class:`~serving.audio.buffer.WaveformBuffer`, sized from the declared length).
+A stream may change format, layout or rate mid-way (concatenated or damaged MP3s); each change starts a new run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import av
 import numpy as np
 
 from serving.audio import pcm
+from serving.audio.buffer import WaveformBuffer
 from serving.audio.resampling import StreamResampler
 from serving.errors import AudioTooLong, UndecodableAudio, UnsupportedMediaType
 
@@ -26,17 +28,17 @@ SUPPORTED_CONTAINERS = frozenset({"wav", "flac", "mp3", "ogg", "matroska", "webm
 CHUNK_SECONDS = 30  # source-rate samples held before conversion: a long file is not kept whole at its own rate
 
 
-def decode_with_av(data: bytes, max_seconds: float) -> list[np.ndarray]:
-    """Decode the first audio stream to 16 kHz mono float32 pieces, refusing a declared or decoded duration above
-    ``max_seconds``."""
+def decode_with_av(data: bytes, max_seconds: float) -> np.ndarray:
+    """Decode the first audio stream to 16 kHz mono float32 (one buffer), refusing a declared or decoded duration
+    above ``max_seconds``."""
     try:
         container = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
         raise UnsupportedMediaType(f"not a recognised audio file ({_reason(exc)})") from None
     with container:
         stream = _audio_stream(container)
-        _check_declared_duration(container, stream, max_seconds)
-        return _decode_stream(container, stream, max_seconds)
+        declared = _check_declared_duration(container, stream, max_seconds)
+        return _decode_stream(container, stream, max_seconds, WaveformBuffer(declared))
 
 
 def too_long(max_seconds: float, decoded_seconds: float) -> AudioTooLong:
@@ -61,18 +63,24 @@ def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.Aud
     return container.streams.audio[0]
 
 
-def _check_declared_duration(container, stream, max_seconds: float) -> None:
-    declared = None
+def declared_seconds(container, stream) -> float | None:
+    """The stream's duration as the file declares it (its own, else the container's); None where it declares none."""
     if stream.duration is not None and stream.time_base is not None:
-        declared = float(stream.duration * stream.time_base)
-    elif container.duration is not None:
-        declared = container.duration / av.time_base
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_declared_duration(container, stream, max_seconds: float) -> float | None:
+    declared = declared_seconds(container, stream)
     if declared is not None and declared > max_seconds:
         raise declared_too_long(declared, max_seconds)
+    return declared
 
 
-def _decode_stream(container, stream, max_seconds: float) -> list[np.ndarray]:
-    runs = _Runs()
+def _decode_stream(container, stream, max_seconds: float, output: WaveformBuffer) -> np.ndarray:
+    runs = _Runs(output)
     try:
         for frame in container.decode(stream):
             runs.add(frame)
@@ -83,22 +91,22 @@ def _decode_stream(container, stream, max_seconds: float) -> list[np.ndarray]:
             raise UndecodableAudio(f"the audio could not be decoded ({_reason(exc)})") from None
         # A damaged tail after good audio: keep what decoded, as players do, and say so in the log.
         logger.warning("audio decoding stopped early after %.2f s: %s", runs.seconds, _reason(exc))
-    pieces = runs.finish()
+    waveform = runs.finish()
     if runs.cancelled_chunks:
         logger.info("the channels cancel in their mean in %d of %d chunk(s): the loudest channel is used alone there",
                     runs.cancelled_chunks, runs.chunks)
-    return pieces
+    return waveform
 
 
 class _Runs:
     """Collects frames' samples while their (format, layout, rate) stays the same (a run), and converts them to
-    16 kHz mono in chunks of :data:`CHUNK_SECONDS` and when the run ends."""
+    16 kHz mono in chunks of :data:`CHUNK_SECONDS` and when the run ends, into ``output``."""
 
-    def __init__(self) -> None:
+    def __init__(self, output: WaveformBuffer) -> None:
         self.seconds = 0.0  # decoded so far, at the source rates
         self.chunks = 0  # mixed down so far
         self.cancelled_chunks = 0  # ... of which the loudest channel was used alone (the channels cancel)
-        self._output: list[np.ndarray] = []  # at SAMPLE_RATE
+        self._output = output  # at SAMPLE_RATE
         self._pending: list[list[np.ndarray]] = []  # per frame not yet converted: one array per plane
         self._pending_samples = 0
         self._key: tuple[str, str, int] | None = None
@@ -120,9 +128,9 @@ class _Runs:
         if self._pending_samples >= CHUNK_SECONDS * self._source.rate:
             self._convert(last=False)
 
-    def finish(self) -> list[np.ndarray]:
+    def finish(self) -> np.ndarray:
         self._convert(last=True)
-        return self._output
+        return self._output.finish()
 
     def _convert(self, last: bool) -> None:
         if self._resampler is None:

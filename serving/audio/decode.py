@@ -1,8 +1,10 @@
 """Audio bytes -> mono float32 waveform at 16 kHz, in-process (no system ffmpeg).
 
 Plain WAV files are read with numpy (:mod:`serving.audio.wav`); everything else is decoded with PyAV
-(:mod:`serving.audio.av_decoding`). Either way the samples are mixed down to mono at their source rate, then resampled
-in vectorised calls over the whole signal or long chunks of it (:mod:`serving.audio.resampling`).
+(:mod:`serving.audio.av_decoding`). Either way the samples are mixed down to mono at their source rate and resampled
+in vectorised calls over chunks of :data:`~serving.audio.av_decoding.CHUNK_SECONDS` (:mod:`serving.audio.resampling`),
+each written into the request's one 16 kHz float32 buffer (:mod:`serving.audio.buffer`): no whole-file copy at the
+source rate, and the waveform is never held twice.
 
 Limits are enforced before the work they protect: size before opening, declared duration before decoding, and
 decoded duration while decoding (a file may lie about its length).
@@ -20,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from serving.audio import pcm
-from serving.audio.av_decoding import declared_too_long, decode_with_av
-from serving.audio.resampling import resample
+from serving.audio.av_decoding import CHUNK_SECONDS, declared_too_long, decode_with_av
+from serving.audio.buffer import WaveformBuffer
+from serving.audio.resampling import StreamResampler
 from serving.audio.wav import WavAudio, parse_wav
 from serving.constants import SAMPLE_RATE
 from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
@@ -29,6 +32,7 @@ from serving.errors import AudioTooLarge, BadParameter, UndecodableAudio
 logger = logging.getLogger(__name__)
 
 CANCELLED_CHANNELS = "the %d channels cancel in their mean: channel %d (the loudest) is used alone"
+CANCELLED_CHUNKS = "the %d channels cancel in their mean in %d of %d chunk(s): the loudest channel is used alone there"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,7 @@ def decode_audio(data: bytes, limits: AudioLimits) -> np.ndarray:
     if len(data) > limits.max_bytes:
         raise AudioTooLarge(f"audio is {len(data)} bytes; the limit is {limits.max_bytes} bytes")
     wav = parse_wav(data)
-    parts = [_read_wav(wav, limits.max_seconds)] if wav is not None else decode_with_av(data, limits.max_seconds)
-    waveform = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, np.float32), *parts])
+    waveform = _read_wav(wav, limits.max_seconds) if wav is not None else decode_with_av(data, limits.max_seconds)
     if waveform.size == 0:
         raise UndecodableAudio("the audio stream decoded to no samples")
     return _in_range(waveform)
@@ -71,10 +74,22 @@ def _in_range(waveform: np.ndarray) -> np.ndarray:
 
 
 def _read_wav(wav: WavAudio, max_seconds: float) -> np.ndarray:
-    """A plain WAV's data chunk is all in the request: its declared duration is its decoded duration."""
+    """A plain WAV's data chunk is all in the request: its declared duration is its decoded duration. Its samples
+    are viewed in place and converted a chunk at a time into one buffer."""
     if wav.seconds > max_seconds:
         raise declared_too_long(wav.seconds, max_seconds)
-    mix = pcm.mono_float32(wav.channels_first())
-    if mix.channel is not None:
-        logger.info(CANCELLED_CHANNELS, wav.format.channels, mix.channel)
-    return resample(mix.samples, wav.format.rate)
+    channels, rate = wav.channels_first(), wav.format.rate
+    output, resampler = WaveformBuffer(wav.seconds), StreamResampler(rate)
+    step = CHUNK_SECONDS * rate
+    starts = range(0, channels.shape[1], step)
+    cancelled = []
+    for start in starts:
+        mix = pcm.mono_float32(channels[:, start : start + step])
+        output.append(resampler(mix.samples, last=start + step >= channels.shape[1]))
+        if mix.channel is not None:
+            cancelled.append(mix.channel)
+    if len(starts) == 1 and cancelled:
+        logger.info(CANCELLED_CHANNELS, wav.format.channels, cancelled[0])
+    elif cancelled:
+        logger.info(CANCELLED_CHUNKS, wav.format.channels, len(cancelled), len(starts))
+    return output.finish()

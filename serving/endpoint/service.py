@@ -1,7 +1,8 @@
 """The transcription service without DJL: raw requests in, one response per request out, in both DJL modes.
 
-Each request is parsed, fetched (when it names an ``audio_url``) and decoded on its own, so a bad one becomes its
-own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
+Each request is parsed, fetched (when it names an ``audio_url``), admitted (its audio seconds reserved within
+``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own, so a bad one
+becomes its own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
 Scheduler`, which batches their windows with every other request's in flight and answers each on its own. Sync mode
 (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
 (:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
@@ -18,16 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.api.formats import render, render_error
+from serving.api.params import TranscriptionParams
 from serving.api.requests import RawRequest, parse_request
 from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
+from serving.audio.probe import expected_seconds
 from serving.batching.runner import Runner, RunnerOptions
 from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.batching.sessions import Job, PlannerOptions
+from serving.endpoint.admission import AdmissionOptions, AudioBudget, Reservation
+from serving.endpoint.heap import trim_heap
 from serving.endpoint.request_log import RequestRecord, log_request
 from serving.engine.decoding import EngineOptions
 from serving.engine.loading import load_model
 from serving.engine.placement import resolve_placement
-from serving.errors import BadParameter, ConfigurationError, ErrorResponse, ShuttingDown, error_response
+from serving.errors import BadParameter, ConfigurationError, ErrorResponse, Overloaded, ShuttingDown, error_response
 from serving.fetch.sources import AudioSources
 from serving.identity import RequestId
 from serving.longform.quality import Thresholds
@@ -44,6 +49,9 @@ STREAM_NEEDS_ASYNC = (
     "parameter 'stream'=True needs the server's async mode (option.async_mode=true): in sync mode DJL answers a "
     "dynamic batch all at once and cannot stream; send stream=false or use an endpoint in async mode"
 )
+# After a request of at least this much audio is answered, freed heap memory is handed back to the OS: its decoding
+# left many chunk-sized blocks in the allocator's arenas (measured in benchmarks/hour_memory.py).
+TRIM_AFTER_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -53,20 +61,51 @@ class Response:
     body: bytes
     error: ErrorResponse | None = None  # what went wrong, for a status >= 300
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers besides Content-Type (``Retry-After`` on a 503 overloaded)."""
+        return self.error.headers() if self.error is not None else {}
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A request parsed and its audio bytes in hand, not decoded yet: the seconds it will hold once decoded
+    (:func:`~serving.audio.probe.expected_seconds`) are what admission reserves."""
+
+    params: TranscriptionParams
+    audio: bytes
+    seconds: float
+
 
 @dataclass
 class Exchange:
-    """One request on its way through the service: its identity and stage timings, its job once its audio is
-    decoded, its response once it is answered. Sync and async mode share these steps."""
+    """One request on its way through the service: its identity and stage timings, its room in the audio budget once
+    admitted, its job once its audio is decoded, its response once it is answered. Sync and async mode share these
+    steps; :meth:`finish` ends every request."""
 
     request: RequestId
     timer: StageTimer
     job: Job | None = None
     response: Response | None = None
+    reservation: Reservation | None = None
+    audio_seconds: float | None = None  # None until decoded
 
-    def log(self) -> None:
-        audio_seconds = duration_seconds(self.job.waveform) if self.job is not None else None
-        log_request(RequestRecord(self.request, self.response.status, audio_seconds, dict(self.timer.milliseconds)))
+    def finish(self) -> None:
+        """The request's log line; its audio and its room in the budget are let go (and, after a long request, the
+        freed heap is handed back to the OS). Safe to call more than once."""
+        if self.response is not None:
+            log_request(RequestRecord(self.request, self.response.status, self.audio_seconds,
+                                      dict(self.timer.milliseconds)))
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the audio and the room it held (also where the request was dropped without an answer)."""
+        self.job = None
+        if self.reservation is not None:
+            reservation, self.reservation = self.reservation, None
+            reservation.release()
+            if reservation.seconds >= TRIM_AFTER_SECONDS:
+                trim_heap()
 
 
 class TranscriptionService:
@@ -75,6 +114,7 @@ class TranscriptionService:
         self.scheduler = scheduler
         self.limits = AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
         self.sources = sources or AudioSources.from_settings(settings)
+        self.budget = AudioBudget(admission_options(settings))
 
     @classmethod
     def start(cls, properties: Mapping[str, str], async_mode: bool) -> TranscriptionService:
@@ -110,20 +150,48 @@ class TranscriptionService:
             else:
                 self.answer(exchange, result)
         for exchange in exchanges:
-            exchange.log()
+            exchange.finish()
         return [exchange.response for exchange in exchanges]
 
     # ---- the steps of one request -----------------------------------------------------------------------------
 
     def prepare(self, raw: RawRequest, streaming: bool) -> Exchange:
-        """Parse, fetch and decode one request; a failure becomes its own error response. ``streaming``: whether
-        this mode can answer ``stream=true`` (async mode only)."""
+        """Sync mode: parse, fetch, admit (at once or a 503: nothing frees while a DJL batch waits) and decode one
+        request; a failure becomes its own error response. ``streaming``: whether this mode can answer
+        ``stream=true`` (async mode only)."""
+        exchange, arrival = self.receive(raw, streaming)
+        if arrival is not None:
+            try:
+                exchange.reservation = self.budget.try_reserve(arrival.seconds)
+            except Overloaded as exc:
+                self.fail(exchange, exc)
+                return exchange
+            self.decode(exchange, arrival)
+        return exchange
+
+    def receive(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
+        """Parse and fetch one request, and estimate its audio's seconds; None (and the exchange's error response)
+        where it fails."""
         exchange = Exchange(_request_id(raw), StageTimer())
         try:
-            exchange.job = self._job(exchange.request, raw, exchange.timer, streaming)
+            return exchange, self._arrival(raw, exchange.timer, streaming)
         except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
             self.fail(exchange, exc)
-        return exchange
+            return exchange, None
+
+    def decode(self, exchange: Exchange, arrival: Arrival) -> None:
+        """Decode an admitted request's audio into its job (its reservation corrected to the decoded length); a
+        failure becomes its own error response."""
+        try:
+            with exchange.timer("decode"):
+                waveform = decode_audio(arrival.audio, self.limits)
+        except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
+            self.fail(exchange, exc)
+            return
+        exchange.audio_seconds = duration_seconds(waveform)
+        if exchange.reservation is not None:
+            exchange.reservation.resize(exchange.audio_seconds)
+        exchange.job = Job(exchange.request, waveform, arrival.params)
 
     def answer(self, exchange: Exchange, result: Transcription) -> Response:
         """Render the transcription in the request's own format."""
@@ -137,7 +205,7 @@ class TranscriptionService:
         exchange.response = _error(exc, exchange.request)
         return exchange.response
 
-    def _job(self, request: RequestId, raw: RawRequest, timer: StageTimer, streaming: bool) -> Job:
+    def _arrival(self, raw: RawRequest, timer: StageTimer, streaming: bool) -> Arrival:
         with timer("parse"):
             parsed = parse_request(raw)
             if parsed.params.stream and not streaming:
@@ -147,9 +215,7 @@ class TranscriptionService:
                 audio = self.sources.audio_bytes(parsed.audio)
         else:
             audio = parsed.audio
-        with timer("decode"):
-            waveform = decode_audio(audio, self.limits)
-        return Job(request, waveform, parsed.params)
+        return Arrival(parsed.params, audio, expected_seconds(audio, self.limits.max_seconds))
 
 
 def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | None = None,
@@ -175,6 +241,11 @@ def runner_options(settings: Settings) -> RunnerOptions:
     )
     planner = PlannerOptions(settings.long_form, vad_model(settings))
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
+
+
+def admission_options(settings: Settings) -> AdmissionOptions:
+    return AdmissionOptions(settings.max_audio_seconds_in_flight, settings.admission_wait_seconds,
+                            settings.admission_retry_after_seconds)
 
 
 def scheduler_options(settings: Settings, async_mode: bool, budgets: bool = True) -> SchedulerOptions:

@@ -20,12 +20,10 @@ import difflib
 import string
 from dataclasses import dataclass
 
-import numpy as np
-
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask
+from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
 from serving.longform.words import attach_words
@@ -58,7 +56,7 @@ def window_starts(samples: int, overlap_seconds: float) -> list[int]:
 
 
 class ChunkedPlan:
-    def __init__(self, request: RequestId, waveform: np.ndarray, options: RequestOptions, context: PlanContext) -> None:
+    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext) -> None:
         self.request = request
         self.waveform = waveform
         self.options = options

@@ -78,10 +78,20 @@ class WindowOutcome:
     language: str | None = None  # detected on this window, or the one it was decoded in
 
 
+class Samples(Protocol):
+    """Audio as a plan indexes it: a 1-D float32 array, or the speech regions of one read through it
+    (:class:`serving.longform.vad.JoinedAudio`, no copy)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, key: slice) -> np.ndarray: ...
+
+
 class Plan(Protocol):
     language: str | None
     options: RequestOptions
-    waveform: np.ndarray  # the audio the plan's windows index: the request's speech regions, joined
+    waveform: Samples  # the audio the plan's windows index: the request's speech regions, joined
 
     @property
     def done(self) -> bool:

@@ -8,12 +8,10 @@ the current window of every request.
 
 from __future__ import annotations
 
-import numpy as np
-
 from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, MAX_PROMPT_TOKENS, SAMPLE_RATE
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask
+from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask
 from serving.longform.quality import PROMPT_RESET_TEMPERATURE, is_silence
 from serving.longform.timeline import clamp_timeline
 from serving.longform.words import attach_words
@@ -21,7 +19,7 @@ from serving.results import Segment
 
 
 class SequentialPlan:
-    def __init__(self, request: RequestId, waveform: np.ndarray, options: RequestOptions, context: PlanContext,
+    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext,
                  timestamps: bool = True) -> None:
         self.request = request
         self.waveform = waveform

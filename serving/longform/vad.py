@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 FRAME_SAMPLES = 512  # Silero's frame at 16 kHz (32 ms)
 CONTEXT_SAMPLES = 64  # samples of the previous frame the model sees with each frame
 STATE_SHAPE = (1, 1, 128)
+# Frames per model run (about 33 s of audio): one run over an hour of frames made onnxruntime hold about 1.7 GB, and
+# its memory arena kept it after the request; per run, the inputs are built from a view of this stretch of the
+# waveform. The model's recurrent state runs through the frames in order: each run starts from the state the last one
+# ended with, so the runs give what one run gives.
+FRAMES_PER_RUN = 1024
 MODEL_FILE = "silero_vad_v6.onnx"
 
 
@@ -44,22 +49,39 @@ class SileroVad:
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1
         options.log_severity_level = 4
+        options.enable_cpu_mem_arena = False  # what a run allocates is freed after it, not kept for the next
         self.session = onnxruntime.InferenceSession(
             str(model_path), providers=["CPUExecutionProvider"], sess_options=options
         )
 
     def probabilities(self, waveform: np.ndarray) -> np.ndarray:
-        """Speech probability of each 32 ms frame."""
+        """Speech probability of each 32 ms frame, :data:`FRAMES_PER_RUN` frames per model run."""
         frames = -(-waveform.shape[0] // FRAME_SAMPLES)
-        padded = np.zeros(frames * FRAME_SAMPLES, dtype=np.float32)
-        padded[: waveform.shape[0]] = waveform
-        batch = padded.reshape(frames, FRAME_SAMPLES)
-        context = np.roll(batch[:, -CONTEXT_SAMPLES:], 1, axis=0)
-        context[0] = 0.0
-        inputs = np.concatenate([context, batch], axis=1)
-        zeros = np.zeros(STATE_SHAPE, dtype=np.float32)
-        output, _, _ = self.session.run(None, {"input": inputs, "h": zeros, "c": zeros})
-        return np.asarray(output, dtype=np.float32).reshape(-1)[:frames]
+        state = np.zeros(STATE_SHAPE, dtype=np.float32), np.zeros(STATE_SHAPE, dtype=np.float32)
+        result = np.empty(frames, dtype=np.float32)
+        for first in range(0, frames, FRAMES_PER_RUN):
+            inputs = frame_inputs(waveform, first, min(frames, first + FRAMES_PER_RUN))
+            output, *state = self.session.run(None, {"input": inputs, "h": state[0], "c": state[1]})
+            result[first : first + inputs.shape[0]] = np.asarray(output, dtype=np.float32).reshape(-1)[: inputs.shape[0]]
+        return result
+
+
+def frame_inputs(waveform: np.ndarray, first: int, end: int) -> np.ndarray:
+    """The model's input rows for frames ``first``..``end``: each frame preceded by the last :data:`CONTEXT_SAMPLES`
+    of the frame before it (zeros before the first), the last frame zero-padded. Built from views of the waveform:
+    only these rows are copied."""
+    rows = np.zeros((end - first, CONTEXT_SAMPLES + FRAME_SAMPLES), dtype=np.float32)
+    start = first * FRAME_SAMPLES
+    piece = waveform[start : end * FRAME_SAMPLES]
+    whole = piece.shape[0] // FRAME_SAMPLES
+    rows[:whole, CONTEXT_SAMPLES:] = piece[: whole * FRAME_SAMPLES].reshape(whole, FRAME_SAMPLES)
+    rows[whole : whole + 1, CONTEXT_SAMPLES : CONTEXT_SAMPLES + piece.shape[0] - whole * FRAME_SAMPLES] = piece[
+        whole * FRAME_SAMPLES :
+    ]
+    rows[1:, :CONTEXT_SAMPLES] = rows[:-1, -CONTEXT_SAMPLES:]
+    if first > 0:
+        rows[0, :CONTEXT_SAMPLES] = waveform[start - CONTEXT_SAMPLES : start]
+    return rows
 
 
 @dataclass(frozen=True)
@@ -122,12 +144,12 @@ class SpeechMap:
     def joined_samples(self) -> int:
         return sum(region.end - region.start for region in self.regions)
 
-    def join(self, waveform: np.ndarray) -> np.ndarray:
+    def join(self, waveform: np.ndarray) -> np.ndarray | JoinedAudio:
+        """The speech end to end, read through the waveform (no copy of it): the waveform itself where it is all
+        speech."""
         if len(self.regions) == 1 and (self.regions[0].start, self.regions[0].end) == (0, waveform.shape[0]):
             return waveform
-        if not self.regions:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate([waveform[region.start : region.end] for region in self.regions])
+        return JoinedAudio(waveform, self.regions)
 
     def original_span(self, start: float, end: float) -> tuple[float, float]:
         """A (start, end) in the joined audio -> the original audio. A start inside a region's padding before the
@@ -160,6 +182,42 @@ class SpeechMap:
             starts.append(total)
             total += region.end - region.start
         return starts
+
+
+@dataclass(frozen=True)
+class JoinedAudio:
+    """A waveform's speech regions end to end, as the plans index it (``shape``, ``[start:stop]``), read through the
+    one decoded waveform: a slice within one region is a view of it; only a slice across regions is copied (one
+    window's worth)."""
+
+    waveform: np.ndarray
+    regions: tuple[Region, ...]
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (sum(region.end - region.start for region in self.regions),)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.waveform.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("JoinedAudio takes [start:stop] slices only")
+        start, stop, _ = key.indices(self.shape[0])
+        pieces, at = [], 0
+        for region in self.regions:
+            length = region.end - region.start
+            low, high = max(start, at), min(stop, at + length)
+            if low < high:
+                pieces.append(self.waveform[region.start + low - at : region.start + high - at])
+            at += length
+        if len(pieces) == 1:
+            return pieces[0]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=self.waveform.dtype)
 
 
 def find_model(explicit: str | None) -> Path | None:
