@@ -15,6 +15,7 @@ import torch
 
 from serving.constants import MAX_PROMPT_TOKENS
 from serving.engine.alignment import word_timings
+from serving.engine.beam_search import BeamSearch
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.loading import LoadedModel, input_device
@@ -37,6 +38,15 @@ class AlignmentRequest:
 
 
 @dataclass(frozen=True)
+class BeamOptions:
+    """A request's beam search (openai/whisper's ``beam_size``, ``patience``, ``length_penalty``)."""
+
+    size: int = 1  # 1: greedy
+    patience: float = 1.0
+    length_penalty: float | None = None  # None: divide by the length
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """How the model is driven (from the serving options; benchmarks set ``min_new_tokens``)."""
 
@@ -56,6 +66,7 @@ class WhisperDecoder:
         runtime = DecoderRuntime(self.model, options.capacity)
         use_graphs = options.cuda_graphs and runtime.device.type == "cuda" and not loaded.placement.partitioned
         self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile)
+        self.beams = BeamSearch(runtime, self.vocabulary, self.search.rules)
         self.encoder = self.model.get_encoder()
         if options.torch_compile:
             self.encoder = torch.compile(self.encoder, dynamic=True)
@@ -80,8 +91,20 @@ class WhisperDecoder:
         return self.search.detect_languages(states)
 
     def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
-        """Decode each window (row of ``states``) with its own prompt, all in one search."""
-        return self.search.decode(states, prompts)
+        """Decode each window (row of ``states``) with its own prompt: beam search for the windows that ask for beams
+        at temperature 0 (openai/whisper: sampling above), greedy or sampling for the others, each kind in one
+        search."""
+        beams = [i for i, p in enumerate(prompts) if p.beam_size > 1 and p.temperature == 0]
+        if not beams:
+            return self.search.decode(states, prompts)
+        results: list[DecodedWindow | None] = [None] * len(prompts)
+        others = [i for i in range(len(prompts)) if i not in set(beams)]
+        for search, rows in ((self.search, others), (self.beams, beams)):
+            if rows:
+                subset = states if len(rows) == len(prompts) else states[rows]
+                for i, window in zip(rows, search.decode(subset, [prompts[i] for i in rows])):
+                    results[i] = window
+        return results
 
     def align(self, states: torch.Tensor, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
         """Word timings of windows' text (openai's ``find_alignment``), all requests in one pass."""
@@ -122,11 +145,13 @@ class WhisperDecoder:
         return tuple(ids[-MAX_PROMPT_TOKENS:])
 
     def window_prompt(
-        self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float
+        self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float,
+        beam: BeamOptions | None = None,
     ) -> WindowPrompt:
         """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
-        sequence) and its limits."""
+        sequence), its limits and its beams (used at temperature 0 only)."""
         prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
+        beam = beam or BeamOptions()
         return WindowPrompt(
             prefix=prefix,
             sot_index=sot_index,
@@ -134,6 +159,9 @@ class WhisperDecoder:
             temperature=temperature,
             max_new_tokens=self.options.max_new_tokens,
             min_new_tokens=self.options.min_new_tokens,
+            beam_size=beam.size if temperature == 0 else 1,
+            patience=beam.patience,
+            length_penalty=beam.length_penalty,
         )
 
 

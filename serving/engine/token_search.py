@@ -39,6 +39,11 @@ class WindowPrompt:
     temperature: float
     max_new_tokens: int
     min_new_tokens: int = 0
+    # Beam search (:mod:`serving.engine.beam_search`) when beam_size > 1 and the temperature is 0; openai/whisper's
+    # patience and length penalty (None: the sum of log-probabilities divided by the length).
+    beam_size: int = 1
+    patience: float = 1.0
+    length_penalty: float | None = None
 
 
 @dataclass(frozen=True)
