@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from serving.constants import MAX_BEAM_SIZE
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class Settings(BaseModel):
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)
+    beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)  # for requests that name none (1: greedy)
+    # Which end-of-text candidates finish a beam hypothesis: openai/whisper's rule, or CTranslate2's (faster-whisper)
+    beam_rule: Literal["openai", "ctranslate2"] = "openai"
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"
@@ -75,6 +79,13 @@ class Settings(BaseModel):
         if degree < 1:
             raise ValueError("must be a positive integer or 'max'")
         return degree
+
+    @model_validator(mode="after")
+    def _beams_fit_a_batch(self) -> "Settings":
+        if self.beam_size > self.max_batch_windows:
+            raise ValueError(f"beam_size={self.beam_size} exceeds max_batch_windows={self.max_batch_windows} (a "
+                             "window's beams are rows of one decoder batch)")
+        return self
 
     @field_validator("s3_allowed_buckets", mode="before")
     @classmethod
@@ -115,6 +126,9 @@ def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"] if isinstance(part, str))
+        if not key:  # a rule over several options
+            problems.append(error["msg"].removeprefix("Value error, "))
+            continue
         accepted = "" if "Input should be" in error["msg"] else _accepted_values(key)
         problems.append(f"option.{key}={error.get('input')!r}: {error['msg']}{accepted}")
     return "invalid serving option(s): " + "; ".join(problems)

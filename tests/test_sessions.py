@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from serving.api.params import TranscriptionParams
+from serving.errors import BadParameter
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
 from serving.longform.chunked import ChunkedPlan
@@ -131,6 +132,22 @@ def test_the_request_options_come_from_the_parameters():
         language="de", task="translate", prompt=(9, 7), temperature=0.4, timestamps=True, words=True,
         long_form="sequential", condition_on_previous_text=False)
     assert session.plan.language == "de"
+
+
+def test_beams_come_from_the_parameters_or_the_server_default():
+    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", beam_size=5, max_beam_size=8))
+    chosen = p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=3, patience=2.0, length_penalty=0.5)))
+    assert (chosen.plan.options.beam_size, chosen.plan.options.patience, chosen.plan.options.length_penalty) == (
+        3, 2.0, 0.5)
+    default = p.open(Job.new(noise(3.0), TranscriptionParams()))
+    assert (default.plan.options.beam_size, default.plan.options.patience, default.plan.options.length_penalty) == (
+        5, 1.0, None)
+
+
+def test_more_beams_than_the_batch_holds_is_a_bad_parameter():
+    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", max_beam_size=8))
+    with pytest.raises(BadParameter, match="'beam_size'=9: this server decodes at most 8 beams"):
+        p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=9)))
 
 
 def test_the_plan_decodes_the_speech_regions_joined():

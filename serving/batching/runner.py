@@ -18,7 +18,7 @@ import torch
 
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.engine.decoded import DecodedWindow, WordTiming
-from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
+from serving.engine.decoding import AlignmentRequest, BeamOptions, EngineOptions, WhisperDecoder
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
@@ -117,8 +117,9 @@ class Runner:
         return [self._best(tries) for tries in attempts]
 
     def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float) -> WindowPrompt:
-        language = languages[task.request]
-        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature)
+        language, options = languages[task.request], task.options
+        beam = BeamOptions(options.beam_size, options.patience, options.length_penalty)
+        return self.decoder.window_prompt(language, options.task, task.prompt, task.timestamps, temperature, beam)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)

@@ -157,11 +157,12 @@ def runner_options(settings: Settings) -> RunnerOptions:
         max_new_tokens=settings.max_new_tokens,
         cuda_graphs=settings.cuda_graphs,
         torch_compile=settings.torch_compile,
+        beam_rule=settings.beam_rule,
     )
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
     )
-    planner = PlannerOptions(settings.long_form, vad_model(settings))
+    planner = PlannerOptions(settings.long_form, vad_model(settings), settings.beam_size, settings.max_batch_windows)
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
 
 

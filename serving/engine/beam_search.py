@@ -8,10 +8,15 @@ self-attention caches, token histories and scores are gathered by the surviving 
 1. every beam's ``g + 1`` likeliest next tokens (after the same logit rules as greedy decoding, row by row, timestamp
    rules included) become candidates scored by the beam's summed log-probability plus the token's; on the first step
    the g beams are one and the same, so only the first beam's candidates count;
-2. the candidates sorted by score (ties keep beam order); an end-of-text candidate ranked above the g-th other one
-   finishes a hypothesis, the first g others are the new beams;
-3. the window is complete once ``round(beam_size * patience)`` hypotheses finished (the first ones in score order
-   are kept); at the length limit, or when fewer than ``beam_size`` finished, the live beams fill up the list.
+2. the candidates sorted by score (ties keep beam order); the first g that are not the end of text are the new
+   beams; which end-of-text candidates finish a hypothesis depends on the rule (:data:`BeamRule`):
+
+   - ``openai`` (openai/whisper's ``BeamSearchDecoder``): every one ranked above the g-th new beam; a window keeps the
+     first ``round(beam_size * patience)`` hypotheses that finished (in score order) and is complete then; at the
+     length limit, or when fewer than ``beam_size`` finished, the live beams fill up the list (``finalize``);
+   - ``ctranslate2`` (CTranslate2's ``BeamSearch``, so faster-whisper's): only those among the g best candidates; a
+     window keeps every hypothesis that finished and is complete once it has ``round(beam_size * patience)``; at the
+     length limit every live beam is a hypothesis too.
 
 The winner is the likeliest hypothesis after the length penalty (openai's ``MaximumLikelihoodRanker``): the sum of
 log-probabilities divided by the length in tokens (``length_penalty=None``) or by ``((5 + length) / 6) **
@@ -26,6 +31,7 @@ finished) to keep the finished hypotheses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 
@@ -36,6 +42,9 @@ from serving.engine.token_search import SearchState, WindowPrompt
 from serving.engine.vocabulary import Vocabulary
 
 NEG_INF = float("-inf")
+
+BeamRule = Literal["openai", "ctranslate2"]
+BEAM_RULES: tuple[BeamRule, ...] = ("openai", "ctranslate2")
 
 
 # ---- hypotheses and their ranking (host side) -----------------------------------------------------------------
@@ -74,6 +83,7 @@ class FinishedHypotheses:
 
     beam_size: int
     patience: float
+    rule: BeamRule = "openai"
     hypotheses: list[Hypothesis] = field(default_factory=list)
 
     @property
@@ -85,16 +95,19 @@ class FinishedHypotheses:
         return len(self.hypotheses) >= self.limit
 
     def add(self, newly_finished: list[Hypothesis]) -> None:
-        """One step's finished hypotheses, best first; those past the limit are dropped."""
+        """One step's finished hypotheses, best first; under the openai rule, those past the limit are dropped."""
         for hypothesis in newly_finished:
-            if self.complete:
+            if self.complete and self.rule == "openai":
                 break
             self.hypotheses.append(hypothesis)
 
-    def final(self, live: list[Hypothesis]) -> list[Hypothesis]:
-        """The hypotheses to rank: the finished ones, filled up to ``beam_size`` with the live beams, likeliest
-        first (openai's ``finalize``)."""
+    def final(self, live: list[Hypothesis], at_limit: bool) -> list[Hypothesis]:
+        """The hypotheses to rank, given the beams still live when the window stopped (``at_limit``: it stopped at
+        its length limit). openai: the finished ones, filled up to ``beam_size`` with the live beams, likeliest
+        first (``finalize``); ctranslate2: the finished ones, and every live beam at the length limit."""
         result = list(self.hypotheses)
+        if self.rule == "ctranslate2":
+            return result + (live if at_limit or not result else [])
         for hypothesis in sorted(live, key=lambda h: h.sum_logprob, reverse=True):
             if len(result) >= self.beam_size:
                 break
@@ -118,11 +131,11 @@ class Selection:
 
 
 def select_candidates(
-    logprobs: torch.Tensor, sums: torch.Tensor, group: int, eot: int, first_step: bool
+    logprobs: torch.Tensor, sums: torch.Tensor, group: int, eot: int, first_step: bool, rule: BeamRule = "openai"
 ) -> Selection:
-    """openai's ``BeamSearchDecoder.update`` for every window at once: ``logprobs`` (rows, vocab) after the logit
-    rules, ``sums`` (rows,) the beams' summed log-probabilities; rows are ``windows * group``, a window's beams
-    consecutive."""
+    """openai's ``BeamSearchDecoder.update`` (or CTranslate2's step, see :data:`BeamRule`) for every window at once:
+    ``logprobs`` (rows, vocab) after the logit rules, ``sums`` (rows,) the beams' summed log-probabilities; rows are
+    ``windows * group``, a window's beams consecutive."""
     rows = logprobs.shape[0]
     windows, per_beam = rows // group, group + 1
     values, ids = logprobs.topk(per_beam, dim=-1)
@@ -139,7 +152,10 @@ def select_candidates(
     live = sorted_valid & ~ends
     live_before = live.long().cumsum(dim=1) - live.long()
     kept = live & (live_before < group)
-    finished = sorted_valid & ends & (live_before < group)
+    if rule == "openai":
+        finished = sorted_valid & ends & (live_before < group)
+    else:
+        finished = sorted_valid & ends & (torch.arange(ends.shape[1], device=ends.device) < group)
     picked = (~kept).to(torch.int8).sort(dim=1, stable=True).indices[:, :group]  # the kept ones, in order
     return Selection(
         tokens=sorted_ids.gather(1, picked).reshape(rows),
@@ -160,6 +176,7 @@ class _Window:
     finished: FinishedHypotheses
     length: int  # tokens in each beam's history
     live: list[Hypothesis] | None = None  # the beams when the window stopped
+    at_limit: bool = False  # it stopped at its length limit
 
     @property
     def done(self) -> bool:
@@ -181,10 +198,10 @@ class BeamSearch:
         if len(prompts) != states.shape[0]:
             raise ValueError(f"{len(prompts)} prompts for {states.shape[0]} windows")
         results: list[DecodedWindow | None] = [None] * len(prompts)
-        for size in sorted({p.beam_size for p in prompts}):
+        for size, rule in sorted({(p.beam_size, p.beam_rule) for p in prompts}):
             if not 1 <= size <= self.runtime.capacity:
                 raise ValueError(f"beam size {size} outside 1..{self.runtime.capacity} (the decoder's rows)")
-            members = [i for i, p in enumerate(prompts) if p.beam_size == size]
+            members = [i for i, p in enumerate(prompts) if (p.beam_size, p.beam_rule) == (size, rule)]
             self.runtime.bind(states if len(members) == len(prompts) else states[members])
             per_pass = self.runtime.capacity // size
             for first in range(0, len(members), per_pass):
@@ -198,13 +215,14 @@ class BeamSearch:
         rows = len(prompts) * group
         flags = (any(p.timestamps for p in prompts), any(p.min_new_tokens > 0 for p in prompts))
         logits, no_speech = self._prefill(first, prompts, group)
-        windows = [_Window(p, FinishedHypotheses(group, p.patience), len(p.prefix)) for p in prompts]
+        windows = [_Window(p, FinishedHypotheses(group, p.patience, p.beam_rule), len(p.prefix)) for p in prompts]
+        rule = prompts[0].beam_rule
         active = torch.ones(rows, dtype=torch.bool, device=self.device)
         first_step = True
         while True:
             logprobs = self.rules.apply(logits, self.state.rows(rows), *flags).log_softmax(dim=-1)
             selection = select_candidates(logprobs, self.state.sum_logprob[:rows], group, self.vocabulary.eot,
-                                          first_step)
+                                          first_step, rule)
             first_step = False
             self._collect_finished(windows, selection, group)
             self._advance(selection, active, max(w.length for w in windows if not w.done))
@@ -295,7 +313,8 @@ class BeamSearch:
                 continue
             window.length += 1
             limit = min(len(window.prompt.prefix) + window.prompt.max_new_tokens, positions)
-            if window.finished.complete or window.length >= limit:
+            window.at_limit = window.length >= limit
+            if window.finished.complete or window.at_limit:
                 beams = slice(w * group, (w + 1) * group)
                 begin = len(window.prompt.prefix)
                 histories = self.state.history[beams, begin : window.length].cpu().tolist()
@@ -305,5 +324,5 @@ class BeamSearch:
 
     def _result(self, window: _Window, no_speech: float) -> DecodedWindow:
         prompt = window.prompt
-        best = best_hypothesis(window.finished.final(window.live or []), prompt.length_penalty)
+        best = best_hypothesis(window.finished.final(window.live or [], window.at_limit), prompt.length_penalty)
         return DecodedWindow(best.tokens, best.sum_logprob, no_speech, prompt.temperature, best.ended)

@@ -44,6 +44,7 @@ class WindowPrompt:
     beam_size: int = 1
     patience: float = 1.0
     length_penalty: float | None = None
+    beam_rule: str = "openai"  # which end-of-text candidates finish a hypothesis (serving.engine.beam_search)
 
 
 @dataclass(frozen=True)
