@@ -81,7 +81,7 @@ class Settings(BaseModel):
         return degree
 
     @model_validator(mode="after")
-    def _beams_fit_a_batch(self) -> "Settings":
+    def _beams_fit_a_batch(self) -> Settings:
         if self.beam_size > self.max_batch_windows:
             raise ValueError(f"beam_size={self.beam_size} exceeds max_batch_windows={self.max_batch_windows} (a "
                              "window's beams are rows of one decoder batch)")

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from serving.api.params import TranscriptionParams
-from serving.errors import BadParameter
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
+from serving.errors import BadParameter
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import RequestOptions, SilentPlan
 from serving.longform.sequential import SequentialPlan

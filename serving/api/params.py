@@ -70,7 +70,7 @@ class TranscriptionParams(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _patience_leaves_a_hypothesis(self) -> "TranscriptionParams":
+    def _patience_leaves_a_hypothesis(self) -> TranscriptionParams:
         if self.beam_size is not None and self.patience is not None and round(self.beam_size * self.patience) < 1:
             raise ValueError(f"beam_size={self.beam_size} with patience={self.patience} waits for no hypothesis "
                              "(round(beam_size * patience) must be at least 1)")
