@@ -62,13 +62,13 @@ def windows(paths: list[Path]) -> np.ndarray:
 
 def ours(decoder, features: torch.Tensor, languages: list[str], names: list[str], beam_size: int, repeats: int,
          timestamps: bool) -> list[ClipCost]:
-    from serving.engine.decoding import BeamOptions
+    from serving.engine.decoding import SearchOptions
 
     costs = []
     for i, (name, language) in enumerate(zip(names, languages)):
         states = decoder.encode(features[i : i + 1])
         greedy = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0)]
-        beams = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0, BeamOptions(beam_size))]
+        beams = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0, SearchOptions(beam_size))]
         def decode(prompts, states=states):
             return decoder.decode(states, prompts)
 

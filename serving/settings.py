@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from serving.constants import MAX_BEAM_SIZE
+from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Settings(BaseModel):
     beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)  # for requests that name none (1: greedy)
     # Which end-of-text candidates finish a beam hypothesis: openai/whisper's rule, or CTranslate2's (faster-whisper)
     beam_rule: Literal["openai", "ctranslate2"] = "openai"
+    best_of: int = Field(1, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"

@@ -75,9 +75,9 @@ def ct2_tokens(features: torch.Tensor, prompts: list[tuple[int, ...]], beam_size
 def test_beam_tokens_equal_faster_whisper_s(decoder, features, timestamps):
     """Four windows with 5 beams each (two passes: three windows fill 15 of the 16 rows), and the same windows
     greedy, in one call."""
-    from serving.engine.decoding import BeamOptions
+    from serving.engine.decoding import SearchOptions
 
-    beams = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0, BeamOptions(BEAM_SIZE))
+    beams = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0, SearchOptions(BEAM_SIZE))
              for _, language in CLIPS]
     greedy = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0) for _, language in CLIPS]
     states = decoder.encode(features)
@@ -92,7 +92,7 @@ def test_beam_tokens_equal_faster_whisper_s(decoder, features, timestamps):
 
 def test_beams_are_for_temperature_zero_only(decoder):
     """openai/whisper's fallback: beam search at temperature 0, sampling above."""
-    from serving.engine.decoding import BeamOptions
+    from serving.engine.decoding import SearchOptions
 
-    assert decoder.window_prompt("en", "transcribe", (), False, 0.0, BeamOptions(5)).beam_size == 5
-    assert decoder.window_prompt("en", "transcribe", (), False, 0.2, BeamOptions(5)).beam_size == 1
+    assert decoder.window_prompt("en", "transcribe", (), False, 0.0, SearchOptions(5)).beam_size == 5
+    assert decoder.window_prompt("en", "transcribe", (), False, 0.2, SearchOptions(5)).beam_size == 1

@@ -33,7 +33,8 @@ def test_string_values_from_headers_are_coerced():
         ({"temperature": "hot"}, "'temperature'='hot'"),
         ({"temperature": 1.5}, "'temperature'=1.5"),
         ({"response_format": "docx"}, "'response_format'='docx'"),
-        ({"best_of": 5}, "unknown parameter 'best_of'"),
+        ({"n": 5}, "unknown parameter 'n'"),
+        ({"best_of": 0}, "'best_of'=0"),
         ({"beam_size": 0}, "'beam_size'=0"),
         ({"beam_size": 17}, "'beam_size'=17"),
         ({"patience": 0}, "'patience'=0"),
@@ -59,8 +60,8 @@ def test_stream_must_be_a_boolean():
 
 
 def test_beam_options_from_strings():
-    params = parse_params({"beam_size": "5", "patience": "1.5", "length_penalty": "0.6"})
-    assert (params.beam_size, params.patience, params.length_penalty) == (5, 1.5, 0.6)
+    params = parse_params({"beam_size": "5", "patience": "1.5", "length_penalty": "0.6", "best_of": "3"})
+    assert (params.beam_size, params.patience, params.length_penalty, params.best_of) == (5, 1.5, 0.6, 3)
 
 
 def test_beam_options_default_to_the_server_and_openai():

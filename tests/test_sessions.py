@@ -135,13 +135,12 @@ def test_the_request_options_come_from_the_parameters():
 
 
 def test_beams_come_from_the_parameters_or_the_server_default():
-    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", beam_size=5, max_beam_size=8))
-    chosen = p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=3, patience=2.0, length_penalty=0.5)))
-    assert (chosen.plan.options.beam_size, chosen.plan.options.patience, chosen.plan.options.length_penalty) == (
-        3, 2.0, 0.5)
-    default = p.open(Job.new(noise(3.0), TranscriptionParams()))
-    assert (default.plan.options.beam_size, default.plan.options.patience, default.plan.options.length_penalty) == (
-        5, 1.0, None)
+    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", beam_size=5, best_of=2, max_beam_size=8))
+    chosen = p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=3, patience=2.0, length_penalty=0.5,
+                                                            best_of=4))).plan.options
+    assert (chosen.beam_size, chosen.patience, chosen.length_penalty, chosen.best_of) == (3, 2.0, 0.5, 4)
+    default = p.open(Job.new(noise(3.0), TranscriptionParams())).plan.options
+    assert (default.beam_size, default.patience, default.length_penalty, default.best_of) == (5, 1.0, None, 2)
 
 
 def test_more_beams_than_the_batch_holds_is_a_bad_parameter():

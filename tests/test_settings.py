@@ -87,7 +87,7 @@ def test_the_async_batch_wait_is_a_non_negative_number_of_milliseconds():
 
 def test_beams_default_to_greedy_and_the_openai_rule():
     settings = load_settings({}, environ={})
-    assert (settings.beam_size, settings.beam_rule) == (1, "openai")
+    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "openai", 1)
     assert load_settings({"beam_size": "5", "beam_rule": "ctranslate2"}, {}).beam_size == 5
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from serving.constants import MAX_BEAM_SIZE
+from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import BadParameter
 from serving.languages import language_code
 
@@ -37,6 +37,7 @@ class TranscriptionParams(BaseModel):
     beam_size: int | None = Field(None, ge=1, le=MAX_BEAM_SIZE)  # None: the server's option.beam_size
     patience: float | None = Field(None, gt=0.0, le=MAX_PATIENCE)  # None: 1.0
     length_penalty: float | None = Field(None, ge=0.0, le=1.0)  # None: log-probability over length
+    best_of: int | None = Field(None, ge=1, le=MAX_BEST_OF)  # samples above temperature 0; None: option.best_of
 
     @property
     def timestamps(self) -> bool:

@@ -18,7 +18,7 @@ import torch
 
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.engine.decoded import DecodedWindow, WordTiming
-from serving.engine.decoding import AlignmentRequest, BeamOptions, EngineOptions, WhisperDecoder
+from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
@@ -118,8 +118,8 @@ class Runner:
 
     def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float) -> WindowPrompt:
         language, options = languages[task.request], task.options
-        beam = BeamOptions(options.beam_size, options.patience, options.length_penalty)
-        return self.decoder.window_prompt(language, options.task, task.prompt, task.timestamps, temperature, beam)
+        search = SearchOptions(options.beam_size, options.patience, options.length_penalty, options.best_of)
+        return self.decoder.window_prompt(language, options.task, task.prompt, task.timestamps, temperature, search)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)

@@ -89,6 +89,7 @@ class PlannerOptions:
     long_form: str = "chunked"  # for requests that do not choose
     vad_model: Path | None = None  # Silero VAD; None: every request is transcribed whole
     beam_size: int = 1  # for requests that do not choose
+    best_of: int = 1  # for requests that do not choose
     max_beam_size: int = MAX_BEAM_SIZE  # the decoder batch's rows (max_batch_windows)
 
 
@@ -136,6 +137,7 @@ class Planner:
             long_form=params.long_form or self.options.long_form,
             condition_on_previous_text=params.condition_on_previous_text,
             beam_size=beam_size, patience=params.patience or 1.0, length_penalty=params.length_penalty,
+            best_of=params.best_of or self.options.best_of,
         )
 
 

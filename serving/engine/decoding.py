@@ -9,13 +9,13 @@ both reuse the encoder's output.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from serving.constants import MAX_PROMPT_TOKENS
 from serving.engine.alignment import word_timings
-from serving.engine.beam_search import BeamSearch
+from serving.engine.beam_search import BeamSearch, Hypothesis, ranking_score
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.loading import LoadedModel, input_device
@@ -38,12 +38,14 @@ class AlignmentRequest:
 
 
 @dataclass(frozen=True)
-class BeamOptions:
-    """A request's beam search (openai/whisper's ``beam_size``, ``patience``, ``length_penalty``)."""
+class SearchOptions:
+    """A request's candidates per window, as openai/whisper's options: ``beam_size`` beams at temperature 0,
+    ``best_of`` samples above, the likeliest kept (``length_penalty``: see :mod:`serving.engine.beam_search`)."""
 
-    size: int = 1  # 1: greedy
+    beam_size: int = 1  # 1: greedy
     patience: float = 1.0
     length_penalty: float | None = None  # None: divide by the length
+    best_of: int = 1
 
 
 @dataclass(frozen=True)
@@ -93,18 +95,39 @@ class WhisperDecoder:
 
     def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
         """Decode each window (row of ``states``) with its own prompt: beam search for the windows that ask for beams
-        at temperature 0 (openai/whisper: sampling above), greedy or sampling for the others, each kind in one
-        search."""
+        at temperature 0, ``best_of`` samples for those that ask for several above (openai/whisper's options), one
+        greedy or sampled row for the others; the beams in one search, every other row in another."""
         beams = [i for i, p in enumerate(prompts) if p.beam_size > 1 and p.temperature == 0]
-        if not beams:
+        if not beams and all(p.best_of == 1 or p.temperature == 0 for p in prompts):
             return self.search.decode(states, prompts)
         results: list[DecodedWindow | None] = [None] * len(prompts)
+        if beams:
+            subset = states if len(beams) == len(prompts) else states[beams]
+            for i, window in zip(beams, self.beams.decode(subset, [prompts[i] for i in beams])):
+                results[i] = window
         others = [i for i in range(len(prompts)) if i not in set(beams)]
-        for search, rows in ((self.search, others), (self.beams, beams)):
-            if rows:
-                subset = states if len(rows) == len(prompts) else states[rows]
-                for i, window in zip(rows, search.decode(subset, [prompts[i] for i in rows])):
-                    results[i] = window
+        if others:
+            for i, window in zip(others, self._sample_best(states, [prompts[i] for i in others], others)):
+                results[i] = window
+        return results
+
+    def _sample_best(self, states: torch.Tensor, prompts: list[WindowPrompt], rows: list[int]) -> list[DecodedWindow]:
+        """One row per window, or ``best_of`` rows drawing different samples (``sample_seed``) when it samples; the
+        likeliest sample of each window after the length penalty (openai's ``MaximumLikelihoodRanker``)."""
+        expanded = [(row, replace(p, sample_seed=seed)) for row, p in zip(rows, prompts)
+                    for seed in range(p.best_of if p.temperature > 0 else 1)]
+        decoded: list[DecodedWindow] = []
+        capacity = self.search.runtime.capacity
+        for start in range(0, len(expanded), capacity):
+            part = expanded[start : start + capacity]
+            picked = [row for row, _ in part]
+            subset = states if picked == list(range(states.shape[0])) else states[picked]
+            decoded += self.search.decode(subset, [p for _, p in part])
+        results, at = [], 0
+        for p in prompts:
+            count = p.best_of if p.temperature > 0 else 1
+            results.append(best_sample(decoded[at : at + count], p.length_penalty))
+            at += count
         return results
 
     def align(self, states: torch.Tensor, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
@@ -147,12 +170,12 @@ class WhisperDecoder:
 
     def window_prompt(
         self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float,
-        beam: BeamOptions | None = None,
+        search: SearchOptions | None = None,
     ) -> WindowPrompt:
         """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
-        sequence), its limits and its beams (used at temperature 0 only)."""
+        sequence), its limits and its candidates (beams at temperature 0, samples above)."""
         prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
-        beam = beam or BeamOptions()
+        search = search or SearchOptions()
         return WindowPrompt(
             prefix=prefix,
             sot_index=sot_index,
@@ -160,11 +183,18 @@ class WhisperDecoder:
             temperature=temperature,
             max_new_tokens=self.options.max_new_tokens,
             min_new_tokens=self.options.min_new_tokens,
-            beam_size=beam.size if temperature == 0 else 1,
-            patience=beam.patience,
-            length_penalty=beam.length_penalty,
+            beam_size=search.beam_size if temperature == 0 else 1,
+            patience=search.patience,
+            length_penalty=search.length_penalty,
+            best_of=search.best_of if temperature > 0 else 1,
             beam_rule=self.options.beam_rule,
         )
+
+
+def best_sample(samples: list[DecodedWindow], length_penalty: float | None) -> DecodedWindow:
+    """The highest-ranked of a window's samples, the first on a tie (openai's ranker over best_of samples)."""
+    scores = [ranking_score(Hypothesis(s.tokens, s.sum_logprob, s.ended), length_penalty) for s in samples]
+    return samples[scores.index(max(scores))]
 
 
 def _padded(sequences: list[list[int]], pad: int, device: torch.device) -> torch.Tensor:
