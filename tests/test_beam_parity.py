@@ -96,3 +96,28 @@ def test_beams_are_for_temperature_zero_only(decoder):
 
     assert decoder.window_prompt("en", "transcribe", (), False, 0.0, SearchOptions(5)).beam_size == 5
     assert decoder.window_prompt("en", "transcribe", (), False, 0.2, SearchOptions(5)).beam_size == 1
+
+
+def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, features):
+    """Through the runner (VAD off, so that the window is the clip padded): ``beam_size=5`` in the request gives the
+    beam tokens, the server's ``option.beam_size`` stands in when the request names none."""
+    from serving.api.params import parse_params
+    from serving.batching.runner import Runner
+    from serving.batching.sessions import Job
+    from serving.endpoint.service import runner_options
+    from serving.engine.loading import load_model
+    from serving.engine.placement import resolve_placement
+    from serving.settings import load_settings
+
+    settings = load_settings({"model_id": str(whisper_base_dir), "vad": "off", "beam_rule": "ctranslate2",
+                              "beam_size": "5"}, environ={})
+    runner = Runner(load_model(settings, None, resolve_placement(settings, "-1")), runner_options(settings))
+    path, language = CLIPS[2]
+    prefix = runner.decoder.vocabulary.initial_tokens(language, "transcribe", False)[0]
+    expected = {5: ct2_tokens(features[2:3], [prefix], 5)[0], 1: ct2_tokens(features[2:3], [prefix], 1)[0]}
+    assert expected[5] != expected[1]
+    for values, beams in (({}, 5), ({"beam_size": "1"}, 1)):
+        params = parse_params({"language": language, **values})
+        session = runner.open(Job.new(read_audio(path), params))
+        outcome = runner.run(session.pending(), {session.request: session}).outcomes[0]
+        assert outcome.decoded.tokens == expected[beams], values

@@ -16,7 +16,8 @@ self-attention caches, token histories and scores are gathered by the surviving 
      length limit, or when fewer than ``beam_size`` finished, the live beams fill up the list (``finalize``);
    - ``ctranslate2`` (CTranslate2's ``BeamSearch``, so faster-whisper's): only those among the g best candidates; a
      window keeps every hypothesis that finished and is complete once it has ``round(beam_size * patience)``; at the
-     length limit every live beam is a hypothesis too.
+     length limit every live beam is a hypothesis too (CTranslate2 takes its g best candidates there: the same
+     beams unless an end of text ranks among them at that very step).
 
 The winner is the likeliest hypothesis after the length penalty (openai's ``MaximumLikelihoodRanker``): the sum of
 log-probabilities divided by the length in tokens (``length_penalty=None``) or by ``((5 + length) / 6) **
