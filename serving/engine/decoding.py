@@ -2,8 +2,10 @@
 timings. Every call takes the encoder states it works on; nothing is carried over between calls.
 
 The encoder is transformers' own module; the text decoder runs on :mod:`serving.engine.token_search` (static caches,
-cross-attention keys and values computed once per window, CUDA graphs on a GPU). Language detection and generation
-both reuse the encoder's output.
+cross-attention keys and values computed once per window, CUDA graphs on a GPU), or on
+:mod:`serving.engine.beam_search` for windows decoded with beams (eager steps: no CUDA graph yet). Language detection
+and generation both reuse the encoder's output. A batch mixing beams, several samples (``best_of``) and single rows
+decodes each kind apart; the cross-attention keys and values are then computed again for each kind's windows.
 """
 
 from __future__ import annotations
