@@ -13,3 +13,5 @@ SECONDS_PER_TIMESTAMP = WINDOW_SECONDS / ENCODER_POSITIONS  # 0.02 s: one timest
 
 TEXT_POSITIONS = 448  # the decoder's context (n_text_ctx) in every Whisper checkpoint
 MAX_PROMPT_TOKENS = TEXT_POSITIONS // 2 - 1  # 223: Whisper keeps at most the last this many prompt tokens
+MAX_BEAM_SIZE = 16  # most beams per window (a window's beams are rows of one decoder batch, max_batch_windows rows)
+MAX_BEST_OF = 16  # most samples per window at a fallback temperature

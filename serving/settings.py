@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class Settings(BaseModel):
     max_audio_seconds_in_flight: float = Field(4 * 3600.0, gt=0, le=1000 * 3600)
     admission_wait_seconds: float = Field(10.0, ge=0, le=3600)
     admission_retry_after_seconds: int = Field(10, ge=1, le=3600)
+    beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)  # for requests that name none (1: greedy)
+    # Which end-of-text candidates finish a beam hypothesis: openai/whisper's rule, or CTranslate2's (faster-whisper)
+    beam_rule: Literal["openai", "ctranslate2"] = "openai"
+    best_of: int = Field(1, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"
@@ -106,6 +111,13 @@ class Settings(BaseModel):
         if degree < 1:
             raise ValueError("must be a positive integer or 'max'")
         return degree
+
+    @model_validator(mode="after")
+    def _beams_fit_a_batch(self) -> Settings:
+        if self.beam_size > self.max_batch_windows:
+            raise ValueError(f"beam_size={self.beam_size} exceeds max_batch_windows={self.max_batch_windows} (a "
+                             "window's beams are rows of one decoder batch)")
+        return self
 
     @field_validator("s3_allowed_buckets", mode="before")
     @classmethod

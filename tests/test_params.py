@@ -33,7 +33,13 @@ def test_string_values_from_headers_are_coerced():
         ({"temperature": "hot"}, "'temperature'='hot'"),
         ({"temperature": 1.5}, "'temperature'=1.5"),
         ({"response_format": "docx"}, "'response_format'='docx'"),
-        ({"beam_size": 5}, "unknown parameter 'beam_size'"),
+        ({"n": 5}, "unknown parameter 'n'"),
+        ({"best_of": 0}, "'best_of'=0"),
+        ({"beam_size": 0}, "'beam_size'=0"),
+        ({"beam_size": 17}, "'beam_size'=17"),
+        ({"patience": 0}, "'patience'=0"),
+        ({"length_penalty": 1.5}, "'length_penalty'=1.5"),
+        ({"beam_size": 2, "patience": 0.2}, "round(beam_size * patience) must be at least 1"),
     ],
 )
 def test_bad_parameter_is_named(values, named):
@@ -51,3 +57,13 @@ def test_stream_is_a_boolean(value, stream):
 def test_stream_must_be_a_boolean():
     with pytest.raises(BadParameter, match="'stream'='sometimes'"):
         parse_params({"stream": "sometimes"})
+
+
+def test_beam_options_from_strings():
+    params = parse_params({"beam_size": "5", "patience": "1.5", "length_penalty": "0.6", "best_of": "3"})
+    assert (params.beam_size, params.patience, params.length_penalty, params.best_of) == (5, 1.5, 0.6, 3)
+
+
+def test_beam_options_default_to_the_server_and_openai():
+    params = parse_params({})
+    assert (params.beam_size, params.patience, params.length_penalty) == (None, None, None)

@@ -15,6 +15,7 @@ import pytest
 from serving.api.params import TranscriptionParams
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
+from serving.errors import BadParameter
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import RequestOptions, SilentPlan
 from serving.longform.sequential import SequentialPlan
@@ -131,6 +132,21 @@ def test_the_request_options_come_from_the_parameters():
         language="de", task="translate", prompt=(9, 7), temperature=0.4, timestamps=True, words=True,
         long_form="sequential", condition_on_previous_text=False)
     assert session.plan.language == "de"
+
+
+def test_beams_come_from_the_parameters_or_the_server_default():
+    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", beam_size=5, best_of=2, max_beam_size=8))
+    chosen = p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=3, patience=2.0, length_penalty=0.5,
+                                                            best_of=4))).plan.options
+    assert (chosen.beam_size, chosen.patience, chosen.length_penalty, chosen.best_of) == (3, 2.0, 0.5, 4)
+    default = p.open(Job.new(noise(3.0), TranscriptionParams())).plan.options
+    assert (default.beam_size, default.patience, default.length_penalty, default.best_of) == (5, 1.0, None, 2)
+
+
+def test_more_beams_than_the_batch_holds_is_a_bad_parameter():
+    p = Planner(context(), Prompts(), PlannerOptions(long_form="sequential", max_beam_size=8))
+    with pytest.raises(BadParameter, match="'beam_size'=9: this server decodes at most 8 beams"):
+        p.open(Job.new(noise(3.0), TranscriptionParams(beam_size=9)))
 
 
 def test_the_plan_decodes_the_speech_regions_joined():

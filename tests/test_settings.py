@@ -40,6 +40,8 @@ def test_djl_keys_are_accepted_and_ignored():
         ("tensor_parallel_degree", "two", "Literal['max']"),
         ("attn_implementation", "flash", "'sdpa', 'eager' or 'flash_attention_2'"),
         ("max_audio_seconds", "-1", "greater than 0"),
+        ("beam_size", "0", "greater than or equal to 1"),
+        ("beam_rule", "hf", "'openai' or 'ctranslate2'"),
     ],
 )
 def test_bad_value_names_the_key_and_accepted_values(key, value, named):
@@ -81,3 +83,14 @@ def test_the_async_batch_wait_is_a_non_negative_number_of_milliseconds():
     assert load_settings({"max_batch_wait_ms": "2.5"}, {}).max_batch_wait_ms == 2.5
     with pytest.raises(ConfigurationError, match="option.max_batch_wait_ms='-1'"):
         load_settings({"max_batch_wait_ms": "-1"}, {})
+
+
+def test_beams_default_to_greedy_and_the_openai_rule():
+    settings = load_settings({}, environ={})
+    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "openai", 1)
+    assert load_settings({"beam_size": "5", "beam_rule": "ctranslate2"}, {}).beam_size == 5
+
+
+def test_a_window_s_beams_must_fit_one_batch():
+    with pytest.raises(ConfigurationError, match="beam_size=5 exceeds max_batch_windows=4"):
+        load_settings({"beam_size": "5", "max_batch_windows": "4"}, {})

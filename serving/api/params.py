@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import BadParameter
 from serving.languages import language_code
 
@@ -15,6 +16,7 @@ Task = Literal["transcribe", "translate"]
 Granularity = Literal["segment", "word"]
 LongForm = Literal["chunked", "sequential"]
 TIMED_FORMATS = frozenset({"verbose_json", "srt", "vtt"})  # formats that carry segment timestamps
+MAX_PATIENCE = 10.0  # beam search patience: round(beam_size * patience) hypotheses finish a window
 
 
 class TranscriptionParams(BaseModel):
@@ -31,6 +33,11 @@ class TranscriptionParams(BaseModel):
     long_form: LongForm | None = None  # None: the server's option.long_form
     condition_on_previous_text: bool = True  # sequential long-form: the previous text prompts the next window
     stream: bool = False  # server-sent events as segments are decoded (async mode only)
+    # Beam search at temperature 0 (openai/whisper's options; sampling at the fallback temperatures above 0).
+    beam_size: int | None = Field(None, ge=1, le=MAX_BEAM_SIZE)  # None: the server's option.beam_size
+    patience: float | None = Field(None, gt=0.0, le=MAX_PATIENCE)  # None: 1.0
+    length_penalty: float | None = Field(None, ge=0.0, le=1.0)  # None: log-probability over length
+    best_of: int | None = Field(None, ge=1, le=MAX_BEST_OF)  # samples above temperature 0; None: option.best_of
 
     @property
     def timestamps(self) -> bool:
@@ -61,6 +68,13 @@ class TranscriptionParams(BaseModel):
             raise ValueError(
                 f"timestamp_granularities needs response_format=verbose_json (got {self.response_format!r})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _patience_leaves_a_hypothesis(self) -> TranscriptionParams:
+        if self.beam_size is not None and self.patience is not None and round(self.beam_size * self.patience) < 1:
+            raise ValueError(f"beam_size={self.beam_size} with patience={self.patience} waits for no hypothesis "
+                             "(round(beam_size * patience) must be at least 1)")
         return self
 
     @field_validator("language", mode="before")

@@ -25,7 +25,7 @@ import torch
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow, WordTiming
-from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
+from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder
 from serving.engine.degeneration import window_token_cap
 from serving.engine.features import LogMel
 from serving.engine.loading import LoadedModel, input_device
@@ -158,8 +158,9 @@ class Runner:
 
     def _prompt(self, task: WindowTask, languages: Mapping[RequestId, str], temperature: float,
                 max_new_tokens: int | None = None) -> WindowPrompt:
-        language = languages[task.request]
-        return self.decoder.window_prompt(language, task.options.task, task.prompt, task.timestamps, temperature,
+        language, options = languages[task.request], task.options
+        search = SearchOptions(options.beam_size, options.patience, options.length_penalty, options.best_of)
+        return self.decoder.window_prompt(language, options.task, task.prompt, task.timestamps, temperature, search,
                                           max_new_tokens)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:

@@ -15,7 +15,8 @@ import numpy as np
 
 from serving.api.params import TranscriptionParams
 from serving.audio.decode import duration_seconds
-from serving.constants import WINDOW_SAMPLES
+from serving.constants import MAX_BEAM_SIZE, WINDOW_SAMPLES
+from serving.errors import BadParameter
 from serving.identity import RequestId
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import Plan, PlanContext, RequestOptions, SilentPlan, WindowOutcome, WindowTask
@@ -87,6 +88,9 @@ class Session:
 class PlannerOptions:
     long_form: str = "chunked"  # for requests that do not choose
     vad_model: Path | None = None  # Silero VAD; None: every request is transcribed whole
+    beam_size: int = 1  # for requests that do not choose
+    best_of: int = 1  # for requests that do not choose
+    max_beam_size: int = MAX_BEAM_SIZE  # the decoder batch's rows (max_batch_windows)
 
 
 class Planner:
@@ -123,11 +127,17 @@ class Planner:
         return SequentialPlan(job.request, audio, options, self.context)
 
     def _request_options(self, params: TranscriptionParams) -> RequestOptions:
+        beam_size = params.beam_size or self.options.beam_size
+        if beam_size > self.options.max_beam_size:
+            raise BadParameter(f"parameter 'beam_size'={beam_size}: this server decodes at most "
+                               f"{self.options.max_beam_size} beams (its max_batch_windows)")
         return RequestOptions(
             language=params.language, task=params.task, prompt=self.prompt_tokens(params.prompt),
             temperature=params.temperature, timestamps=params.timestamps, words=params.words,
             long_form=params.long_form or self.options.long_form,
             condition_on_previous_text=params.condition_on_previous_text,
+            beam_size=beam_size, patience=params.patience or 1.0, length_penalty=params.length_penalty,
+            best_of=params.best_of or self.options.best_of,
         )
 
 

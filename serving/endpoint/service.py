@@ -235,11 +235,13 @@ def runner_options(settings: Settings) -> RunnerOptions:
         cuda_graphs=settings.cuda_graphs,
         torch_compile=settings.torch_compile,
         compression_ratio=settings.compression_ratio_threshold,
+        beam_rule=settings.beam_rule,
     )
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
     )
-    planner = PlannerOptions(settings.long_form, vad_model(settings))
+    planner = PlannerOptions(settings.long_form, vad_model(settings), beam_size=settings.beam_size,
+                             best_of=settings.best_of, max_beam_size=settings.max_batch_windows)
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
 
 

@@ -100,10 +100,12 @@ class DecoderRuntime:
 
     # ---- forward passes ---------------------------------------------------------------------------------------
 
-    def step(self, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def step(self, tokens: torch.Tensor, positions: torch.Tensor, group: int = 1, first: int = 0) -> torch.Tensor:
         """One token per row (rows ``[0, len(tokens))``) at its own position -> float32 logits (rows, vocab).
 
         The token's key and value are written at its position; it attends to every cached position up to its own.
+        ``group`` consecutive rows share one bound window (beam search: a window's beams), row ``r`` attending to
+        bound window ``first + r // group``; the default is one row per window from window 0.
         """
         rows = tokens.shape[0]
         x = (self.embed[tokens] + self.positions[positions]).unsqueeze(1)  # (rows, 1, width)
@@ -120,15 +122,27 @@ class DecoderRuntime:
                 q, self.self_k[i][:rows], self.self_v[i][:rows], attn_mask=mask.to(layer.device)
             )
             x = x + F.linear(_merge_heads(attended), *layer.out_self)
-            x = x + self._cross_attention(i, layer, x)[0]
+            if group == 1 and first == 0:
+                x = x + self._cross_attention(i, layer, x)[0]
+            else:
+                x = x + self._grouped_cross_attention(i, layer, x, group, first)
             x = x + self._feed_forward(layer, x)
         return self._logits(x[:, 0])
 
-    def prefill(self, tokens: torch.Tensor) -> torch.Tensor:
+    @torch.inference_mode()
+    def reorder(self, source: torch.Tensor, upto: int) -> None:
+        """Self-attention cache row ``r`` takes what row ``source[r]`` held, for rows ``[0, len(source))`` and
+        positions ``[0, upto)`` (beam search: the beams that survive a step, or one prefilled row per beam)."""
+        rows = source.shape[0]
+        for cache in (*self.self_k, *self.self_v):
+            index = source.to(cache.device)
+            cache[:rows, :, :upto].copy_(cache[:, :, :upto].index_select(0, index))
+
+    def prefill(self, tokens: torch.Tensor, first: int = 0) -> torch.Tensor:
         """Rows of prefix tokens (rows, length), right-padded, from position 0 -> hidden states (rows, length, width)
         before the final norm (see :meth:`logits_at`). Keys and values of every position are cached; a padded position is overwritten by the row's first
-        generated token before anything attends to it."""
-        return self._sequence(tokens, capture=None)[0]  # caches rows 0..n-1
+        generated token before anything attends to it. Row ``r`` attends to bound window ``first + r``."""
+        return self._sequence(tokens, capture=None, first=first)[0]  # caches rows 0..n-1
 
     def alignment(
         self, tokens: torch.Tensor, heads: list[tuple[int, int]], rows: torch.Tensor
@@ -143,7 +157,8 @@ class DecoderRuntime:
         picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), index.to(hidden.device)]
         return self._logits(picked)
 
-    def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None, rows: torch.Tensor | None = None):
+    def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None, rows: torch.Tensor | None = None,
+                  first: int = 0):
         """Causal pass over whole sequences; ``rows`` picks bound windows for the sequences (default: 0, 1, ...)."""
         count, length = tokens.shape
         if length > self.shape.positions:
@@ -159,7 +174,7 @@ class DecoderRuntime:
                 self.self_v[i][:count, :, :length].copy_(v)
             attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + F.linear(_merge_heads(attended), *layer.out_self)
-            out, q, keys = self._cross_attention(i, layer, x, rows)
+            out, q, keys = self._cross_attention(i, layer, x, rows, first)
             for head in (head for layer_index, head in capture or () if layer_index == i):
                 captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / self._scale
             x = x + out
@@ -172,20 +187,34 @@ class DecoderRuntime:
         qkv = F.linear(_layer_norm(x, layer.norm_self), *layer.qkv)
         return qkv.view(rows, length, 3, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
 
-    def _cross_attention(self, i: int, layer: _Layer, x: torch.Tensor, rows: torch.Tensor | None = None):
-        """Attention over the bound windows (rows ``[0, len(x))``, or the given ``rows``) -> (the layer's output to
-        add, the queries, the keys)."""
+    def _cross_attention(self, i: int, layer: _Layer, x: torch.Tensor, rows: torch.Tensor | None = None,
+                         first: int = 0):
+        """Attention over the bound windows (rows ``[first, first + len(x))``, or the given ``rows``) -> (the
+        layer's output to add, the queries, the keys)."""
         s = self.shape
         count, length, _ = x.shape
         q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
         q = q.view(count, length, s.heads, s.head_dim).transpose(1, 2)
         if rows is None:
-            keys, values = self.cross_k[i][:count], self.cross_v[i][:count]
+            keys, values = self.cross_k[i][first : first + count], self.cross_v[i][first : first + count]
         else:
             index = rows.to(layer.device)
             keys, values = self.cross_k[i].index_select(0, index), self.cross_v[i].index_select(0, index)
         attended = F.scaled_dot_product_attention(q, keys, values)
         return F.linear(_merge_heads(attended), *layer.out_cross), q, keys
+
+    def _grouped_cross_attention(self, i: int, layer: _Layer, x: torch.Tensor, group: int, first: int) -> torch.Tensor:
+        """One query per row (rows, 1, width), ``group`` consecutive rows over one bound window: the window's keys
+        and values are read in place, never copied per row."""
+        s = self.shape
+        rows = x.shape[0]
+        windows = rows // group
+        q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
+        q = q.view(windows, group, s.heads, s.head_dim).transpose(1, 2)  # (windows, heads, group, head_dim)
+        keys, values = self.cross_k[i][first : first + windows], self.cross_v[i][first : first + windows]
+        attended = F.scaled_dot_product_attention(q, keys, values)  # (windows, heads, group, head_dim)
+        merged = attended.transpose(1, 2).reshape(rows, 1, s.width)
+        return F.linear(merged, *layer.out_cross)
 
     @staticmethod
     def _feed_forward(layer: _Layer, x: torch.Tensor) -> torch.Tensor:

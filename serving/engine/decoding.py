@@ -2,19 +2,22 @@
 timings. Every call takes the encoder states it works on; nothing is carried over between calls.
 
 The encoder is transformers' own module; the text decoder runs on :mod:`serving.engine.token_search` (static caches,
-cross-attention keys and values computed once per window, CUDA graphs on a GPU). Language detection and generation
-both reuse the encoder's output.
+cross-attention keys and values computed once per window, CUDA graphs on a GPU), or on
+:mod:`serving.engine.beam_search` for windows decoded with beams (eager steps: no CUDA graph yet). Language detection
+and generation both reuse the encoder's output. A batch mixing beams, several samples (``best_of``) and single rows
+decodes each kind apart; the cross-attention keys and values are then computed again for each kind's windows.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from serving.constants import MAX_PROMPT_TOKENS
 from serving.engine.alignment import word_timings
+from serving.engine.beam_search import BeamSearch, Hypothesis, ranking_score
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.degeneration import DegenerationCheck
@@ -38,6 +41,17 @@ class AlignmentRequest:
 
 
 @dataclass(frozen=True)
+class SearchOptions:
+    """A request's candidates per window, as openai/whisper's options: ``beam_size`` beams at temperature 0,
+    ``best_of`` samples above, the likeliest kept (``length_penalty``: see :mod:`serving.engine.beam_search`)."""
+
+    beam_size: int = 1  # 1: greedy
+    patience: float = 1.0
+    length_penalty: float | None = None  # None: divide by the length
+    best_of: int = 1
+
+
+@dataclass(frozen=True)
 class EngineOptions:
     """How the model is driven (from the serving options; benchmarks set ``min_new_tokens``)."""
 
@@ -48,6 +62,7 @@ class EngineOptions:
     torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
     stop_degenerate: bool = True  # end a window while it decodes once it loops (serving.engine.degeneration)
     compression_ratio: float = 2.4  # ... or once its text compresses better than this (the quality threshold)
+    beam_rule: str = "openai"  # which end-of-text candidates finish a beam hypothesis (beam_search.BeamRule)
 
 
 class WhisperDecoder:
@@ -63,6 +78,7 @@ class WhisperDecoder:
                         if options.stop_degenerate else None)
         self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile,
                                   degeneration=degeneration)
+        self.beams = BeamSearch(runtime, self.vocabulary, self.search.rules)
         self.encoder = self.model.get_encoder()
         if options.torch_compile:
             self.encoder = torch.compile(self.encoder, dynamic=True)
@@ -86,8 +102,41 @@ class WhisperDecoder:
         return self.search.detect_languages(states)
 
     def decode(self, states: torch.Tensor, prompts: list[WindowPrompt]) -> list[DecodedWindow]:
-        """Decode each window (row of ``states``) with its own prompt, all in one search."""
-        return self.search.decode(states, prompts)
+        """Decode each window (row of ``states``) with its own prompt: beam search for the windows that ask for beams
+        at temperature 0, ``best_of`` samples for those that ask for several above (openai/whisper's options), one
+        greedy or sampled row for the others; the beams in one search, every other row in another."""
+        beams = [i for i, p in enumerate(prompts) if p.beam_size > 1 and p.temperature == 0]
+        if not beams and all(p.best_of == 1 or p.temperature == 0 for p in prompts):
+            return self.search.decode(states, prompts)
+        results: list[DecodedWindow | None] = [None] * len(prompts)
+        if beams:
+            subset = states if len(beams) == len(prompts) else states[beams]
+            for i, window in zip(beams, self.beams.decode(subset, [prompts[i] for i in beams])):
+                results[i] = window
+        others = [i for i in range(len(prompts)) if i not in set(beams)]
+        if others:
+            for i, window in zip(others, self._sample_best(states, [prompts[i] for i in others], others)):
+                results[i] = window
+        return results
+
+    def _sample_best(self, states: torch.Tensor, prompts: list[WindowPrompt], rows: list[int]) -> list[DecodedWindow]:
+        """One row per window, or ``best_of`` rows drawing different samples (``sample_seed``) when it samples; the
+        likeliest sample of each window after the length penalty (openai's ``MaximumLikelihoodRanker``)."""
+        expanded = [(row, replace(p, sample_seed=seed)) for row, p in zip(rows, prompts)
+                    for seed in range(p.best_of if p.temperature > 0 else 1)]
+        decoded: list[DecodedWindow] = []
+        capacity = self.search.runtime.capacity
+        for start in range(0, len(expanded), capacity):
+            part = expanded[start : start + capacity]
+            picked = [row for row, _ in part]
+            subset = states if picked == list(range(states.shape[0])) else states[picked]
+            decoded += self.search.decode(subset, [p for _, p in part])
+        results, at = [], 0
+        for p in prompts:
+            count = p.best_of if p.temperature > 0 else 1
+            results.append(best_sample(decoded[at : at + count], p.length_penalty))
+            at += count
+        return results
 
     def align(self, states: torch.Tensor, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
         """Word timings of windows' text (openai's ``find_alignment``), all requests in one pass."""
@@ -129,13 +178,15 @@ class WhisperDecoder:
 
     def window_prompt(
         self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float,
-        max_new_tokens: int | None = None,
+        search: SearchOptions | None = None, max_new_tokens: int | None = None,
     ) -> WindowPrompt:
         """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
-        sequence) and its limits (``max_new_tokens`` lowers the serving option's, never below ``min_new_tokens``)."""
+        sequence), its limits (``max_new_tokens`` lowers the serving option's, never below ``min_new_tokens``) and
+        its candidates (beams at temperature 0, samples above)."""
         most = self.options.max_new_tokens
         limit = most if max_new_tokens is None else min(max(max_new_tokens, self.options.min_new_tokens), most)
         prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
+        search = search or SearchOptions()
         return WindowPrompt(
             prefix=prefix,
             sot_index=sot_index,
@@ -143,7 +194,18 @@ class WhisperDecoder:
             temperature=temperature,
             max_new_tokens=limit,
             min_new_tokens=self.options.min_new_tokens,
+            beam_size=search.beam_size if temperature == 0 else 1,
+            patience=search.patience,
+            length_penalty=search.length_penalty,
+            best_of=search.best_of if temperature > 0 else 1,
+            beam_rule=self.options.beam_rule,
         )
+
+
+def best_sample(samples: list[DecodedWindow], length_penalty: float | None) -> DecodedWindow:
+    """The highest-ranked of a window's samples, the first on a tie (openai's ranker over best_of samples)."""
+    scores = [ranking_score(Hypothesis(s.tokens, s.sum_logprob, s.ended), length_penalty) for s in samples]
+    return samples[scores.index(max(scores))]
 
 
 def _padded(sequences: list[list[int]], pad: int, device: torch.device) -> torch.Tensor:

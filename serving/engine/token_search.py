@@ -41,6 +41,14 @@ class WindowPrompt:
     temperature: float
     max_new_tokens: int
     min_new_tokens: int = 0
+    # Beam search (:mod:`serving.engine.beam_search`) when beam_size > 1 and the temperature is 0; openai/whisper's
+    # patience and length penalty (None: the sum of log-probabilities divided by the length).
+    beam_size: int = 1
+    patience: float = 1.0
+    length_penalty: float | None = None
+    beam_rule: str = "openai"  # which end-of-text candidates finish a hypothesis (serving.engine.beam_search)
+    best_of: int = 1  # samples drawn for the window when the temperature is above 0 (WhisperDecoder keeps the best)
+    sample_seed: int = 0  # which of the window's samples this row draws (0: the one sample of best_of=1)
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class SearchState:
     temperature: torch.Tensor
     done: torch.Tensor
     sum_logprob: torch.Tensor
+    seed: torch.Tensor  # (rows,) the row's sample_seed
 
     @classmethod
     def allocate(cls, capacity: int, positions: int, device: torch.device) -> SearchState:
@@ -69,7 +78,7 @@ class SearchState:
             timestamps=torch.zeros(capacity, dtype=torch.bool, device=device),
             temperature=torch.zeros(capacity, device=device),
             done=torch.ones(capacity, dtype=torch.bool, device=device),
-            sum_logprob=torch.zeros(capacity, device=device),
+            sum_logprob=torch.zeros(capacity, device=device), seed=longs(),
         )
 
     def copy(self) -> SearchState:
@@ -159,6 +168,7 @@ class TokenSearch:
         s.min_new[:rows].copy_(self._column([p.min_new_tokens for p in prompts]))
         s.timestamps[:rows].copy_(self._column([p.timestamps for p in prompts], torch.bool))
         s.temperature[:rows].copy_(self._column([p.temperature for p in prompts], torch.float32))
+        s.seed[:rows].copy_(self._column([p.sample_seed for p in prompts]))
         s.last_timestamp[:rows].fill_(-1)
         s.sum_logprob[:rows].zero_()
         s.done[:rows].fill_(False)
@@ -250,7 +260,8 @@ class TokenSearch:
         logprobs = logits.log_softmax(dim=-1)
         chosen = logits.argmax(dim=-1)
         if sampling:
-            sampled = self._sample(logits, s.temperature[:rows], s.length[:rows])
+            draw = s.length[:rows] + s.seed[:rows] * (self.runtime.shape.positions + 1)  # (seed, position) apart
+            sampled = self._sample(logits, s.temperature[:rows], draw)
             chosen = torch.where(s.temperature[:rows] > 0, sampled, chosen)
         active = ~s.done[:rows]
         chosen = torch.where(active, chosen, self.vocabulary.eot)

@@ -33,6 +33,10 @@ class RequestOptions:
     words: bool  # word timestamps in the response
     long_form: str  # "chunked" | "sequential"
     condition_on_previous_text: bool = True
+    beam_size: int = 1  # beams at temperature 0 (1: greedy); sampling above, as openai/whisper falls back
+    patience: float = 1.0
+    length_penalty: float | None = None  # None: rank beams by log-probability over length
+    best_of: int = 1  # samples per window at temperatures above 0, the likeliest kept
 
 
 @dataclass(frozen=True)
