@@ -13,5 +13,6 @@ API stand-ins in front of the container: ``runtime_api`` (SageMaker Runtime: Inv
 Start it with ``python -m scripts.serve``.
 
 May import: ``scripts.djl`` (requests and responses as DJL builds them), ``scripts.paths`` and
-``serving.djl_compat`` (``Input``/``Output``); ``boto3`` (async invocations' S3); ``uvicorn`` (``edge_protocol``). ``serving/model.py`` is loaded from its file, as DJL loads it.
+``serving.djl_compat`` (``Input``/``Output``); ``boto3`` (async invocations' S3); ``uvicorn`` (``edge_protocol``).
+``serving/model.py`` is loaded from its file, as DJL loads it.
 """

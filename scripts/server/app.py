@@ -1,7 +1,8 @@
-"""The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``, and SageMaker Runtime's
+"""The Starlette app: ``/ping``, ``/invocations``, ``/predictions/<name>``, SageMaker Runtime's
 ``/endpoints/<name>/...`` (:mod:`scripts.server.runtime_api`) and OpenAI's ``/v1/audio/...``
-(:mod:`scripts.server.openai_api`). The model loads in the background
-after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
+(:mod:`scripts.server.openai_api`), behind :class:`scripts.server.edge.EdgeMiddleware`; a client that leaves while
+its request waits for the model has that work cancelled (:mod:`scripts.server.disconnect`). The model loads in the
+background after the server starts listening (``/ping`` is 503 until it is ready); on shutdown (SIGTERM) uvicorn stops
 accepting and waits for the requests in flight, then the dispatcher finishes what is queued. The handler's drain
 starts at the signal (``app.state.drain_soon``, called by ``scripts.serve``): what is still in flight once
 ``option.drain_timeout_seconds`` has passed is answered with a 503, so the wait is bounded."""

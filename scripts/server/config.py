@@ -44,7 +44,7 @@ class ServerConfig:
     device_id: str = "-1"
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     env: Mapping[str, str] = field(default_factory=dict)  # the OPTION_* variables DJL would read
-    runtime: RuntimeOptions = field(default_factory=lambda: RuntimeOptions())
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
 
