@@ -55,6 +55,7 @@ def test_a_failing_window_comes_back_as_a_retry_until_its_temperatures_or_tokens
         (outcome,) = result.outcomes
         if outcome is not None:
             break
+        assert (result.stages_ms["encode"] > 0) == (rounds == 1)  # a retry's encoder states were kept
         (task,) = result.retries
         assert task.key == 0 and len(task.attempts) == rounds
         assert [a.temperature for a in task.attempts] == list(temperatures(0.0)[:rounds])
@@ -62,6 +63,18 @@ def test_a_failing_window_comes_back_as_a_retry_until_its_temperatures_or_tokens
     assert all(len(attempt.tokens) <= cap for attempt in task.attempts)
     assert sum(len(attempt.tokens) + 1 for attempt in task.attempts) <= cap * FALLBACK_TOKEN_FACTOR
     assert len(outcome.decoded.tokens) <= cap
+
+
+def test_a_retry_decodes_the_same_from_kept_states_as_from_the_audio(tiny_runner):
+    session = tiny_runner.open(Job.new(noise(SECONDS), parse_params({"language": "en"})))
+    (task,) = session.pending()
+    (retry,) = tiny_runner.run([task], {session.request: session}).retries
+    kept = tiny_runner.run([retry], {session.request: session})
+    tiny_runner._kept.clear()
+    encoded = tiny_runner.run([retry], {session.request: session})
+    assert kept.stages_ms["encode"] == 0 < encoded.stages_ms["encode"]
+    assert [r.attempts for r in kept.retries] == [r.attempts for r in encoded.retries]
+    assert kept.outcomes == encoded.outcomes
 
 
 def test_the_scheduler_queues_retries_and_answers_with_the_bounded_result(tiny_runner):

@@ -6,7 +6,9 @@ fails the quality tests comes back as a retry (:attr:`BatchResult.retries`: the 
 its attempts so far attached) that the scheduler queues like any window: one window's fallback never holds up the
 other windows of its batch. Decoding is bounded: each window gets a token cap from its audio's length, a window that
 degenerates stops early (:mod:`serving.engine.degeneration`), all attempts of a window share a token budget
-(:mod:`serving.longform.quality`), and the request's time budget bounds them in time.
+(:mod:`serving.longform.quality`), and the request's time budget bounds them in time. A retry's encoder states are
+kept until it comes back (at most ``KEPT_STATES_PER_WINDOW`` x ``capacity`` windows' states, the oldest dropped first:
+a window whose states were dropped is encoded again), so a retry costs its decoding only.
 
 The runner reads the sessions (audio, options, language) and changes none of them: :class:`BatchResult` says what
 each window gave, and the scheduler applies it. A batch that raises has changed nothing, so its windows can be run
@@ -16,6 +18,7 @@ again.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -47,6 +50,7 @@ from serving.timing import StageTimer
 logger = logging.getLogger(__name__)
 
 STAGES = ("log-mel", "encode", "detect", "generate", "align")  # the runner's stages, in order, in every BatchResult
+KEPT_STATES_PER_WINDOW = 2  # retries' encoder states kept: this many batches' worth
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class Runner:
         context = PlanContext(self.decoder.vocabulary, self.decoder.text, options.thresholds,
                               options.chunk_overlap_seconds)
         self.planner = Planner(context, self.decoder.prompt_tokens, options.planner)
+        self._kept: OrderedDict[tuple[RequestId, int], torch.Tensor] = OrderedDict()  # retries' encoder states
 
     def open(self, job: Job) -> Session:
         """Find the speech and plan the windows of one request (host work: no model)."""
@@ -84,20 +89,46 @@ class Runner:
     def run(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session]) -> BatchResult:
         """At most ``capacity`` windows; ``sessions`` holds the session of every request in the batch."""
         timer = StageTimer()
-        with timer("log-mel"):
-            features = self.log_mel(np.stack([sessions[t.request].window_audio(t) for t in batch]))
-        with timer("encode"):
-            states = self.decoder.encode(features)
+        states = self._encoder_states(batch, sessions, timer)
         with timer("detect"):
             languages = self._languages(batch, sessions, states)
         with timer("generate"):
             decoded = self._decode(batch, languages, states)
         finals, retries = self._judge(batch, decoded)
+        self._keep_states(batch, finals, states)
         with timer("align"):
             timings = self._align(batch, languages, states, finals)
         outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), languages[t.request])
                          for t, d, w in zip(batch, finals, timings))
         return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}, tuple(retries))
+
+    # ---- encoder states -------------------------------------------------------------------------------------
+
+    def _encoder_states(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
+                        timer: StageTimer) -> torch.Tensor:
+        """The windows' encoder states: kept ones for retries, the others from log-mel and the encoder."""
+        kept = [self._kept.pop((t.request, t.key), None) if t.attempts else None for t in batch]
+        fresh = [t for t, k in zip(batch, kept) if k is None]
+        if len(fresh) == len(batch):
+            return self._encode(fresh, sessions, timer)
+        encoded = iter(self._encode(fresh, sessions, timer) if fresh else ())
+        return torch.stack([k if k is not None else next(encoded) for k in kept])
+
+    def _encode(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
+                timer: StageTimer) -> torch.Tensor:
+        with timer("log-mel"):
+            features = self.log_mel(np.stack([sessions[t.request].window_audio(t) for t in batch]))
+        with timer("encode"):
+            return self.decoder.encode(features)
+
+    def _keep_states(self, batch: Sequence[WindowTask], finals: list[DecodedWindow | None],
+                     states: torch.Tensor) -> None:
+        """Keep each retry's states (a copy of its row: not the whole batch's tensor) until it comes back."""
+        for i, (task, final) in enumerate(zip(batch, finals)):
+            if final is None:
+                self._kept[(task.request, task.key)] = states[i].clone()
+        while len(self._kept) > KEPT_STATES_PER_WINDOW * self.capacity:
+            self._kept.popitem(last=False)
 
     # ---- language ---------------------------------------------------------------------------------------------
 
