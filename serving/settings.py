@@ -53,8 +53,9 @@ class Settings(BaseModel):
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)
     beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)  # for requests that name none (1: greedy)
-    # Which end-of-text candidates finish a beam hypothesis: openai/whisper's rule, or CTranslate2's (faster-whisper)
-    beam_rule: Literal["openai", "ctranslate2"] = "openai"
+    # Which end-of-text candidates finish a beam hypothesis: CTranslate2's (faster-whisper's tokens exactly; 2.97 %
+    # WER against openai's 3.14 % and greedy's 3.84 % on the 92 long-form sentence clips, beam 5) or openai/whisper's
+    beam_rule: Literal["openai", "ctranslate2"] = "ctranslate2"
     best_of: int = Field(1, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
     cuda_graphs: bool = True
     torch_compile: bool = False

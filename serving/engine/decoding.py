@@ -59,7 +59,7 @@ class EngineOptions:
     min_new_tokens: int = 0  # > 0 forces a length: benchmarks on random weights; 0 in serving
     cuda_graphs: bool = True  # capture the decoding step (one GPU; ignored on CPU and when partitioned)
     torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
-    beam_rule: str = "openai"  # which end-of-text candidates finish a beam hypothesis (beam_search.BeamRule)
+    beam_rule: str = "ctranslate2"  # which end-of-text candidates finish a beam hypothesis (beam_search.BeamRule)
 
 
 class WhisperDecoder:
