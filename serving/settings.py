@@ -69,8 +69,9 @@ class Settings(BaseModel):
     admission_wait_seconds: float = Field(10.0, ge=0, le=3600)
     admission_retry_after_seconds: int = Field(10, ge=1, le=3600)
     beam_size: int = Field(1, ge=1, le=MAX_BEAM_SIZE)  # for requests that name none (1: greedy)
-    # Which end-of-text candidates finish a beam hypothesis: openai/whisper's rule, or CTranslate2's (faster-whisper)
-    beam_rule: Literal["openai", "ctranslate2"] = "openai"
+    # Which end-of-text candidates finish a beam hypothesis: CTranslate2's (faster-whisper's tokens exactly; 2.97 %
+    # WER against openai's 3.14 % and greedy's 3.84 % on the 92 long-form sentence clips, beam 5) or openai/whisper's
+    beam_rule: Literal["openai", "ctranslate2"] = "ctranslate2"
     best_of: int = Field(1, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
     cuda_graphs: bool = True
     torch_compile: bool = False

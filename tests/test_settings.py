@@ -85,10 +85,10 @@ def test_the_async_batch_wait_is_a_non_negative_number_of_milliseconds():
         load_settings({"max_batch_wait_ms": "-1"}, {})
 
 
-def test_beams_default_to_greedy_and_the_openai_rule():
+def test_beams_default_to_greedy_and_ctranslate2_s_rule():
     settings = load_settings({}, environ={})
-    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "openai", 1)
-    assert load_settings({"beam_size": "5", "beam_rule": "ctranslate2"}, {}).beam_size == 5
+    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "ctranslate2", 1)
+    assert load_settings({"beam_size": "5", "beam_rule": "openai"}, {}).beam_rule == "openai"
 
 
 def test_a_window_s_beams_must_fit_one_batch():

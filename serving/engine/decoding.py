@@ -62,7 +62,7 @@ class EngineOptions:
     torch_compile: bool = False  # compile the decoding step and the encoder (slower start, faster steps)
     stop_degenerate: bool = True  # end a window while it decodes once it loops (serving.engine.degeneration)
     compression_ratio: float = 2.4  # ... or once its text compresses better than this (the quality threshold)
-    beam_rule: str = "openai"  # which end-of-text candidates finish a beam hypothesis (beam_search.BeamRule)
+    beam_rule: str = "ctranslate2"  # which end-of-text candidates finish a beam hypothesis (beam_search.BeamRule)
 
 
 class WhisperDecoder:

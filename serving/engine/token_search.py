@@ -46,7 +46,7 @@ class WindowPrompt:
     beam_size: int = 1
     patience: float = 1.0
     length_penalty: float | None = None
-    beam_rule: str = "openai"  # which end-of-text candidates finish a hypothesis (serving.engine.beam_search)
+    beam_rule: str = "ctranslate2"  # which end-of-text candidates finish a hypothesis (serving.engine.beam_search)
     best_of: int = 1  # samples drawn for the window when the temperature is above 0 (WhisperDecoder keeps the best)
     sample_seed: int = 0  # which of the window's samples this row draws (0: the one sample of best_of=1)
 
