@@ -95,7 +95,7 @@ def test_stream_sends_a_delta_per_segment_then_the_whole_result():
 
 
 @pytest.mark.parametrize(("response_format", "extra"), [("text", set()), ("srt", {"srt"}), ("vtt", {"vtt"}),
-                                                       ("verbose_json", {"task", "language", "duration", "segments"})])
+                                                       ("verbose_json", {"task", "language", "language_probability", "duration", "segments"})])
 def test_the_done_event_carries_the_requested_format(response_format, extra):
     events, _ = events_of(service_on(FakeRunner()), audio(3, stream="true", response_format=response_format))
     done = events[-1]

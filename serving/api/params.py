@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from serving.errors import BadParameter
-from serving.languages import language_code
+from serving.languages import language_code, language_list
 
 ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 Task = Literal["transcribe", "translate"]
@@ -23,6 +23,9 @@ class TranscriptionParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     language: str | None = None
+    # Detection chooses among these (codes or English names; a list, or text 'de,fr'); (): the server's option
+    # language_candidates, else every language of the model. Unused when ``language`` is given.
+    language_candidates: tuple[str, ...] = ()
     task: Task = "transcribe"
     prompt: str | None = Field(None, max_length=2000)
     temperature: float = Field(0.0, ge=0.0, le=1.0)
@@ -71,6 +74,11 @@ class TranscriptionParams(BaseModel):
         if not isinstance(value, str):
             raise ValueError("must be a string")
         return language_code(value)
+
+    @field_validator("language_candidates", mode="before")
+    @classmethod
+    def _candidates(cls, value: Any) -> Any:
+        return language_list(value)
 
     @field_validator("prompt", mode="before")
     @classmethod

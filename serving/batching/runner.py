@@ -19,7 +19,7 @@ import torch
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
-from serving.engine.features import LogMel
+from serving.engine.features import PAD_AUDIO, LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
 from serving.engine.vocabulary import ENGLISH
@@ -39,6 +39,7 @@ class RunnerOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     chunk_overlap_seconds: float = 6.0
     planner: PlannerOptions = field(default_factory=PlannerOptions)
+    log_mel_padding: str = PAD_AUDIO  # serving.engine.features: PAD_AUDIO or PAD_FEATURES
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,21 @@ class BatchResult:
     stages_ms: Mapping[str, float]
 
 
+def most_likely(probabilities: Mapping[str, float], candidates: Sequence[str] = ()) -> tuple[str, float]:
+    """The likeliest language and its probability; with ``candidates``, among them only (renormalised)."""
+    if candidates:
+        probabilities = {code: probabilities.get(code, 0.0) for code in candidates}
+    total = sum(probabilities.values())
+    language = max(probabilities, key=probabilities.get)
+    return language, probabilities[language] / total if total > 0 else 0.0
+
+
 class Runner:
     def __init__(self, loaded: LoadedModel, options: RunnerOptions) -> None:
         self.options = options
         self.decoder = WhisperDecoder(loaded, options.engine)
-        self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
+        self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model),
+                              options.log_mel_padding)
         self.capacity = options.engine.capacity
         context = PlanContext(self.decoder.vocabulary, self.decoder.text, options.thresholds,
                               options.chunk_overlap_seconds)
@@ -67,34 +78,39 @@ class Runner:
         """At most ``capacity`` windows; ``sessions`` holds the session of every request in the batch."""
         timer = StageTimer()
         with timer("log-mel"):
-            features = self.log_mel(np.stack([sessions[t.request].window_audio(t) for t in batch]))
+            windows = np.stack([sessions[t.request].window_audio(t) for t in batch])
+            features = self.log_mel(windows, [t.length for t in batch])
         with timer("encode"):
             states = self.decoder.encode(features)
         with timer("detect"):
-            languages = self._languages(batch, sessions, states)
+            languages, probabilities = self._languages(batch, sessions, states)
         with timer("generate"):
             decoded = self._decode_with_fallback(batch, languages, states)
         with timer("align"):
             timings = self._align(batch, languages, states, decoded)
-        outcomes = tuple(WindowOutcome(d, tuple(w), languages[t.request]) for t, d, w in zip(batch, decoded, timings))
+        outcomes = tuple(WindowOutcome(d, tuple(w), languages[t.request], probabilities.get(t.request))
+                         for t, d, w in zip(batch, decoded, timings))
         return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES})
 
     # ---- language ---------------------------------------------------------------------------------------------
 
     def _languages(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
-                   states: torch.Tensor) -> dict[RequestId, str]:
+                   states: torch.Tensor) -> tuple[dict[RequestId, str], dict[RequestId, float]]:
         """The language of each request in the batch: its own, else detected on its first window in the batch
-        (English for English-only models)."""
+        (English for English-only models), among the request's candidates when it names some; and the detected
+        ones' probabilities (renormalised over the candidates, as openai/whisper's masked softmax gives)."""
         known = {t.request: sessions[t.request].plan.language for t in batch}
         rows = {}
         for i, task in enumerate(batch):
             if known[task.request] is None and task.request not in rows:
                 rows[task.request] = i
+        detected: dict[RequestId, float] = {}
         if rows:
             probabilities = self.decoder.detect_languages(states[list(rows.values())])
-            for request, probs in zip(rows, probabilities):
-                known[request] = max(probs, key=probs.get)
-        return {request: language or ENGLISH for request, language in known.items()}
+            for (request, row), probs in zip(rows.items(), probabilities):
+                language, probability = most_likely(probs, batch[row].options.language_candidates)
+                known[request], detected[request] = language, probability
+        return {request: language or ENGLISH for request, language in known.items()}, detected
 
     # ---- decoding ---------------------------------------------------------------------------------------------
 

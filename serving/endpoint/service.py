@@ -62,10 +62,14 @@ class Exchange:
     timer: StageTimer
     job: Job | None = None
     response: Response | None = None
+    result: Transcription | None = None
 
     def log(self) -> None:
         audio_seconds = duration_seconds(self.job.waveform) if self.job is not None else None
-        log_request(RequestRecord(self.request, self.response.status, audio_seconds, dict(self.timer.milliseconds)))
+        language = self.result.language if self.result is not None else None
+        probability = self.result.language_probability if self.result is not None else None
+        log_request(RequestRecord(self.request, self.response.status, audio_seconds, dict(self.timer.milliseconds),
+                                  language, probability))
 
 
 class TranscriptionService:
@@ -117,6 +121,7 @@ class TranscriptionService:
 
     def answer(self, exchange: Exchange, result: Transcription) -> Response:
         """Render the transcription in the request's own format."""
+        exchange.result = result
         with exchange.timer("render"):
             rendered = render(result, exchange.job.params)
         exchange.response = Response(200, rendered.content_type, rendered.body)
@@ -161,8 +166,9 @@ def runner_options(settings: Settings) -> RunnerOptions:
     thresholds = Thresholds(
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
     )
-    planner = PlannerOptions(settings.long_form, vad_model(settings))
-    return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
+    planner = PlannerOptions(settings.long_form, vad_model(settings), settings.language_candidates,
+                             settings.timestamps_in_every_format)
+    return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner, settings.log_mel_padding)
 
 
 def scheduler_options(settings: Settings, async_mode: bool) -> SchedulerOptions:

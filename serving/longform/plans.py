@@ -33,6 +33,7 @@ class RequestOptions:
     words: bool  # word timestamps in the response
     long_form: str  # "chunked" | "sequential"
     condition_on_previous_text: bool = True
+    language_candidates: tuple[str, ...] = ()  # detection chooses among these; (): among all the model's
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ class WindowOutcome:
     decoded: DecodedWindow
     timings: tuple[WordTiming, ...] = ()  # times from the window's start
     language: str | None = None  # detected on this window, or the one it was decoded in
+    language_probability: float | None = None  # the detected language's probability; None: not detected here
 
 
 class Plan(Protocol):
     language: str | None
+    language_probability: float | None  # of the detected language; None when the request named its language
     options: RequestOptions
     waveform: np.ndarray  # the audio the plan's windows index: the request's speech regions, joined
 
@@ -104,6 +107,7 @@ class SilentPlan:
     def __init__(self, options: RequestOptions) -> None:
         self.options = options
         self.language = options.language
+        self.language_probability = None
         self.waveform = np.zeros(0, dtype=np.float32)
 
     def pending(self) -> list[WindowTask]:
@@ -117,3 +121,9 @@ class SilentPlan:
 
     def final_segments(self) -> list[Segment]:
         return []
+
+
+def adopt_language(plan: Plan, outcome: WindowOutcome) -> None:
+    """A plan whose request named no language takes the first outcome's, with its probability."""
+    if plan.language is None:
+        plan.language, plan.language_probability = outcome.language, outcome.language_probability

@@ -13,7 +13,7 @@ import numpy as np
 from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, MAX_PROMPT_TOKENS, SAMPLE_RATE
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask
+from serving.longform.plans import PlanContext, RequestOptions, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import PROMPT_RESET_TEMPERATURE, is_silence
 from serving.longform.timeline import clamp_timeline
 from serving.longform.words import attach_words
@@ -28,6 +28,7 @@ class SequentialPlan:
         self.options = options
         self.context = context
         self.language = options.language
+        self.language_probability: float | None = None
         self.timestamps = timestamps  # False: a single window decoded as plain text (short audio, no timings)
         self.frames = -(-waveform.shape[0] // HOP_LENGTH)
         self.seek = 0  # mel frames consumed
@@ -57,7 +58,7 @@ class SequentialPlan:
         return [task]
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
-        self.language = self.language or outcome.language
+        adopt_language(self, outcome)
         self.waiting = False
         window_frames = task.frames
         if is_silence(outcome.decoded, self.context.thresholds):
