@@ -12,11 +12,11 @@ from scripts.scoring.wer import normalise, wer
 
 @dataclass(frozen=True)
 class SystemRun:
-    """One system's transcripts of the set, in the set's order, and its wall time (None when it came from the
-    cache)."""
+    """One system's transcripts of the set, in the set's order (None: not measured, a column of dashes), and its
+    wall time (None when it came from the cache)."""
 
     name: str
-    texts: tuple[str, ...]
+    texts: tuple[str, ...] | None
     seconds: float | None = None
 
 
@@ -54,16 +54,21 @@ def wer_table(references: Sequence[Mapping[str, str]], runs: Sequence[SystemRun]
     texts = [r["text"] for r in references]
     lines = ["| subset | " + " | ".join(run.name for run in runs) + " |", "|---|" + "---|" * len(runs)]
     for subset in subsets(references):
-        cells = [f"{subset_wer(texts, run.texts, subset) * 100:.2f}%" for run in runs]
+        cells = [_cell(run, lambda t: f"{subset_wer(texts, t, subset) * 100:.2f}%") for run in runs]
         lines.append(f"| {subset.label} | " + " | ".join(cells) + " |")
-    last = [sum(last_word_right(t, h) for t, h in zip(texts, run.texts)) for run in runs]
-    lines.append("| last word right | " + " | ".join(f"{n}/{len(texts)}" for n in last) + " |")
+    cells = [_cell(run, lambda t: f"{sum(last_word_right(r, h) for r, h in zip(texts, t))}/{len(texts)}")
+             for run in runs]
+    lines.append("| last word right | " + " | ".join(cells) + " |")
     if against is not None:
-        cells = [f"{wer(list(against.texts), list(run.texts)) * 100:.2f}%" for run in runs]
+        cells = [_cell(run, lambda t: f"{wer(list(against.texts), list(t)) * 100:.2f}%") for run in runs]
         lines.append(f"| WER against {against.name} | " + " | ".join(cells) + " |")
-    timed = [f"{run.seconds:.0f}" if run.seconds is not None else "cached" for run in runs]
+    timed = [_cell(run, lambda t: f"{run.seconds:.0f}" if run.seconds is not None else "cached") for run in runs]
     lines.append("| wall time (s) | " + " | ".join(timed) + " |")
     return lines
+
+
+def _cell(run: SystemRun, figure) -> str:
+    return "—" if run.texts is None else figure(run.texts)
 
 
 def worst_clips(references: Sequence[Mapping[str, str]], names: Sequence[str], run: SystemRun,
