@@ -57,7 +57,7 @@ class Settings(BaseModel):
     long_form: Literal["chunked", "sequential"] = "chunked"
     # The log-mel of a window shorter than 30 s: "features" zeroes the frames past the audio (faster-whisper,
     # openai's transcribe()), "audio" keeps the log-mel of the zero padding (transformers); docs/accuracy.md.
-    log_mel_padding: Literal["audio", "features"] = "audio"
+    log_mel_padding: Literal["audio", "features"] = "features"
     # Short audio in json and text: decoded with timestamp tokens like the timed formats (true: one transcript
     # whatever the format, as faster-whisper and openai/whisper decode by default) or as plain text (false).
     timestamps_in_every_format: bool = True
