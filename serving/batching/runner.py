@@ -19,7 +19,7 @@ import torch
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, WhisperDecoder
-from serving.engine.features import PAD_AUDIO, LogMel
+from serving.engine.features import PAD_FEATURES, LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
 from serving.engine.vocabulary import ENGLISH
@@ -39,7 +39,7 @@ class RunnerOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     chunk_overlap_seconds: float = 6.0
     planner: PlannerOptions = field(default_factory=PlannerOptions)
-    log_mel_padding: str = PAD_AUDIO  # serving.engine.features: PAD_AUDIO or PAD_FEATURES
+    log_mel_padding: str = PAD_FEATURES  # serving.engine.features: PAD_FEATURES (faster-whisper) or PAD_AUDIO
 
 
 @dataclass(frozen=True)

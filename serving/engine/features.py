@@ -34,7 +34,7 @@ PADDINGS = (PAD_AUDIO, PAD_FEATURES)
 class LogMel:
     """Computes log-mel features of batches of windows on one device."""
 
-    def __init__(self, mel_filters: np.ndarray, device: torch.device | str, padding: str = PAD_AUDIO) -> None:
+    def __init__(self, mel_filters: np.ndarray, device: torch.device | str, padding: str = PAD_FEATURES) -> None:
         if padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
         self.padding = padding
