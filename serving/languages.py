@@ -46,3 +46,13 @@ def language_code(value: str) -> str:
         f"language {value!r} is not supported: use a Whisper language code or English name "
         f"({', '.join(sorted(LANGUAGES))})"
     )
+
+
+def language_list(value: object) -> object:
+    """Languages as a list or as text ('de,fr', 'German, French' or '["de", "fr"]') -> a tuple of distinct codes, in
+    order; anything else is returned for the caller's validation to refuse."""
+    if isinstance(value, str):
+        value = [part.strip().strip("'\"") for part in value.strip().strip("[]").split(",") if part.strip()]
+    if isinstance(value, (list, tuple)):
+        return tuple(dict.fromkeys(language_code(str(item)) for item in value))
+    return value

@@ -32,6 +32,7 @@ class Transcription:
     duration: float
     segments: tuple[Segment, ...] = field(default_factory=tuple)
     task: str = "transcribe"
+    language_probability: float | None = None  # of the detected language; None when the request named it
 
     @property
     def text(self) -> str:

@@ -15,7 +15,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
-from serving.errors import ConfigurationError
+from serving.errors import BadParameter, ConfigurationError
+from serving.languages import language_list
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +77,19 @@ class Settings(BaseModel):
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"
+    # The log-mel of a window shorter than 30 s: "features" zeroes the frames past the audio (faster-whisper,
+    # openai's transcribe()), "audio" keeps the log-mel of the zero padding (transformers); docs/accuracy.md.
+    log_mel_padding: Literal["audio", "features"] = "features"
+    # Short audio in json and text: decoded with timestamp tokens like the timed formats (true: one transcript
+    # whatever the format, as faster-whisper and openai/whisper decode by default) or as plain text (false).
+    timestamps_in_every_format: bool = True
     chunk_overlap_seconds: float = Field(6.0, ge=1.0, le=14.0)
     compression_ratio_threshold: float = Field(2.4, gt=1.0)
     logprob_threshold: float = Field(-1.0, le=0.0)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)
+    # Language detection chooses among these (comma-separated codes or names) unless a request names its own;
+    # empty: every language of the model. A language the model lacks fails loading.
+    language_candidates: tuple[str, ...] = ()
     vad: Literal["silero", "off"] = "silero"
     vad_model: str | None = None  # path of silero_vad_v6.onnx; default: serving/longform/assets/, else faster-whisper's copy
     # audio_url input: S3 buckets the endpoint's role may read for clients (none: S3 input off), https on/off,
@@ -119,6 +129,14 @@ class Settings(BaseModel):
             raise ValueError(f"beam_size={self.beam_size} exceeds max_batch_windows={self.max_batch_windows} (a "
                              "window's beams are rows of one decoder batch)")
         return self
+
+    @field_validator("language_candidates", mode="before")
+    @classmethod
+    def _languages(cls, value: object) -> object:
+        try:
+            return language_list(value)
+        except BadParameter as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("s3_allowed_buckets", mode="before")
     @classmethod

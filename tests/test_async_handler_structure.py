@@ -53,7 +53,7 @@ def test_concurrent_requests_each_get_their_own_status_and_content_type():
         "application/json"]
     assert set(replies[0].json()) == {"text", "language", "duration"}
     assert replies[4].body.startswith(b"WEBVTT\n\n")
-    assert set(replies[6].json()) == {"task", "language", "duration", "text", "words"}
+    assert set(replies[6].json()) == {"task", "language", "language_probability", "duration", "text", "words"}
     # DJL writes an error's body itself from the Output's code and error: the problem, named, on one line
     assert replies[3].json() == {"code": 415, "error": replies[3].json()["error"]}
     assert replies[3].json()["error"].startswith("unsupported_media_type: ")

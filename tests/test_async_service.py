@@ -82,7 +82,7 @@ def test_every_request_ends_with_its_own_log_line(caplog):
         answer_all(service_on(FakeRunner()), [audio(1, **{"X-Request-Id": "a-1"}),
                                              RawRequest({"Content-Type": "text/csv", "X-Request-Id": "b-2"}, b"")])
     lines = sorted(record.getMessage() for record in caplog.records if record.name == "serving.endpoint.request_log")
-    assert lines[0].startswith("request a-1: 200, 1.00 s audio, parse ")
+    assert lines[0].startswith("request a-1: 200, 1.00 s audio, language en (given), parse ")
     assert "plan " in lines[0] and "encode 10.0 ms" in lines[0]  # the model's stages reach the log in async mode
     assert lines[1].startswith("request b-2: 415, no audio, parse ")
 
@@ -95,7 +95,7 @@ def test_stream_sends_a_delta_per_segment_then_the_whole_result():
 
 
 @pytest.mark.parametrize(("response_format", "extra"), [("text", set()), ("srt", {"srt"}), ("vtt", {"vtt"}),
-                                                       ("verbose_json", {"task", "language", "duration", "segments"})])
+                                                       ("verbose_json", {"task", "language", "language_probability", "duration", "segments"})])
 def test_the_done_event_carries_the_requested_format(response_format, extra):
     events, _ = events_of(service_on(FakeRunner()), audio(3, stream="true", response_format=response_format))
     done = events[-1]

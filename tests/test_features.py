@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from transformers import WhisperFeatureExtractor
 
-from serving.constants import FRAMES_PER_WINDOW, SAMPLE_RATE, WINDOW_SAMPLES
-from serving.engine.features import LogMel
+from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, SAMPLE_RATE, WINDOW_SAMPLES
+from serving.engine.features import PAD_AUDIO, PAD_FEATURES, LogMel
 
 
 def padded_window(waveform: np.ndarray) -> np.ndarray:
@@ -18,7 +18,7 @@ def test_log_mel_matches_transformers_feature_extractor(n_mels):
     t = np.arange(7 * SAMPLE_RATE) / SAMPLE_RATE
     waveform = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.5 * t)).astype(np.float32)
     expected = extractor(waveform, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
-    ours = LogMel(extractor.mel_filters, "cpu")(padded_window(waveform)).numpy()
+    ours = LogMel(extractor.mel_filters, "cpu", PAD_AUDIO)(padded_window(waveform)).numpy()
     assert ours.shape == (1, n_mels, FRAMES_PER_WINDOW)
     np.testing.assert_allclose(ours, expected, atol=1e-4)
 
@@ -35,3 +35,32 @@ def test_windows_of_a_batch_are_normalised_independently():
 def test_wrong_window_shape_is_rejected():
     with pytest.raises(ValueError, match="expected"):
         LogMel(WhisperFeatureExtractor(feature_size=80).mel_filters, "cpu")(np.zeros((1, 1000), np.float32))
+
+
+def test_padded_features_match_faster_whisper_front_end():
+    """PAD_FEATURES: the frames holding audio as faster-whisper computes them (160 samples of padding, the
+    log-mel, features zero-padded to 3000 frames), every later frame zero."""
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    extractor = WhisperFeatureExtractor(feature_size=80)
+    t = np.arange(7 * SAMPLE_RATE + 123) / SAMPLE_RATE
+    waveform = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 0.5 * t)).astype(np.float32)
+    frames = waveform.size // HOP_LENGTH
+    expected = pad_or_trim(FeatureExtractor(feature_size=80)(waveform)[:, :frames])
+    ours = LogMel(extractor.mel_filters, "cpu", PAD_FEATURES)(padded_window(waveform), [waveform.size])[0].numpy()
+    assert not ours[:, frames:].any()
+    np.testing.assert_allclose(ours[:, : frames - 1], expected[:, : frames - 1], atol=1e-4)
+
+
+def test_padded_audio_keeps_the_log_mel_of_the_silence_whatever_the_lengths():
+    extractor = WhisperFeatureExtractor(feature_size=80)
+    waveform = np.random.default_rng(2).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    log_mel = LogMel(extractor.mel_filters, "cpu", PAD_AUDIO)
+    np.testing.assert_array_equal(log_mel(padded_window(waveform), [waveform.size]).numpy(),
+                                  log_mel(padded_window(waveform)).numpy())
+
+
+def test_unknown_padding_is_rejected():
+    with pytest.raises(ValueError, match="padding"):
+        LogMel(WhisperFeatureExtractor(feature_size=80).mel_filters, "cpu", "zeros")

@@ -2,6 +2,7 @@
 
 import io
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import srt
@@ -39,10 +40,17 @@ def test_text_is_the_bare_transcript_in_utf8():
     assert body.body.decode("utf-8") == "Grüß Gott, world."
 
 
+def test_verbose_json_gives_the_detected_language_probability():
+    detected = replace(RESULT, language_probability=0.87654321)
+    document = json.loads(render(detected, parse_params({"response_format": "verbose_json"})).body)
+    assert document["language_probability"] == 0.876543
+
+
 def test_verbose_json_has_openai_shape_with_segments_by_default():
     document = json.loads(rendered(response_format="verbose_json").body)
-    assert set(document) == {"task", "language", "duration", "text", "segments"}
+    assert set(document) == {"task", "language", "language_probability", "duration", "text", "segments"}
     assert (document["task"], document["language"], document["text"]) == ("transcribe", "german", "Grüß Gott, world.")
+    assert document["language_probability"] is None  # the language was given
     first = document["segments"][0]
     assert set(first) == {"id", "start", "end", "text", "tokens", "temperature", "avg_logprob", "compression_ratio",
                           "no_speech_prob"}

@@ -42,6 +42,7 @@ SCRIPTS_MAY_IMPORT: dict[str, frozenset[str]] = {
     "material": frozenset({"serving.constants"}),
     "hostile": frozenset({"scripts.material", "serving"}),
     "scoring": frozenset({"scripts.conversion", "scripts.material"}),
+    "accuracy": frozenset({"scripts.conversion", "scripts.material", "scripts.scoring", "serving"}),
     "server": frozenset({"scripts.djl", "serving.djl_compat"}),
 }
 # Package of whisper_lmi -> the packages of whisper_lmi it may import besides its own.

@@ -30,6 +30,14 @@ def test_a_failed_request_has_no_speed():
     assert record.line() == "request r-2: 415, no audio, parse 0.2 ms, decode 3.0 ms"
 
 
+def test_the_language_is_logged_with_its_probability_when_detected():
+    stages = {"parse": 1.0}
+    detected = RequestRecord(RequestId.new("r-3"), 200, 2.0, stages, "de", 0.9712)
+    given = RequestRecord(RequestId.new("r-4"), 200, 2.0, stages, "fr", None)
+    assert detected.line().startswith("request r-3: 200, 2.00 s audio, language de (p 0.97), parse 1.0 ms")
+    assert given.line().startswith("request r-4: 200, 2.00 s audio, language fr (given), parse 1.0 ms")
+
+
 def test_each_request_of_a_batch_ends_with_its_own_line(caplog):
     service = boundary_service()
     requests = [
@@ -41,7 +49,7 @@ def test_each_request_of_a_batch_ends_with_its_own_line(caplog):
         service.handle(requests)
     lines = [record.getMessage() for record in caplog.records if record.name == LOGGER]
     assert [line.split(":")[0] for line in lines] == ["request good-1", "request bad-2", "request good-3"]
-    good = re.fullmatch(rf"request good-1: 200, 3\.00 s audio, parse {STAGE}, decode {STAGE}, plan {STAGE}, "
+    good = re.fullmatch(rf"request good-1: 200, 3\.00 s audio, language en \(given\), parse {STAGE}, decode {STAGE}, plan {STAGE}, "
                         rf"segments {STAGE}, render {STAGE}; RTF [\d.]+, RTFx [\d.]+", lines[0])
     assert good is not None, lines[0]
     assert re.fullmatch(rf"request bad-2: 415, no audio, parse {STAGE}", lines[1]), lines[1]

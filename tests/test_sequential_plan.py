@@ -341,12 +341,9 @@ def test_a_single_timestamp_ending_consumes_the_window_even_with_word_timings():
     assert p.seek == FRAMES_PER_WINDOW  # openai: only `if not single_timestamp_ending`
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SequentialPlan._next_seek takes a window without a timestamp pair (split_segments' consumed=None) as consumed "
-    "whole even with word timings; openai/whisper's transcribe() resumes after the last word whenever the window "
-    "does not end with a single timestamp (`if not single_timestamp_ending: seek = round(last_word_end * 100)`), "
-    "which includes '<|0.00|> text...' with no closing timestamp"))
 def test_a_window_without_a_timestamp_pair_resumes_after_its_last_word_as_openai_does():
+    """openai's transcribe() resumes after the last word whenever the window does not end with a single timestamp
+    (`if not single_timestamp_ending: seek = round(last_word_end * 100)`), '<|0.00|> text...' included."""
     p = plan(70.0, words=True)
     step(p, [ts(0), 1, 2, 3], [timing(1, 0.0, 0.8), timing(2, 1.0, 1.8), timing(3, 5.4, 6.0)])
     assert p.seek == 600

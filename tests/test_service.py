@@ -72,7 +72,7 @@ def test_stage_timings_reach_the_request_log_in_sync_mode(caplog):
     caplog.set_level("INFO", logger="serving.endpoint.request_log")
     handle(FakeRunner(capacity=8), [audio(1, **{"X-Request-Id": "s-1"}), audio(3, **{"X-Request-Id": "s-2"})])
     lines = sorted(record.getMessage() for record in caplog.records)
-    assert lines[0].startswith("request s-1: 200, 1.00 s audio, parse ")
+    assert lines[0].startswith("request s-1: 200, 1.00 s audio, language en (given), parse ")
     # the stand-in's batch of 4 windows took 40 ms to "encode": shared by audio, 1 s of 4 and 3 s of 4
     assert "encode 10.0 ms" in lines[0] and "encode 30.0 ms" in lines[1]
     assert all("plan " in line and "segments " in line for line in lines)

@@ -49,8 +49,9 @@ class FrameVad:
         return probabilities
 
 
-def planner(long_form: str = "chunked", vad: FrameVad | None = None) -> Planner:
-    p = Planner(context(), Prompts(), PlannerOptions(long_form=long_form, vad_model=None))
+def planner(long_form: str = "chunked", vad: FrameVad | None = None, every_format_timed: bool = True) -> Planner:
+    options = PlannerOptions(long_form=long_form, vad_model=None, timestamps_in_every_format=every_format_timed)
+    p = Planner(context(), Prompts(), options)
     p.vad = vad
     return p
 
@@ -93,8 +94,9 @@ def test_audio_in_which_the_vad_finds_no_speech_gets_a_silent_plan():
     ],
 )
 def test_up_to_thirty_seconds_is_one_sequential_window_timed_only_when_timestamps_are_asked(params, timestamps):
+    """With option timestamps_in_every_format=false; by default every format is timed (the next test)."""
     for seconds in (0.5, 30.0):
-        session = open_session(seconds, **params)
+        session = open_session(seconds, planner(every_format_timed=False), **params)
         assert isinstance(session.plan, SequentialPlan)
         assert session.plan.timestamps == timestamps
         (task,) = session.pending()
@@ -167,13 +169,22 @@ def test_the_plan_decodes_the_speech_regions_joined():
     assert not window[281_600:].any()
 
 
+@pytest.mark.parametrize("params", [{}, {"response_format": "text"}, {"response_format": "srt"}])
+def test_by_default_every_format_decodes_one_window_with_timestamps(params):
+    for seconds in (0.5, 30.0):
+        session = open_session(seconds, **params)
+        assert isinstance(session.plan, SequentialPlan) and session.plan.timestamps
+        (task,) = session.pending()
+        assert task.timestamps
+
+
 def test_long_audio_is_planned_on_the_length_of_its_speech():
     """45 s of audio whose speech regions (14.4 s of frames each, padded) join to exactly 30 s: one window."""
     job = Job.new(noise(45.0), TranscriptionParams())
     session = planner(vad=FrameVad((0, 450), (800, 1250))).open(job)
     assert session.speech.regions == (Region(0, 236_800, 0, 230_400), Region(403_200, 646_400, 409_600, 640_000))
     assert session.plan.waveform.shape[0] == WINDOW_SAMPLES
-    assert isinstance(session.plan, SequentialPlan) and not session.plan.timestamps
+    assert isinstance(session.plan, SequentialPlan) and session.plan.timestamps  # every format is timed
     longer = planner(vad=FrameVad((0, 450), (800, 1251))).open(Job.new(noise(45.0), TranscriptionParams()))
     assert longer.plan.waveform.shape[0] == WINDOW_SAMPLES + FRAME_SAMPLES and isinstance(longer.plan, ChunkedPlan)
 
@@ -252,6 +263,7 @@ class FixedPlan:
     def __init__(self, segments: list[Segment], final: int) -> None:
         self._segments, self._final = segments, final
         self.language = None
+        self.language_probability = None
         self.options = options()
         self.waveform = np.zeros(0, dtype=np.float32)
 

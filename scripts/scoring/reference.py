@@ -6,28 +6,38 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from functools import lru_cache
 
 from scripts.conversion.embedded_model import ensure_ct2_whisper_base
 from scripts.scoring.reference_cache import cached
 
+THREADS_VARIABLE = "WHISPER_LMI_REFERENCE_THREADS"
 
-@lru_cache(maxsize=1)
-def faster_whisper_model(threads: int = 2):
+
+def faster_whisper_model(threads: int | None = None):
+    """The reference model, loaded once per thread count; ``threads`` None: ``$WHISPER_LMI_REFERENCE_THREADS``, else
+    2 (1 keeps a crowded machine's CTranslate2 threads from spin-waiting on each other)."""
+    return _model(threads or int(os.environ.get(THREADS_VARIABLE, "2")))
+
+
+@lru_cache(maxsize=2)
+def _model(threads: int):
     from faster_whisper import WhisperModel
 
     return WhisperModel(str(ensure_ct2_whisper_base()), device="cpu", compute_type="float32", cpu_threads=threads)
 
 
 def faster_whisper_transcribe(audio: bytes, **options) -> tuple[str, str]:
-    """(text, language) from faster-whisper, greedy (beam 1), no VAD: the reference decoder on the same weights."""
+    """(text, language) from faster-whisper, greedy (beam 1), no VAD: the reference decoder on the same weights.
+
+    ``options`` go to faster-whisper's ``transcribe`` over those defaults (``beam_size=5``: its beam search)."""
     key = audio + json.dumps(options, sort_keys=True).encode()
     text, language = cached("reference-transcripts", key, lambda: _transcribe(audio, options))
     return text, language
 
 
 def _transcribe(audio: bytes, options: dict) -> list[str]:
-    segments, info = faster_whisper_model().transcribe(
-        io.BytesIO(audio), beam_size=1, temperature=0.0, condition_on_previous_text=False, **options
-    )
+    settings = {"beam_size": 1, "temperature": 0.0, "condition_on_previous_text": False, **options}
+    segments, info = faster_whisper_model().transcribe(io.BytesIO(audio), **settings)
     return [" ".join(segment.text.strip() for segment in segments), info.language]

@@ -16,7 +16,7 @@ from scripts.conversion.embedded_model import ensure_ct2_whisper_base
 
 def cached(kind: str, key: bytes, compute: Callable[[], Any]) -> Any:
     """The JSON value stored for (kind, key), else ``compute()``'s, stored."""
-    path = _path(kind, key)
+    path = cache_path(kind, key)
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -29,7 +29,7 @@ def cached(kind: str, key: bytes, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def _path(kind: str, key: bytes):
+def cache_path(kind: str, key: bytes):
     from faster_whisper import __version__
 
     digest = hashlib.sha256(key + f"|{ensure_ct2_whisper_base().name}|{__version__}".encode()).hexdigest()[:32]

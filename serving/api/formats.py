@@ -53,10 +53,12 @@ def render_error(body: dict) -> Rendered:
 
 
 def _verbose(transcription: Transcription, params: TranscriptionParams) -> dict:
-    """OpenAI's verbose_json: task, language (English name), duration, text, segments and/or words."""
+    """OpenAI's verbose_json: task, language (English name), duration, text, segments and/or words; and, as
+    faster-whisper reports it, ``language_probability`` (null when the request named the language)."""
     document: dict = {
         "task": transcription.task,
         "language": LANGUAGES.get(transcription.language, transcription.language),
+        "language_probability": _probability(transcription.language_probability),
         "duration": round(transcription.duration, 3),
         "text": transcription.text,
     }
@@ -65,6 +67,11 @@ def _verbose(transcription: Transcription, params: TranscriptionParams) -> dict:
     if params.words:
         document["words"] = [_word(w) for w in transcription.words]
     return document
+
+
+def _probability(value: float | None) -> float | None:
+    """The detected language's probability, rounded; null when the request named its language."""
+    return None if value is None else round(value, 6)
 
 
 def _segment(index: int, segment: Segment) -> dict:

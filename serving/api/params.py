@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import BadParameter
-from serving.languages import language_code
+from serving.languages import language_code, language_list
 
 ResponseFormat = Literal["json", "text", "verbose_json", "srt", "vtt"]
 Task = Literal["transcribe", "translate"]
@@ -25,6 +25,9 @@ class TranscriptionParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     language: str | None = None
+    # Detection chooses among these (codes or English names; a list, or text 'de,fr'); (): the server's option
+    # language_candidates, else every language of the model. Unused when ``language`` is given.
+    language_candidates: tuple[str, ...] = ()
     task: Task = "transcribe"
     prompt: str | None = Field(None, max_length=2000)
     temperature: float = Field(0.0, ge=0.0, le=1.0)
@@ -85,6 +88,11 @@ class TranscriptionParams(BaseModel):
         if not isinstance(value, str):
             raise ValueError("must be a string")
         return language_code(value)
+
+    @field_validator("language_candidates", mode="before")
+    @classmethod
+    def _candidates(cls, value: Any) -> Any:
+        return language_list(value)
 
     @field_validator("prompt", mode="before")
     @classmethod

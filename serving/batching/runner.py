@@ -30,7 +30,7 @@ from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder
 from serving.engine.degeneration import window_token_cap
-from serving.engine.features import LogMel
+from serving.engine.features import PAD_FEATURES, LogMel
 from serving.engine.loading import LoadedModel, input_device
 from serving.engine.token_search import WindowPrompt
 from serving.engine.vocabulary import ENGLISH
@@ -59,6 +59,7 @@ class RunnerOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     chunk_overlap_seconds: float = 6.0
     planner: PlannerOptions = field(default_factory=PlannerOptions)
+    log_mel_padding: str = PAD_FEATURES  # serving.engine.features: PAD_FEATURES (faster-whisper) or PAD_AUDIO
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,21 @@ class BatchResult:
     retries: tuple[WindowTask, ...] = ()
 
 
+def most_likely(probabilities: Mapping[str, float], candidates: Sequence[str] = ()) -> tuple[str, float]:
+    """The likeliest language and its probability; with ``candidates``, among them only (renormalised)."""
+    if candidates:
+        probabilities = {code: probabilities.get(code, 0.0) for code in candidates}
+    total = sum(probabilities.values())
+    language = max(probabilities, key=probabilities.get)
+    return language, probabilities[language] / total if total > 0 else 0.0
+
+
 class Runner:
     def __init__(self, loaded: LoadedModel, options: RunnerOptions) -> None:
         self.options = options
         self.decoder = WhisperDecoder(loaded, options.engine)
-        self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model))
+        self.log_mel = LogMel(loaded.processor.feature_extractor.mel_filters, input_device(loaded.model),
+                              options.log_mel_padding)
         self.capacity = options.engine.capacity
         context = PlanContext(self.decoder.vocabulary, self.decoder.text, options.thresholds,
                               options.chunk_overlap_seconds)
@@ -91,14 +102,15 @@ class Runner:
         timer = StageTimer()
         states = self._encoder_states(batch, sessions, timer)
         with timer("detect"):
-            languages = self._languages(batch, sessions, states)
+            languages, probabilities = self._languages(batch, sessions, states)
         with timer("generate"):
             decoded = self._decode(batch, languages, states)
         finals, retries = self._judge(batch, decoded)
         self._keep_states(batch, finals, states)
         with timer("align"):
             timings = self._align(batch, languages, states, finals)
-        outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), languages[t.request])
+        outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), languages[t.request],
+                                                        probabilities.get(t.request))
                          for t, d, w in zip(batch, finals, timings))
         return BatchResult(outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}, tuple(retries))
 
@@ -117,7 +129,8 @@ class Runner:
     def _encode(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
                 timer: StageTimer) -> torch.Tensor:
         with timer("log-mel"):
-            features = self.log_mel(np.stack([sessions[t.request].window_audio(t) for t in batch]))
+            windows = np.stack([sessions[t.request].window_audio(t) for t in batch])
+            features = self.log_mel(windows, [t.length for t in batch])
         with timer("encode"):
             return self.decoder.encode(features)
 
@@ -133,19 +146,22 @@ class Runner:
     # ---- language ---------------------------------------------------------------------------------------------
 
     def _languages(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
-                   states: torch.Tensor) -> dict[RequestId, str]:
+                   states: torch.Tensor) -> tuple[dict[RequestId, str], dict[RequestId, float]]:
         """The language of each request in the batch: its own, else detected on its first window in the batch
-        (English for English-only models)."""
+        (English for English-only models), among the request's candidates when it names some; and the detected
+        ones' probabilities (renormalised over the candidates, as openai/whisper's masked softmax gives)."""
         known = {t.request: sessions[t.request].plan.language for t in batch}
         rows = {}
         for i, task in enumerate(batch):
             if known[task.request] is None and task.request not in rows:
                 rows[task.request] = i
+        detected: dict[RequestId, float] = {}
         if rows:
             probabilities = self.decoder.detect_languages(states[list(rows.values())])
-            for request, probs in zip(rows, probabilities):
-                known[request] = max(probs, key=probs.get)
-        return {request: language or ENGLISH for request, language in known.items()}
+            for (request, row), probs in zip(rows.items(), probabilities):
+                language, probability = most_likely(probs, batch[row].options.language_candidates)
+                known[request], detected[request] = language, probability
+        return {request: language or ENGLISH for request, language in known.items()}, detected
 
     # ---- decoding ---------------------------------------------------------------------------------------------
 

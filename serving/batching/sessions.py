@@ -16,7 +16,7 @@ import numpy as np
 from serving.api.params import TranscriptionParams
 from serving.audio.decode import duration_seconds
 from serving.constants import MAX_BEAM_SIZE, WINDOW_SAMPLES
-from serving.errors import BadParameter
+from serving.errors import BadParameter, ConfigurationError
 from serving.identity import RequestId
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import Plan, PlanContext, RequestOptions, SilentPlan, WindowOutcome, WindowTask
@@ -74,7 +74,8 @@ class Session:
         """The transcription of a finished session."""
         duration = duration_seconds(self.job.waveform)
         segments = clamp_timeline(self._original(self.plan.segments()), duration)
-        return Transcription(self.plan.language or "", duration, tuple(segments), self.job.params.task)
+        return Transcription(self.plan.language or "", duration, tuple(segments), self.job.params.task,
+                             self.plan.language_probability)
 
     def final_segments(self) -> list[Segment]:
         """Streaming: the segments that can no longer change, timed as in :meth:`result` (always a prefix)."""
@@ -91,6 +92,8 @@ class PlannerOptions:
     beam_size: int = 1  # for requests that do not choose
     best_of: int = 1  # for requests that do not choose
     max_beam_size: int = MAX_BEAM_SIZE  # the decoder batch's rows (max_batch_windows)
+    language_candidates: tuple[str, ...] = ()  # detection's choice for requests that name no candidates
+    timestamps_in_every_format: bool = True  # False: short audio in json/text is decoded as plain text
 
 
 class Planner:
@@ -101,10 +104,15 @@ class Planner:
         self.prompt_tokens = prompt_tokens
         self.options = options
         self.vad = SileroVad(options.vad_model) if options.vad_model else None
+        for language in options.language_candidates:
+            if language not in context.vocabulary.known_languages:
+                raise ConfigurationError(f"option.language_candidates: the model lacks {language!r}; it knows "
+                                         f"{', '.join(context.vocabulary.known_languages)}")
 
     def open(self, job: Job) -> Session:
         """The request's session; a language the model lacks is refused here, before any window is queued."""
-        self.context.vocabulary.require_language(job.params.language)
+        for language in (job.params.language, *job.params.language_candidates):
+            self.context.vocabulary.require_language(language)
         speech = self._speech(job.waveform)
         return Session(job, speech, self._plan(job, speech))
 
@@ -120,7 +128,7 @@ class Planner:
         if audio.shape[0] == 0:
             return SilentPlan(options)
         if audio.shape[0] <= WINDOW_SAMPLES:
-            timed = options.timestamps or options.words
+            timed = options.timestamps or options.words or self.options.timestamps_in_every_format
             return SequentialPlan(job.request, audio, options, self.context, timestamps=timed)
         if options.long_form == "chunked":
             return ChunkedPlan(job.request, audio, options, self.context)
@@ -138,6 +146,7 @@ class Planner:
             condition_on_previous_text=params.condition_on_previous_text,
             beam_size=beam_size, patience=params.patience or 1.0, length_penalty=params.length_penalty,
             best_of=params.best_of or self.options.best_of,
+            language_candidates=params.language_candidates or self.options.language_candidates,
         )
 
 

@@ -112,6 +112,7 @@ class AsyncTranscriptionService:
                 for event in events.deltas([update]):
                     yield event
                 update = await anext(updates)
+            exchange.result = update
             with exchange.timer("render"):
                 done = events.done(update)
             exchange.response = Response(200, EVENT_STREAM, b"")

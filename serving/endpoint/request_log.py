@@ -24,6 +24,8 @@ class RequestRecord:
     status: int
     audio_seconds: float | None  # None when the audio was never decoded
     stages_ms: Mapping[str, float]
+    language: str | None = None  # the transcript's language, when there is one
+    language_probability: float | None = None  # when it was detected
 
     @property
     def processing_seconds(self) -> float:
@@ -38,11 +40,19 @@ class RequestRecord:
     def line(self) -> str:
         stages = ", ".join(f"{stage} {ms:.1f} ms" for stage, ms in self.stages_ms.items())
         audio = "no audio" if self.audio_seconds is None else f"{self.audio_seconds:.2f} s audio"
-        text = f"request {self.request}: {self.status}, {audio}, {stages or 'no stages'}"
+        text = f"request {self.request}: {self.status}, {audio}, {self._language()}{stages or 'no stages'}"
         rtf = self.rtf
         if rtf is not None:
             text += f"; RTF {rtf:.4f}, RTFx {1 / max(rtf, 1e-9):.1f}"
         return text
+
+
+    def _language(self) -> str:
+        if not self.language:
+            return ""
+        if self.language_probability is None:
+            return f"language {self.language} (given), "
+        return f"language {self.language} (p {self.language_probability:.2f}), "
 
 
 def log_request(record: RequestRecord) -> None:

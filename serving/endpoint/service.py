@@ -89,13 +89,16 @@ class Exchange:
     response: Response | None = None
     reservation: Reservation | None = None
     audio_seconds: float | None = None  # None until decoded
+    result: Transcription | None = None
 
     def finish(self) -> None:
         """The request's log line; its audio and its room in the budget are let go (and, after a long request, the
         freed heap is handed back to the OS). Safe to call more than once."""
         if self.response is not None:
+            language = self.result.language if self.result is not None else None
+            probability = self.result.language_probability if self.result is not None else None
             log_request(RequestRecord(self.request, self.response.status, self.audio_seconds,
-                                      dict(self.timer.milliseconds)))
+                                      dict(self.timer.milliseconds), language, probability))
         self.release()
 
     def release(self) -> None:
@@ -195,6 +198,7 @@ class TranscriptionService:
 
     def answer(self, exchange: Exchange, result: Transcription) -> Response:
         """Render the transcription in the request's own format."""
+        exchange.result = result
         with exchange.timer("render"):
             rendered = render(result, exchange.job.params)
         exchange.response = Response(200, rendered.content_type, rendered.body)
@@ -241,8 +245,10 @@ def runner_options(settings: Settings) -> RunnerOptions:
         settings.compression_ratio_threshold, settings.logprob_threshold, settings.no_speech_threshold
     )
     planner = PlannerOptions(settings.long_form, vad_model(settings), beam_size=settings.beam_size,
-                             best_of=settings.best_of, max_beam_size=settings.max_batch_windows)
-    return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner)
+                             best_of=settings.best_of, max_beam_size=settings.max_batch_windows,
+                             language_candidates=settings.language_candidates,
+                             timestamps_in_every_format=settings.timestamps_in_every_format)
+    return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner, settings.log_mel_padding)
 
 
 def admission_options(settings: Settings) -> AdmissionOptions:

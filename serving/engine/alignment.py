@@ -20,13 +20,18 @@ MEDIAN_FILTER_WIDTH = 7
 
 
 def word_timings(
-    scores: torch.Tensor, token_probs: list[float], words: list[WordTokens], frames: int
+    scores: torch.Tensor, token_probs: list[float], words: list[WordTokens], frames: int,
+    text_rows: slice | None = None,
 ) -> list[WordTiming]:
-    """``scores``: raw alignment-head attention logits (heads, text tokens + 1, sources) for the text tokens and the
-    end of text; ``frames``: the window's mel frames that hold audio (attention beyond them is ignored)."""
+    """``scores``: raw alignment-head attention logits (heads, rows, sources) of the whole teacher-forced sequence;
+    ``text_rows``: its rows that predict the text tokens and the end of text (None: every row). Each frame is
+    normalised over every row before the text rows are kept, as openai's ``find_alignment`` does. ``frames``: the
+    window's mel frames that hold audio (attention beyond them is ignored)."""
     if not words:
         return []
     matrix = _alignment_matrix(scores, frames)
+    if text_rows is not None:
+        matrix = matrix[text_rows]
     text_indices, time_indices = dtw(-matrix.double().cpu().numpy())
     boundaries = np.pad(np.cumsum([len(w.tokens) for w in words]), (1, 0))
     jumps = np.pad(np.diff(text_indices), (1, 0), constant_values=1).astype(bool)

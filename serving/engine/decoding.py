@@ -160,13 +160,14 @@ class WhisperDecoder:
         count = len(request.text_tokens)
         if count == 0:
             return []
-        window = slice(offset, offset + count + 1)  # the text tokens' queries and the end of text's
+        rows = offset + count + 2  # the whole sequence: the prefix, the text tokens and the end of text
+        window = slice(offset, offset + count + 1)  # the queries that predict the text tokens and the end of text
         with torch.inference_mode():
             probs = self.search.runtime.logits(hidden[offset : offset + count])[:, : self.vocabulary.eot].softmax(-1)
             chosen = torch.tensor(request.text_tokens, device=probs.device).unsqueeze(1)
             picked = probs.gather(1, chosen).squeeze(1).tolist()
         words = self.text.split_words(list(request.text_tokens), request.language)
-        return word_timings(scores[:, window], picked, words, request.frames)
+        return word_timings(scores[:, :rows], picked, words, request.frames, text_rows=window)
 
     def prompt_tokens(self, text: str | None) -> tuple[int, ...]:
         """A request's prompt as text tokens (the last MAX_PROMPT_TOKENS, as Whisper keeps): special-token text in it

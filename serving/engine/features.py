@@ -8,9 +8,17 @@ Two things keep it cheap on the CPU. The power spectrum is never formed: the squ
 straight into one matrix product with filters repeated for both (no complex ``abs``, a square root then a square).
 And the windows of a batch go through the STFT one at a time: one window's spectrum (5 MB) stays in the cache,
 a batch of 16 spills to memory and cost 2.5 times as much per window. Accelerators take the batch in one go.
+
+Padding: a window shorter than 30 s is zero-padded audio. ``PAD_AUDIO`` keeps the log-mel of that silence (clamped
+to 8 below the window's maximum), as transformers' feature extractor and openai's ``pad_or_trim(audio)`` do;
+``PAD_FEATURES`` sets every frame past the audio (``length // HOP_LENGTH`` frames hold audio) to zero, as
+faster-whisper and openai's ``transcribe()`` do (they pad 160 samples, take the log-mel, then pad the features with
+zeros). Which one the server uses is the option ``log_mel_padding``, chosen by measurement (``docs/accuracy.md``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,20 +27,28 @@ from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, N_FFT, WINDOW_SAMPL
 
 DYNAMIC_RANGE = 8.0  # log10 units kept below the loudest bin of a window
 CPU_WINDOWS_PER_STFT = 1
+PAD_AUDIO, PAD_FEATURES = "audio", "features"
+PADDINGS = (PAD_AUDIO, PAD_FEATURES)
 
 
 class LogMel:
     """Computes log-mel features of batches of windows on one device."""
 
-    def __init__(self, mel_filters: np.ndarray, device: torch.device | str) -> None:
+    def __init__(self, mel_filters: np.ndarray, device: torch.device | str, padding: str = PAD_FEATURES) -> None:
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, not {padding!r}")
+        self.padding = padding
         self.device = torch.device(device)
         filters = torch.as_tensor(mel_filters, dtype=torch.float32, device=self.device)  # (bins, mels)
         self.n_mels = filters.shape[1]
         self.parts_filters = filters.repeat_interleave(2, dim=0).contiguous()  # (2 * bins, mels): re, im per bin
         self.window = torch.hann_window(N_FFT, device=self.device)
 
-    def __call__(self, windows: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(batch, WINDOW_SAMPLES) float32 -> (batch, n_mels, FRAMES_PER_WINDOW) float32 on the device."""
+    def __call__(self, windows: np.ndarray | torch.Tensor, lengths: Sequence[int] | None = None) -> torch.Tensor:
+        """(batch, WINDOW_SAMPLES) float32 -> (batch, n_mels, FRAMES_PER_WINDOW) float32 on the device.
+
+        ``lengths``: the samples of audio at the start of each window (the rest is zero padding); with
+        ``PAD_FEATURES`` the frames past them are set to zero. None: every window is all audio."""
         audio = torch.as_tensor(windows, dtype=torch.float32).to(self.device, non_blocking=True)
         if audio.dim() != 2 or audio.shape[1] != WINDOW_SAMPLES:
             raise ValueError(f"expected (batch, {WINDOW_SAMPLES}) windows, got {tuple(audio.shape)}")
@@ -40,6 +56,9 @@ class LogMel:
         features = torch.empty(audio.shape[0], self.n_mels, FRAMES_PER_WINDOW, device=self.device)
         for start in range(0, audio.shape[0], step):
             features[start : start + step] = self._log_mel(audio[start : start + step])
+        if self.padding == PAD_FEATURES and lengths is not None:
+            for row, length in enumerate(lengths):
+                features[row, :, max(int(length), 0) // HOP_LENGTH :] = 0.0
         return features
 
     def _log_mel(self, audio: torch.Tensor) -> torch.Tensor:

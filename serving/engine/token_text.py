@@ -54,27 +54,24 @@ class TokenText:
         return words
 
     def _split_on_characters(self, tokens: list[int]) -> list[WordTokens]:
-        """Group tokens so that each group's bytes end on a whole UTF-8 character."""
+        """Group tokens so that each group's bytes end on a whole UTF-8 character: a group whose text has a
+        replacement character ends there only if the whole text has one at that place too (openai's
+        ``split_tokens_on_unicode``: an unfinished character that the next tokens do not finish ends its group)."""
+        whole = self.decode(tokens)
         groups: list[WordTokens] = []
         pending: list[int] = []
+        offset = 0  # characters of the whole text in the groups so far
         for token in tokens:
             pending.append(token)
             text = self.decode(pending)
-            if REPLACEMENT not in text or self._complete_replacement(pending):
+            position = offset + text.find(REPLACEMENT)
+            if REPLACEMENT not in text or (position < len(whole) and whole[position] == REPLACEMENT):
                 groups.append(WordTokens(text, tuple(pending)))
+                offset += len(text)
                 pending = []
         if pending:
             groups.append(WordTokens(self.decode(pending), tuple(pending)))
         return groups
-
-    def _complete_replacement(self, tokens: list[int]) -> bool:
-        """A replacement character that the bytes really encode (not an unfinished multi-byte character)."""
-        raw = self.bytes_of(tokens)
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return exc.end < len(raw) or exc.reason != "unexpected end of data"
-        return True
 
 
 def _byte_decoder() -> dict[str, int]:

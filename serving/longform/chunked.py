@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask
+from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
 from serving.longform.words import attach_words
@@ -62,6 +62,7 @@ class ChunkedPlan:
         self.options = options
         self.context = context
         self.language = options.language
+        self.language_probability: float | None = None
         samples = waveform.shape[0]
         self.tasks = [
             WindowTask(request=request, options=options, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
@@ -86,7 +87,7 @@ class ChunkedPlan:
         return repairs
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
-        self.language = self.language or outcome.language
+        adopt_language(self, outcome)
         self.outcomes[task.key] = outcome
         position = next(i for i, t in enumerate(self.tasks) if t.key == task.key)
         for right in (position, position + 1):

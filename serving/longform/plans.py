@@ -37,6 +37,7 @@ class RequestOptions:
     patience: float = 1.0
     length_penalty: float | None = None  # None: rank beams by log-probability over length
     best_of: int = 1  # samples per window at temperatures above 0, the likeliest kept
+    language_candidates: tuple[str, ...] = ()  # detection chooses among these; (): among all the model's
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class WindowOutcome:
     decoded: DecodedWindow
     timings: tuple[WordTiming, ...] = ()  # times from the window's start
     language: str | None = None  # detected on this window, or the one it was decoded in
+    language_probability: float | None = None  # the detected language's probability; None: not detected here
 
 
 class Samples(Protocol):
@@ -94,6 +96,7 @@ class Samples(Protocol):
 
 class Plan(Protocol):
     language: str | None
+    language_probability: float | None  # of the detected language; None when the request named its language
     options: RequestOptions
     waveform: Samples  # the audio the plan's windows index: the request's speech regions, joined
 
@@ -121,6 +124,7 @@ class SilentPlan:
     def __init__(self, options: RequestOptions) -> None:
         self.options = options
         self.language = options.language
+        self.language_probability = None
         self.waveform = np.zeros(0, dtype=np.float32)
 
     def pending(self) -> list[WindowTask]:
@@ -134,3 +138,9 @@ class SilentPlan:
 
     def final_segments(self) -> list[Segment]:
         return []
+
+
+def adopt_language(plan: Plan, outcome: WindowOutcome) -> None:
+    """A plan whose request named no language takes the first outcome's, with its probability."""
+    if plan.language is None:
+        plan.language, plan.language_probability = outcome.language, outcome.language_probability

@@ -32,7 +32,7 @@ def split_segments(
     content (chunked long-form keeps every word and trims at the seams instead)."""
     is_time = [token >= timestamp_begin for token in tokens]
     boundaries = [i + 1 for i in range(len(tokens) - 1) if is_time[i] and is_time[i + 1]]
-    single_ending = len(tokens) >= 2 and is_time[-2:] == [False, True]
+    single_ending = single_timestamp_ending(tokens, timestamp_begin)
     if not boundaries:
         return WindowSegments((_unpaired(tokens, is_time, timestamp_begin, content_seconds),), None)
     if single_ending:
@@ -50,6 +50,11 @@ def split_segments(
         segments.append(TimedTokens(start, content_seconds, tail))
     last_timestamp = tokens[previous - 1] - timestamp_begin
     return WindowSegments(tuple(segments), last_timestamp * ENCODER_STRIDE)
+
+
+def single_timestamp_ending(tokens: tuple[int, ...], timestamp_begin: int) -> bool:
+    """The window ends with one timestamp after text: Whisper saw its speech end, the window is consumed whole."""
+    return len(tokens) >= 2 and tokens[-2] < timestamp_begin <= tokens[-1]
 
 
 def _unpaired(tokens, is_time, timestamp_begin: int, content_seconds: float) -> TimedTokens:

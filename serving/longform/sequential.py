@@ -11,8 +11,9 @@ from __future__ import annotations
 from serving.constants import FRAMES_PER_WINDOW, HOP_LENGTH, MAX_PROMPT_TOKENS, SAMPLE_RATE
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask
+from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import PROMPT_RESET_TEMPERATURE, is_silence
+from serving.longform.segmenting import single_timestamp_ending
 from serving.longform.timeline import clamp_timeline
 from serving.longform.words import attach_words
 from serving.results import Segment
@@ -26,6 +27,7 @@ class SequentialPlan:
         self.options = options
         self.context = context
         self.language = options.language
+        self.language_probability: float | None = None
         self.timestamps = timestamps  # False: a single window decoded as plain text (short audio, no timings)
         self.frames = -(-waveform.shape[0] // HOP_LENGTH)
         self.seek = 0  # mel frames consumed
@@ -55,7 +57,7 @@ class SequentialPlan:
         return [task]
 
     def accept(self, task: WindowTask, outcome: WindowOutcome) -> None:
-        self.language = self.language or outcome.language
+        adopt_language(self, outcome)
         self.waiting = False
         window_frames = task.frames
         if is_silence(outcome.decoded, self.context.thresholds):
@@ -64,18 +66,23 @@ class SequentialPlan:
         drafts, consumed = window_drafts(self.context, task, outcome.decoded)
         if task.words:
             self.last_speech = attach_words(drafts, list(outcome.timings), task.offset, self.last_speech)
-        self.seek = self._next_seek(task, drafts, consumed, window_frames)
+        single_ending = single_timestamp_ending(outcome.decoded.tokens, self.context.vocabulary.timestamp_begin)
+        self.seek = self._next_seek(task, drafts, consumed, window_frames, single_ending)
         kept = [d for d in drafts if d.text.strip() and d.end > d.start]
         self.drafts.extend(kept)
         self.history.extend(token for d in kept for token in d.tokens)
         if not self.options.condition_on_previous_text or outcome.decoded.temperature > PROMPT_RESET_TEMPERATURE:
             self.prompt_from = len(self.history)
 
-    def _next_seek(self, task: WindowTask, drafts: list[Draft], consumed: int | None, window_frames: int) -> int:
+    def _next_seek(self, task: WindowTask, drafts: list[Draft], consumed: int | None, window_frames: int,
+                   single_ending: bool) -> int:
+        """openai's seek: past the last complete segment, or the whole window; then, unless the window ended with a
+        single timestamp, right after the last word when word timings are known (a window without a timestamp
+        pair included)."""
         start = self.seek
-        if consumed is None:
+        if single_ending:
             return start + window_frames
-        seek = start + consumed
+        seek = start + (window_frames if consumed is None else consumed)
         words = [word for draft in drafts for word in draft.words]
         if words and words[-1].end > task.offset:
             seek = round(words[-1].end * SAMPLE_RATE / HOP_LENGTH)  # openai: resume after the last word

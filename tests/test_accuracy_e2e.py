@@ -1,0 +1,89 @@
+"""Issue 15 end to end through handle() on the real whisper-base: one transcript whatever the response format, the
+detected language's probability, detection among candidate languages, and detection on the speech after VAD."""
+
+import json
+import re
+
+import pytest
+
+from scripts.material.audio_files import encode_audio, read_audio
+from scripts.material.clips import clip_bytes
+from scripts.material.data import AUDIO_DIR
+from scripts.material.longform_audio import with_silence
+from serving import model
+from tests.handler import send, send_batch, start_handler
+
+pytestmark = pytest.mark.real_model
+
+FORMATS = ("json", "text", "verbose_json", "srt", "vtt")
+SAME_TEXT_CLIPS = ("en_awb_train.wav", "en_kal_dog.wav", "en_espeak_tea.wav", "de_bahnhof.flac")
+GERMAN = "de_bahnhof.flac"
+CUE_TIMING = re.compile(r"^\d\d:\d\d:\d\d[,.]\d{3} --> \d\d:\d\d:\d\d[,.]\d{3}$")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_handler(whisper_base_dir):
+    start_handler(whisper_base_dir)
+    yield
+    model._service = None
+
+
+def _media_type(name: str) -> dict[str, str]:
+    return {"Content-Type": "audio/flac" if name.endswith(".flac") else "audio/wav"}
+
+
+def _words(response_format: str, body: bytes) -> str:
+    """The transcript a response carries, its words joined by single spaces."""
+    if response_format in ("json", "verbose_json"):
+        text = json.loads(body)["text"]
+    elif response_format == "text":
+        text = body.decode("utf-8")
+    else:  # subtitles: the cue texts, without numbers, timings and the WEBVTT header
+        lines = body.decode("utf-8").splitlines()
+        text = " ".join(line for line in lines
+                        if line and line != "WEBVTT" and not line.isdigit() and not CUE_TIMING.match(line))
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("name", SAME_TEXT_CLIPS)
+def test_every_response_format_carries_the_same_words(name):
+    replies = send_batch([(clip_bytes(name), {**_media_type(name), "response_format": f}) for f in FORMATS])
+    assert [reply.code for reply in replies] == [200] * len(FORMATS)
+    texts = {f: _words(f, reply.body) for f, reply in zip(FORMATS, replies)}
+    assert len(set(texts.values())) == 1, texts
+    assert texts["json"]
+
+
+def test_verbose_json_gives_the_detected_language_and_its_probability():
+    detected = send(clip_bytes(GERMAN), {**_media_type(GERMAN), "response_format": "verbose_json"}).json()
+    given = send(clip_bytes(GERMAN), {**_media_type(GERMAN), "response_format": "verbose_json",
+                                      "language": "de"}).json()
+    assert detected["language"] == "german"
+    assert 0.5 < detected["language_probability"] <= 1.0
+    assert given["language_probability"] is None
+
+
+def test_detection_among_candidates_renormalises_over_them():
+    headers = {**_media_type(GERMAN), "response_format": "verbose_json"}
+    free = send(clip_bytes(GERMAN), headers).json()
+    among = send(clip_bytes(GERMAN), {**headers, "language_candidates": "de,en"}).json()
+    without = send(clip_bytes(GERMAN), {**headers, "language_candidates": "French, Spanish"}).json()
+    assert among["language"] == "german" and among["language_probability"] >= free["language_probability"]
+    assert without["language"] in ("french", "spanish")
+
+
+def test_a_candidate_language_the_model_lacks_is_a_400_naming_it():
+    reply = send(clip_bytes(GERMAN), {**_media_type(GERMAN), "language_candidates": "de,yue"})
+    assert reply.code == 400
+    assert "language 'yue' (cantonese) is not one this model knows" in reply.body.decode()
+
+
+def test_language_is_detected_on_the_speech_after_vad_not_on_the_first_window_of_audio():
+    speech = read_audio(AUDIO_DIR / GERMAN)
+    late = with_silence(speech, 40.0, 1.0)  # the first 30 s window of the audio holds no speech
+    reply = send(encode_audio(late, "flac"), {"Content-Type": "audio/flac", "response_format": "verbose_json"})
+    assert reply.code == 200
+    document = reply.json()
+    assert document["language"] == "german"
+    assert document["segments"][0]["start"] >= 39.0
+    assert 0.5 < document["language_probability"] <= 1.0
