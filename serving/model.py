@@ -17,7 +17,9 @@ async mode awaits it):
   such Outputs, one server-sent event each (:mod:`serving.api.streaming`).
 
 The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
-started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading.
+started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading. Once
+the service runs, an empty Input is a request without content (a form with no fields, an empty body): it gets the
+400 naming that, not a second start.
 
 Two more functions for a server that can use them (the local server; DJL has no such hooks): ``cancel(request_id)``
 stops the work of a request whose client has gone, and ``shutdown()`` drains within ``option.drain_timeout_seconds``
@@ -49,7 +51,7 @@ _async_service: AsyncTranscriptionService | None = None
 
 
 def handle(inputs: Input) -> Output | None:
-    if inputs.is_empty():
+    if inputs.is_empty() and _service is None:  # the options; once running, an empty Input is an empty request
         _require_mode(inputs.get_properties(), async_mode=False)
         _ensure_service(inputs.get_properties())
         return None
@@ -61,7 +63,7 @@ def handle(inputs: Input) -> Output | None:
 
 
 async def handle_async(inputs: Input) -> Output | AsyncIterator[Output] | None:
-    if inputs.is_empty():
+    if inputs.is_empty() and _async_service is None:  # the options; once running, an empty request gets its 400
         properties = dict(inputs.get_properties())
         _require_mode(properties, async_mode=True)
         await asyncio.to_thread(_start_async_service, properties)

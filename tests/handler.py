@@ -70,7 +70,11 @@ def stop_async_handler() -> None:
 
 async def send_async(body: bytes, headers: dict[str, str] | None = None) -> Reply:
     """One request through ``handle_async``; its Outputs applied in order as DJL does (a generator to its end)."""
-    java = http_request(body, headers or {})
+    return await send_java_async(http_request(body, headers or {}))
+
+
+async def send_java_async(java) -> Reply:
+    """A request as DJL's Java side holds it (``scripts.djl.http``) through ``handle_async``."""
     outputs = await model.handle_async(async_request(java, EngineContext(model_dir=str(PROJECT_ROOT))))
     if not isinstance(outputs, types.AsyncGeneratorType):
         outputs = _one(outputs)

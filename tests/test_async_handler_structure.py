@@ -9,6 +9,7 @@ import asyncio
 import numpy as np
 import pytest
 
+from scripts.djl.http import form_request
 from scripts.djl.model_load import initial_input
 from scripts.djl.properties import handler_options
 from scripts.material.clips import clip_bytes
@@ -16,7 +17,7 @@ from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE
 from serving.errors import ConfigurationError
-from tests.handler import send_async, start_async_handler, stop_async_handler
+from tests.handler import send_async, send_java_async, start_async_handler, stop_async_handler
 from tests.test_audio import wav_bytes
 
 CLIP = clip_bytes("en_slt_lights.wav")
@@ -92,3 +93,11 @@ def test_the_handler_must_match_the_mode(tiny_random_dir):
 def test_async_mode_refuses_djl_dynamic_batches(tiny_random_dir):
     with pytest.raises(ConfigurationError, match="batch_size=1"):
         asyncio.run(model.handle_async(handler_properties(tiny_random_dir, "8", async_mode="true")))
+
+
+def test_a_form_without_fields_is_a_request_without_audio_not_a_second_start():
+    """DJL gives a form with no fields as an Input without content, like its first (options) Input: once the service
+    runs, it gets the 400 naming the missing audio (it used to be taken for the options: a 424)."""
+    reply = asyncio.run(send_java_async(form_request({}, None)))
+    assert reply.code == 400 and "audio" in reply.json()["error"]
+

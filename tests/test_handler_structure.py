@@ -101,6 +101,15 @@ def test_options_come_only_from_the_first_empty_input(tiny_random_dir):
     assert reply.code == 200
 
 
+def test_a_form_without_fields_is_a_request_without_audio_not_a_second_start():
+    """DJL gives a form with no fields as an Input without content, like its first (options) Input: once the service
+    runs, it is a request, answered with the 400 that names the missing audio."""
+    empty = multipart_input({}, model_dir=str(PROJECT_ROOT))
+    assert empty.is_empty()
+    (response,) = outputs_of(model.handle(empty))
+    assert response.code == 400 and "audio" in json.loads(response.body)["error"]["message"]
+
+
 def test_a_bad_option_fails_model_loading_naming_it(tiny_random_dir):
     entries = sync_handler_options(model_id=str(tiny_random_dir), max_batch_windows="lots")
     saved, model._service = model._service, None
