@@ -110,7 +110,8 @@ def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, features):
     from serving.settings import load_settings
 
     settings = load_settings({"model_id": str(whisper_base_dir), "vad": "off", "beam_rule": "ctranslate2",
-                              "beam_size": "5"}, environ={})
+                              "beam_size": "5", "timestamps_in_every_format": "false",  # text mode
+                              "log_mel_padding": "audio"}, environ={})  # the features above pad the audio
     runner = Runner(load_model(settings, None, resolve_placement(settings, "-1")), runner_options(settings))
     path, language = CLIPS[2]
     prefix = runner.decoder.vocabulary.initial_tokens(language, "transcribe", False)[0]

@@ -23,6 +23,8 @@ LONG_FORM_MODES = ("chunked", "sequential")
 DEFAULT_RESPONSE_FORMAT = "json"
 PROMPT_MAX_CHARS = 2000
 ATTRIBUTE_SEPARATOR = "; "
+LIST_FIELDS = ("language_candidates", "timestamp_granularities")
+BEAMS_MAX = 16  # the endpoint's MAX_BEAM_SIZE and MAX_BEST_OF
 FORBIDDEN_IN_ATTRIBUTES = ";"  # separates the pairs; DJL trims each side of '=' too
 
 
@@ -33,6 +35,7 @@ class TranscriptionParams:
     ``stream`` is set by ``Endpoint.stream`` (server-sent events)."""
 
     language: str | None = None
+    language_candidates: tuple[str, ...] = ()  # detection chooses among these (codes or names)
     task: str | None = None
     prompt: str | None = None
     temperature: float | None = None
@@ -41,12 +44,17 @@ class TranscriptionParams:
     long_form: str | None = None
     condition_on_previous_text: bool | None = None
     stream: bool = False
+    beam_size: int | None = None  # beams at temperature 0 (None: the endpoint's option.beam_size)
+    patience: float | None = None
+    length_penalty: float | None = None
+    best_of: int | None = None  # samples per window above temperature 0
 
     def __post_init__(self) -> None:
-        granularities = self.timestamp_granularities
-        if isinstance(granularities, str):  # "word" or "segment,word", as a header carries them
-            granularities = [part.strip() for part in granularities.split(",") if part.strip()]
-        object.__setattr__(self, "timestamp_granularities", tuple(granularities))
+        for name in LIST_FIELDS:  # "word" or "segment,word", as a header carries them
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            object.__setattr__(self, name, tuple(value))
         for problem in _problems(self):
             raise WhisperLmiError(problem)
 
@@ -100,6 +108,10 @@ def _problems(params: TranscriptionParams) -> list[str]:
     ]
     if params.temperature is not None and not 0.0 <= params.temperature <= 1.0:
         problems.append(f"temperature must be between 0 and 1 (got {params.temperature})")
+    for name in ("beam_size", "best_of"):
+        value = getattr(params, name)
+        if value is not None and not 1 <= value <= BEAMS_MAX:
+            problems.append(f"{name} must be between 1 and {BEAMS_MAX} (got {value})")
     if params.prompt is not None and len(params.prompt) > PROMPT_MAX_CHARS:
         problems.append(f"prompt is {len(params.prompt)} characters; the endpoint takes at most {PROMPT_MAX_CHARS}")
     if params.timestamp_granularities and params.format != "verbose_json":
