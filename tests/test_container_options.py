@@ -49,6 +49,8 @@ def test_the_handler_reads_them_as_set():
 def test_an_async_deployment_raises_djls_request_limit_unless_told_otherwise():
     raised = container_environment(ContainerInputs(properties=FIXED, is_async=True))
     assert (raised["SERVING_MAX_REQUEST_SIZE"], raised["OPTION_MAX_AUDIO_BYTES"]) == (GIB, GIB)
+    assert raised["OPTION_REQUEST_TIMEOUT_SECONDS"] == "3595"  # the handler's budget: async inference's hour
+    assert "OPTION_REQUEST_TIMEOUT_SECONDS" not in container_environment(ContainerInputs(properties=FIXED))
     kept = container_environment(ContainerInputs(options={"max_audio_bytes": "1000"}, properties=FIXED,
                                                  variables={"SERVING_MAX_REQUEST_SIZE": "2000"}, is_async=True))
     assert (kept["SERVING_MAX_REQUEST_SIZE"], kept["OPTION_MAX_AUDIO_BYTES"]) == ("2000", "1000")

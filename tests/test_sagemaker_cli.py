@@ -253,6 +253,7 @@ def test_deploy_async_with_scale_to_zero(uploaded, captured):
     }
     environment = requests_named(captured, "sagemaker.CreateModel")[0]["PrimaryContainer"]["Environment"]
     assert environment == {"OPTION_MAX_AUDIO_BYTES": str(1024 ** 3), "OPTION_TENSOR_PARALLEL_DEGREE": "1",
+                           "OPTION_REQUEST_TIMEOUT_SECONDS": "3595",  # async inference's hour, less 5 s to answer
                            "SERVING_MAX_REQUEST_SIZE": str(1024 ** 3)}
     target = {"ServiceNamespace": "sagemaker", "ResourceId": "endpoint/whisper-async/variant/AllTraffic",
               "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"}
@@ -360,6 +361,9 @@ def test_transform_job_shape(uploaded, captured):
     assert job["TransformOutput"] == {"S3OutputPath": f"s3://{BUCKET}/out/", "AssembleWith": "None"}
     assert job["TransformResources"] == {"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 2}
     assert (job["ModelName"], job["BatchStrategy"], job["MaxPayloadInMB"]) == (model, "SingleRecord", 64)
+    # each file may take the job's hour (less 5 s to answer), not the real-time model's 55 s budget
+    assert job["Environment"] == {"OPTION_REQUEST_TIMEOUT_SECONDS": "3595"}
+    assert job["ModelClientConfig"]["InvocationsTimeoutInSeconds"] == 3600
 
 
 def test_delete_is_idempotent(uploaded, capsys):

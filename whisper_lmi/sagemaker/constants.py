@@ -40,7 +40,13 @@ ASYNC_MAX_REQUEST_BYTES = 1024 ** 3
 # GPUs for one copy) as soon as it can read the model's config.
 DEFAULT_OPTIONS = {"tensor_parallel_degree": "1"}
 # Async deploys also let the handler take what DJL now lets through.
-ASYNC_DEFAULT_OPTIONS = {"max_audio_bytes": str(ASYNC_MAX_REQUEST_BYTES)}
+# Async inference processes a request for up to an hour; the handler's budget (option.request_timeout_seconds, 55 s
+# for real-time's 60 s) is raised to that, less the same 5 s to send the answer.
+ASYNC_PROCESSING_MAX_S = 3600
+ANSWER_MARGIN_S = 5
+ASYNC_REQUEST_TIMEOUT_S = ASYNC_PROCESSING_MAX_S - ANSWER_MARGIN_S
+ASYNC_DEFAULT_OPTIONS = {"max_audio_bytes": str(ASYNC_MAX_REQUEST_BYTES),
+                         "request_timeout_seconds": str(ASYNC_REQUEST_TIMEOUT_S)}
 MODEL_ID_OPTION = "model_id"
 
 # --- autoscaling ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from whisper_lmi.sagemaker.aws import ApiCall, Aws
 from whisper_lmi.sagemaker.constants import (
+    ANSWER_MARGIN_S,
     DEFAULT_AUDIO_CONTENT_TYPE,
     DEFAULT_INSTANCE_COUNT,
     DEFAULT_INSTANCE_TYPE,
@@ -19,6 +20,8 @@ from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.waiting import WaitOptions, wait_for_transform
 
 logger = logging.getLogger(__name__)
+
+TRANSFORM_TIMEOUT_VARIABLE = "OPTION_REQUEST_TIMEOUT_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def transform_call(options: TransformOptions) -> ApiCall:
         "BatchStrategy": "SingleRecord",
         "MaxPayloadInMB": options.max_payload_mb,
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": TRANSFORM_INVOCATION_TIMEOUT_S, "InvocationsMaxRetries": 1},
+        # the handler's time budget to match the job's (a real-time model's is 55 s)
+        "Environment": {TRANSFORM_TIMEOUT_VARIABLE: str(TRANSFORM_INVOCATION_TIMEOUT_S - ANSWER_MARGIN_S)},
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": str(options.input_prefix)}},
             "ContentType": options.content_type,
