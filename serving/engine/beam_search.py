@@ -39,7 +39,7 @@ import torch
 from serving.engine.decoded import DecodedWindow
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.logit_rules import LogitRules
-from serving.engine.token_search import SearchState, WindowPrompt
+from serving.engine.token_search import SearchState, WindowPrompt, column, no_speech_probabilities
 from serving.engine.vocabulary import Vocabulary
 
 NEG_INF = float("-inf")
@@ -241,7 +241,7 @@ class BeamSearch:
         tokens = torch.tensor(padded, dtype=torch.long, device=self.device)
         lengths = torch.tensor([len(p.prefix) for p in prompts], device=self.device)
         hidden = self.runtime.prefill(tokens, first=first)
-        no_speech = self._no_speech(hidden, prompts)
+        no_speech = no_speech_probabilities(self.runtime, self.vocabulary, hidden, prompts)
         logits = self.runtime.logits_at(hidden, lengths - 1)
         spread = torch.arange(len(prompts), device=self.device).repeat_interleave(group)
         self.runtime.reorder(spread, width)
@@ -249,26 +249,7 @@ class BeamSearch:
         return logits[spread], no_speech
 
     def _reset_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor) -> None:
-        s, rows = self.state, len(prompts)
-        positions = self.runtime.shape.positions
-        s.history[:rows, : tokens.shape[1]].copy_(tokens)
-        s.length[:rows].copy_(lengths)
-        s.sample_begin[:rows].copy_(lengths)
-        s.limit[:rows].copy_(torch.clamp(lengths + self._column([p.max_new_tokens for p in prompts]), max=positions))
-        s.min_new[:rows].copy_(self._column([p.min_new_tokens for p in prompts]))
-        s.timestamps[:rows].copy_(self._column([p.timestamps for p in prompts], torch.bool))
-        s.last_timestamp[:rows].fill_(-1)
-        s.sum_logprob[:rows].zero_()
-
-    def _column(self, values: list, dtype: torch.dtype = torch.long) -> torch.Tensor:
-        return torch.tensor(values, dtype=dtype, device=self.device)
-
-    def _no_speech(self, hidden: torch.Tensor, prompts: list[WindowPrompt]) -> list[float]:
-        if self.vocabulary.no_speech is None:
-            return [float("nan")] * len(prompts)
-        index = self._column([p.sot_index for p in prompts])
-        probs = self.runtime.logits_at(hidden, index).softmax(dim=-1)[:, self.vocabulary.no_speech]
-        return probs.cpu().tolist()
+        self.state.start_rows(prompts, tokens, lengths, self.runtime.shape.positions)
 
     def _step(self, rows: int, group: int, first: int) -> torch.Tensor:
         s = self.state

@@ -51,6 +51,20 @@ class WindowPrompt:
     sample_seed: int = 0  # which of the window's samples this row draws (0: the one sample of best_of=1)
 
 
+def column(values: list, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
+    """One value per row, as a tensor on the decoder's device."""
+    return torch.tensor(values, dtype=dtype, device=device)
+
+
+def no_speech_probabilities(runtime: DecoderRuntime, vocabulary: Vocabulary, hidden: torch.Tensor,
+                            prompts: list[WindowPrompt]) -> list[float]:
+    """Each row's probability of ``<|nospeech|>`` at its start-of-transcript position (NaN without that token)."""
+    if vocabulary.no_speech is None:
+        return [float("nan")] * len(prompts)
+    index = column([p.sot_index for p in prompts], hidden.device)
+    return runtime.logits_at(hidden, index).softmax(dim=-1)[:, vocabulary.no_speech].cpu().tolist()
+
+
 @dataclass(frozen=True)
 class SearchState:
     """Per-row buffers for ``capacity`` rows; a batch uses rows ``[0, rows)``."""
@@ -90,6 +104,20 @@ class SearchState:
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
         return tuple(getattr(self, field.name) for field in fields(self))
+
+    def start_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor,
+                   positions: int) -> None:
+        """Rows ``[0, len(prompts))`` hold these prompts' forced tokens, limits and rules, nothing decoded yet."""
+        rows, device = len(prompts), self.history.device
+        self.history[:rows, : tokens.shape[1]].copy_(tokens)
+        self.length[:rows].copy_(lengths)
+        self.sample_begin[:rows].copy_(lengths)
+        most = column([p.max_new_tokens for p in prompts], device)
+        self.limit[:rows].copy_(torch.clamp(lengths + most, max=positions))
+        self.min_new[:rows].copy_(column([p.min_new_tokens for p in prompts], device))
+        self.timestamps[:rows].copy_(column([p.timestamps for p in prompts], device, torch.bool))
+        self.last_timestamp[:rows].fill_(-1)
+        self.sum_logprob[:rows].zero_()
 
     def rows(self, count: int) -> RowState:
         return RowState(
@@ -154,38 +182,20 @@ class TokenSearch:
         lengths = torch.tensor([len(p.prefix) for p in prompts], device=self.device)
         self._reset_rows(prompts, tokens, lengths)
         hidden = self.runtime.prefill(tokens)
-        no_speech = self._no_speech(hidden, prompts)
+        no_speech = no_speech_probabilities(self.runtime, self.vocabulary, hidden, prompts)
         self._advance(self.runtime.logits_at(hidden, lengths - 1), rows, *flags)
         return no_speech
 
     def _reset_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor) -> None:
         s, rows = self.state, len(prompts)
-        positions = self.runtime.shape.positions
-        s.history[:rows, : tokens.shape[1]].copy_(tokens)
-        s.length[:rows].copy_(lengths)
-        s.sample_begin[:rows].copy_(lengths)
-        s.limit[:rows].copy_(torch.clamp(lengths + self._column([p.max_new_tokens for p in prompts]), max=positions))
-        s.min_new[:rows].copy_(self._column([p.min_new_tokens for p in prompts]))
-        s.timestamps[:rows].copy_(self._column([p.timestamps for p in prompts], torch.bool))
-        s.temperature[:rows].copy_(self._column([p.temperature for p in prompts], torch.float32))
-        s.seed[:rows].copy_(self._column([p.sample_seed for p in prompts]))
-        s.last_timestamp[:rows].fill_(-1)
-        s.sum_logprob[:rows].zero_()
+        s.start_rows(prompts, tokens, lengths, self.runtime.shape.positions)
+        s.temperature[:rows].copy_(column([p.temperature for p in prompts], self.device, torch.float32))
+        s.seed[:rows].copy_(column([p.sample_seed for p in prompts], self.device))
         s.done[:rows].fill_(False)
         # Rows past the batch (up to the graph's bucket) are inert: ended, one end-of-text token.
         s.done[rows:].fill_(True)
         s.length[rows:].fill_(1)
         s.history[rows:, 0].fill_(self.vocabulary.eot)
-
-    def _column(self, values: list, dtype: torch.dtype = torch.long) -> torch.Tensor:
-        return torch.tensor(values, dtype=dtype, device=self.device)
-
-    def _no_speech(self, hidden: torch.Tensor, prompts: list[WindowPrompt]) -> list[float]:
-        if self.vocabulary.no_speech is None:
-            return [float("nan")] * len(prompts)
-        index = self._column([p.sot_index for p in prompts])
-        probs = self.runtime.logits_at(hidden, index).softmax(dim=-1)[:, self.vocabulary.no_speech]
-        return probs.cpu().tolist()
 
     def _flags(self, prompts: list[WindowPrompt]) -> tuple[bool, bool, bool]:
         """(timestamps, sampling, min_new): which optional work any row of the batch needs."""
