@@ -25,7 +25,7 @@ import sys
 import time
 import wave
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -296,17 +296,25 @@ def server_process(port: int, options: Sequence[str] = SERVER_OPTIONS,
 
 
 def wait_ready(url: str, process: subprocess.Popen, seconds: float = STARTUP_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def alive() -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode} before it was ready")
+
+    wait_for_ping(url, seconds, alive)
+
+
+def wait_for_ping(url: str, seconds: float, check: Callable[[], None] = lambda: None, poll_s: float = 0.2) -> None:
+    """Until ``url``/ping answers 200 (``check`` raises to give up early); a TimeoutError after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        check()
         try:
             if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.2)
-    raise TimeoutError(f"the server was not ready within {seconds} s")
+        time.sleep(poll_s)
+    raise TimeoutError(f"the server at {url} was not ready within {seconds} s")
 
 
 def stop(process: subprocess.Popen) -> int:

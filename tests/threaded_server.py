@@ -4,14 +4,12 @@ openai, raw sockets), with the model replaced by a stand-in."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import uvicorn
 
-from benchmarks.load_test import free_port
+from benchmarks.load_test import free_port, wait_for_ping
 
 STARTUP_SECONDS = 30
 
@@ -26,20 +24,8 @@ def serve_in_thread(app, **options) -> Iterator[str]:
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(url)
+        wait_for_ping(url, STARTUP_SECONDS, poll_s=0.05)
         yield url
     finally:
         server.should_exit = True
         thread.join(STARTUP_SECONDS)
-
-
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} was not ready within {STARTUP_SECONDS} s")

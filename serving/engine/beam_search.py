@@ -39,7 +39,7 @@ import torch
 from serving.engine.decoded import DecodedWindow
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.logit_rules import LogitRules
-from serving.engine.token_search import SearchState, WindowPrompt, column, no_speech_probabilities
+from serving.engine.token_search import SearchState, WindowPrompt, no_speech_probabilities
 from serving.engine.vocabulary import Vocabulary
 
 NEG_INF = float("-inf")
