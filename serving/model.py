@@ -18,7 +18,7 @@ async mode awaits it):
 
 The first call in either mode is an empty Input carrying the serving options (``option.`` stripped): the service is
 started from it once and cached; a handler that does not match ``option.async_mode`` fails the model loading. Once
-the service runs, an empty Input is a request without content (a form with no fields, an empty body): it gets the
+the service runs, an empty Input with a request id is a request without content (a form with no fields): it gets the
 400 naming that, not a second start.
 
 Two more functions for a server that can use them (the local server; DJL has no such hooks): ``cancel(request_id)``
@@ -42,6 +42,7 @@ from serving.errors import ConfigurationError
 logger = logging.getLogger(__name__)
 
 BODY_KEY = "data"  # DJL's content key for the request body
+REQUEST_ID_PROPERTIES = ("requestId", "request_tracking_id")  # set by DJL on every request, never on the options
 MIXED_CONTENT_TYPE = "text/plain; charset=utf-8"
 ASYNC_HANDLER = "handle_async"
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]+")  # not allowed in DJL's HTTP reason phrase (Netty refuses CR/LF)
@@ -51,7 +52,7 @@ _async_service: AsyncTranscriptionService | None = None
 
 
 def handle(inputs: Input) -> Output | None:
-    if inputs.is_empty() and _service is None:  # the options; once running, an empty Input is an empty request
+    if _is_options(inputs, running=_service is not None):
         _require_mode(inputs.get_properties(), async_mode=False)
         _ensure_service(inputs.get_properties())
         return None
@@ -63,7 +64,7 @@ def handle(inputs: Input) -> Output | None:
 
 
 async def handle_async(inputs: Input) -> Output | AsyncIterator[Output] | None:
-    if inputs.is_empty() and _async_service is None:  # the options; once running, an empty request gets its 400
+    if _is_options(inputs, running=_async_service is not None):
         properties = dict(inputs.get_properties())
         _require_mode(properties, async_mode=True)
         await asyncio.to_thread(_start_async_service, properties)
@@ -89,6 +90,14 @@ def shutdown() -> None:
     for service in (_async_service, _service):
         if service is not None:
             service.close()
+
+
+def _is_options(inputs: Input, running: bool) -> bool:
+    """DJL's first, empty Input (the options) rather than a request without content (a form with no fields): before
+    the service runs, any empty Input; after, one that carries no request id (DJL gives every request one)."""
+    if not inputs.is_empty():
+        return False
+    return not running or not any(key in inputs.get_properties() for key in REQUEST_ID_PROPERTIES)
 
 
 def _ensure_service(properties: Mapping[str, str]) -> TranscriptionService:
