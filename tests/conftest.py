@@ -15,11 +15,12 @@ from scripts.conversion.embedded_model import ensure_tiny_random, ensure_whisper
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker():
     """Under pytest-xdist the workers share the cores: one torch thread each instead of every worker spinning up one
-    per core."""
+    per core, and the same for the servers and notebook kernels a worker starts (they inherit OMP_NUM_THREADS)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 
         torch.set_num_threads(1)
+        os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(scope="session")
