@@ -167,14 +167,20 @@ def async_service(runner: FakeRunner, **extra: str) -> AsyncTranscriptionService
     return AsyncTranscriptionService(TranscriptionService(load_settings(options(**extra), {}), scheduler))
 
 
+async def hold_first(service: AsyncTranscriptionService, runner: FakeRunner, seconds: int = 8) -> asyncio.Task:
+    """A first request that holds the model (its ``seconds`` of audio in flight) until ``runner.release()``."""
+    runner.hold()
+    first = asyncio.create_task(service.answer(audio_request(seconds)))
+    await asyncio.to_thread(wait_until, runner.held.is_set)
+    return first
+
+
 def test_async_mode_waits_for_room_and_proceeds_when_it_frees():
     runner = FakeRunner(capacity=8)
     service = async_service(runner)
 
     async def scenario():
-        runner.hold()
-        first = asyncio.create_task(service.answer(audio_request(8)))
-        await asyncio.to_thread(wait_until, runner.held.is_set)  # the first holds 8 s in the model
+        first = await hold_first(service, runner)  # the first holds 8 s in the model
         second = asyncio.create_task(service.answer(audio_request(4)))
         await asyncio.to_thread(wait_until, lambda: service.service.budget.waiting == 1)
         assert runner.windows() == [8]  # the second was not decoded nor planned while it waited
@@ -195,9 +201,7 @@ def test_async_mode_answers_503_with_retry_after_when_the_wait_is_over():
     service = async_service(runner, admission_wait_seconds="0")
 
     async def scenario():
-        runner.hold()
-        first = asyncio.create_task(service.answer(audio_request(8)))
-        await asyncio.to_thread(wait_until, runner.held.is_set)
+        first = await hold_first(service, runner)
         refused = await service.answer(audio_request(4))
         runner.release()
         return await first, refused
@@ -215,9 +219,7 @@ def test_a_request_whose_caller_goes_away_gives_its_room_back():
     service = async_service(runner)
 
     async def scenario():
-        runner.hold()
-        gone = asyncio.create_task(service.answer(audio_request(8)))
-        await asyncio.to_thread(wait_until, runner.held.is_set)
+        gone = await hold_first(service, runner)
         gone.cancel()
         with pytest.raises(asyncio.CancelledError):
             await gone
