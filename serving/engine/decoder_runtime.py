@@ -98,6 +98,21 @@ class DecoderRuntime:
             self.cross_v[index][:rows].copy_(v)
         self._bound = states
 
+    @torch.inference_mode()
+    def bind_rows(self, states: torch.Tensor, rows: torch.Tensor) -> None:
+        """Make the cross caches' rows ``rows`` (n,) hold the keys and values of ``states`` (n, sources, width),
+        leaving every other row as it is (the running batch: windows join between steps)."""
+        if states.shape[0] != rows.shape[0] or states.shape[1] != self.sources:
+            raise ValueError(f"cannot bind {tuple(states.shape)} to {rows.shape[0]} rows")
+        s = self.shape
+        for index, layer in enumerate(self.layers):
+            kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
+            k, v = kv.view(rows.shape[0], self.sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
+            at = rows.to(layer.device)
+            self.cross_k[index].index_copy_(0, at, k.contiguous())
+            self.cross_v[index].index_copy_(0, at, v.contiguous())
+        self._bound = None  # no one states tensor is bound now: the next bind() computes afresh
+
     # ---- forward passes ---------------------------------------------------------------------------------------
 
     def step(self, tokens: torch.Tensor, positions: torch.Tensor, group: int = 1, first: int = 0) -> torch.Tensor:
@@ -144,6 +159,12 @@ class DecoderRuntime:
         generated token before anything attends to it. Row ``r`` attends to bound window ``first + r``."""
         return self._sequence(tokens, capture=None, first=first)[0]  # caches rows 0..n-1
 
+    def prefill_rows(self, tokens: torch.Tensor, rows: torch.Tensor, cache: bool = True) -> torch.Tensor:
+        """:meth:`prefill` for the bound rows ``rows`` (n,): row ``rows[j]`` attends to its own bound window and, with
+        ``cache``, keeps the keys and values of sequence j; no other row is touched (``cache=False``: language
+        detection beside rows that are decoding)."""
+        return self._sequence(tokens, capture=None, rows=rows, write=cache)[0]
+
     def alignment(
         self, tokens: torch.Tensor, heads: list[tuple[int, int]], rows: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,8 +179,9 @@ class DecoderRuntime:
         return self._logits(picked)
 
     def _sequence(self, tokens: torch.Tensor, capture: list[tuple[int, int]] | None, rows: torch.Tensor | None = None,
-                  first: int = 0):
-        """Causal pass over whole sequences; ``rows`` picks bound windows for the sequences (default: 0, 1, ...)."""
+                  first: int = 0, write: bool = False):
+        """Causal pass over whole sequences; ``rows`` picks bound windows for the sequences (default: 0, 1, ...,
+        whose self-attention caches take the keys and values; with ``rows``, only when ``write``)."""
         count, length = tokens.shape
         if length > self.shape.positions:
             raise ValueError(f"{length} tokens exceed the decoder's {self.shape.positions} positions")
@@ -172,6 +194,10 @@ class DecoderRuntime:
             if rows is None:
                 self.self_k[i][:count, :, :length].copy_(k)
                 self.self_v[i][:count, :, :length].copy_(v)
+            elif write:
+                at = rows.to(layer.device)
+                self.self_k[i][at, :, :length] = k
+                self.self_v[i][at, :, :length] = v
             attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             x = x + F.linear(_merge_heads(attended), *layer.out_self)
             out, q, keys = self._cross_attention(i, layer, x, rows, first)

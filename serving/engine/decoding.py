@@ -22,6 +22,7 @@ from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoder_runtime import DecoderRuntime
 from serving.engine.degeneration import DegenerationCheck
 from serving.engine.loading import LoadedModel, input_device
+from serving.engine.running_batch import RunningBatch
 from serving.engine.token_search import TokenSearch, WindowPrompt
 from serving.engine.token_text import PlainText, TokenText
 from serving.engine.vocabulary import ENGLISH, Vocabulary, load_vocabulary
@@ -79,6 +80,7 @@ class WhisperDecoder:
         self.search = TokenSearch(runtime, self.vocabulary, use_graphs, compile_step=options.torch_compile,
                                   degeneration=degeneration)
         self.beams = BeamSearch(runtime, self.vocabulary, self.search.rules)
+        self.running = RunningBatch(self.search)  # windows joining and leaving between steps (same caches)
         self.encoder = self.model.get_encoder()
         if options.torch_compile:
             self.encoder = torch.compile(self.encoder, dynamic=True)
@@ -142,6 +144,15 @@ class WhisperDecoder:
         """Word timings of windows' text (openai's ``find_alignment``), all requests in one pass."""
         if not requests:
             return []
+        with torch.inference_mode():
+            self.search.runtime.bind(states)
+        return self.align_bound(requests)
+
+    def align_bound(self, requests: list[AlignmentRequest]) -> list[list[WordTiming]]:
+        """:meth:`align` over windows already bound to the cache rows ``request.row`` (the running batch's slots);
+        no cache changes."""
+        if not requests:
+            return []
         sequences, offsets = [], []
         for r in requests:
             prefix, _ = self.vocabulary.initial_tokens(r.language, r.task, timestamps=False)
@@ -150,7 +161,6 @@ class WhisperDecoder:
         tokens = _padded(sequences, self.vocabulary.eot, self.search.device)
         rows = torch.tensor([r.row for r in requests], device=self.search.device)
         with torch.inference_mode():
-            self.search.runtime.bind(states)
             scores, hidden = self.search.runtime.alignment(tokens, self.alignment_heads, rows)
         return [
             self._timings(r, scores[i], hidden[i], offsets[i]) for i, r in enumerate(requests)

@@ -106,18 +106,29 @@ class SearchState:
         return tuple(getattr(self, field.name) for field in fields(self))
 
     def start_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor,
-                   positions: int) -> None:
-        """Rows ``[0, len(prompts))`` hold these prompts' forced tokens, limits and rules, nothing decoded yet."""
-        rows, device = len(prompts), self.history.device
-        self.history[:rows, : tokens.shape[1]].copy_(tokens)
-        self.length[:rows].copy_(lengths)
-        self.sample_begin[:rows].copy_(lengths)
+                   positions: int, at: torch.Tensor | None = None) -> None:
+        """Rows ``at`` (default ``[0, len(prompts))``) hold these prompts' forced tokens, limits, rules, temperature
+        and sample seed, nothing decoded yet, and decode from now on."""
+        device = self.history.device
+        at = torch.arange(len(prompts), device=device) if at is None else at
+        self.history[at, : tokens.shape[1]] = tokens
+        self.length[at] = lengths
+        self.sample_begin[at] = lengths
         most = column([p.max_new_tokens for p in prompts], device)
-        self.limit[:rows].copy_(torch.clamp(lengths + most, max=positions))
-        self.min_new[:rows].copy_(column([p.min_new_tokens for p in prompts], device))
-        self.timestamps[:rows].copy_(column([p.timestamps for p in prompts], device, torch.bool))
-        self.last_timestamp[:rows].fill_(-1)
-        self.sum_logprob[:rows].zero_()
+        self.limit[at] = torch.clamp(lengths + most, max=positions)
+        self.min_new[at] = column([p.min_new_tokens for p in prompts], device)
+        self.timestamps[at] = column([p.timestamps for p in prompts], device, torch.bool)
+        self.last_timestamp[at] = -1
+        self.sum_logprob[at] = 0.0
+        self.temperature[at] = column([p.temperature for p in prompts], device, torch.float32)
+        self.seed[at] = column([p.sample_seed for p in prompts], device)
+        self.done[at] = False
+
+    def park(self, at: torch.Tensor, eot: int) -> None:
+        """Rows ``at`` become inert: ended, one end-of-text token in their history."""
+        self.done[at] = True
+        self.length[at] = 1
+        self.history[at, 0] = eot
 
     def rows(self, count: int) -> RowState:
         return RowState(
@@ -189,13 +200,8 @@ class TokenSearch:
     def _reset_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor) -> None:
         s, rows = self.state, len(prompts)
         s.start_rows(prompts, tokens, lengths, self.runtime.shape.positions)
-        s.temperature[:rows].copy_(column([p.temperature for p in prompts], self.device, torch.float32))
-        s.seed[:rows].copy_(column([p.sample_seed for p in prompts], self.device))
-        s.done[:rows].fill_(False)
         # Rows past the batch (up to the graph's bucket) are inert: ended, one end-of-text token.
-        s.done[rows:].fill_(True)
-        s.length[rows:].fill_(1)
-        s.history[rows:, 0].fill_(self.vocabulary.eot)
+        s.park(torch.arange(rows, s.done.shape[0], device=self.device), self.vocabulary.eot)
 
     def _flags(self, prompts: list[WindowPrompt]) -> tuple[bool, bool, bool]:
         """(timestamps, sampling, min_new): which optional work any row of the batch needs."""
@@ -264,7 +270,10 @@ class TokenSearch:
         logits = self.runtime.step(tokens, last.clamp(max=self.runtime.shape.positions - 1))
         self._advance(logits, rows, *flags)
 
-    def _advance(self, logits: torch.Tensor, rows: int, timestamps: bool, sampling: bool, min_new: bool) -> None:
+    def _advance(self, logits: torch.Tensor, rows: int, timestamps: bool, sampling: bool, min_new: bool,
+                 only: torch.Tensor | None = None) -> None:
+        """Choose each active row's next token from its logits (rows ``[0, rows)``; with ``only``, a mask, just the
+        rows it marks: the first token of rows joining a running batch)."""
         s = self.state
         logits = self.rules.apply(logits, s.rows(rows), timestamps, min_new)
         logprobs = logits.log_softmax(dim=-1)
@@ -273,7 +282,7 @@ class TokenSearch:
             draw = s.length[:rows] + s.seed[:rows] * (self.runtime.shape.positions + 1)  # (seed, position) apart
             sampled = self._sample(logits, s.temperature[:rows], draw)
             chosen = torch.where(s.temperature[:rows] > 0, sampled, chosen)
-        active = ~s.done[:rows]
+        active = ~s.done[:rows] if only is None else ~s.done[:rows] & only
         chosen = torch.where(active, chosen, self.vocabulary.eot)
         picked = logprobs.gather(1, chosen.unsqueeze(1)).squeeze(1)
         s.sum_logprob[:rows].add_(torch.where(active, picked, 0.0))
@@ -281,7 +290,7 @@ class TokenSearch:
         is_timestamp = active & (chosen >= self.vocabulary.timestamp_begin)
         s.last_timestamp[:rows].copy_(torch.where(is_timestamp, chosen, s.last_timestamp[:rows]))
         s.length[:rows].add_(active.long())
-        s.done[:rows].logical_or_((chosen == self.vocabulary.eot) | (s.length[:rows] >= s.limit[:rows]))
+        s.done[:rows].logical_or_(active & ((chosen == self.vocabulary.eot) | (s.length[:rows] >= s.limit[:rows])))
 
     def _sample(self, logits: torch.Tensor, temperature: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
         """Sampling from softmax(logits / T) with the Gumbel-max trick. The uniform numbers are a hash of (position,
