@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from serving.api.params import parse_params
-from serving.batching.runner import BatchResult
+from serving.batching.runner import BatchResult, StepResult
 from serving.batching.sessions import Job
 from serving.constants import SAMPLE_RATE
 from serving.engine.decoded import DecodedWindow
@@ -57,6 +57,7 @@ class FakeSession:
     sequential: bool
     issued: int = 0
     accepted: list[int] = field(default_factory=list)
+    beams: int = 1
 
     @property
     def done(self) -> bool:
@@ -67,7 +68,7 @@ class FakeSession:
         if self.sequential and (waiting or self.issued == self.windows):
             return []
         end = self.issued + 1 if self.sequential else self.windows
-        tasks = [_task(self.job.request, window) for window in range(self.issued, end)]
+        tasks = [_task(self.job.request, window, self.beams) for window in range(self.issued, end)]
         self.issued = end
         return tasks
 
@@ -125,11 +126,89 @@ class FakeRunner:
         return [len(batch) for batch in self.batches]
 
 
-def _task(request: RequestId, window: int) -> WindowTask:
-    return WindowTask(request=request, options=OPTIONS, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
+def _task(request: RequestId, window: int, beams: int = 1) -> WindowTask:
+    options = OPTIONS if beams == 1 else replace(OPTIONS, beam_size=beams)
+    return WindowTask(request=request, options=options, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
                       timestamps=True, words=False, first=window == 0)
 
 
 def _transcription(job_: Job, windows: range) -> Transcription:
     segments = tuple(Segment(float(i), i + 1.0, f" w{i}", (), -0.1, 0.0, 1.0, 0.0) for i in windows)
     return Transcription("en", seconds_of(job_), segments)
+
+
+STEPS_PER_SECOND = 8  # the step stand-in: a window of an N-second job decodes in N x this many steps
+
+
+class FakeStepRunner(FakeRunner):
+    """:class:`FakeRunner` with a running batch: a window of an N-second job ends ``N * STEPS_PER_SECOND`` steps after
+    it joins; steps over a window of the 2-second job (window ``failing_window``) raise, and so does joining it when
+    ``fail_join`` is set. Jobs with ``beam_size`` > 1 need a whole batch. Records what joined and what left."""
+
+    def __init__(self, capacity: int = 4, error: Exception | None = None, failing_window: int = 0,
+                 fail_join: bool = False) -> None:
+        super().__init__(capacity, error, failing_window)
+        self.fail_join = fail_join
+        self.joins: list[list[tuple[int, int]]] = []  # (seconds, window) per join
+        self.joined_at: list[int] = []  # the steps taken before each join
+        self.left: list[tuple[int, int]] = []
+        self.steps = 0
+        self._rows: dict[tuple[RequestId, int], tuple[WindowTask, int, int]] = {}  # -> (task, seconds, steps left)
+
+    def open(self, job_: Job) -> FakeSession:
+        session = super().open(job_)
+        session.beams = job_.params.beam_size or 1
+        return session
+
+    @property
+    def free_rows(self) -> int:
+        return self.capacity - len(self._rows)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._rows)
+
+    def running_requests(self) -> set[RequestId]:
+        return {task.request for task, _, _ in self._rows.values()}
+
+    def joinable(self, task: WindowTask) -> bool:
+        return task.options.beam_size == 1
+
+    def join(self, batch: list[WindowTask], sessions) -> dict[str, float]:
+        seconds = [seconds_of(sessions[t.request].job) for t in batch]
+        if self.fail_join and FAILING_SECONDS in seconds:
+            raise self.error
+        assert len(batch) <= self.free_rows and all(self.joinable(t) for t in batch)
+        self.joins.append([(s, t.key) for s, t in zip(seconds, batch)])
+        self.joined_at.append(self.steps)
+        for task, s in zip(batch, seconds):
+            self._rows[(task.request, task.key)] = (task, s, s * STEPS_PER_SECOND)
+        return {"encode": 10.0 * len(batch)}
+
+    def advance(self, steps: int) -> StepResult:
+        if not self._gate.is_set():
+            self.held.set()
+            assert self._gate.wait(WAIT_SECONDS)
+        if any(s == FAILING_SECONDS and t.key == self.failing_window for t, s, _ in self._rows.values()):
+            raise self.error
+        running = tuple(task for task, _, _ in self._rows.values())
+        taken = min(steps, min(left for _, _, left in self._rows.values()))
+        self.steps += taken
+        ended = []
+        for key, (task, s, left) in list(self._rows.items()):
+            if left - taken <= 0:
+                ended.append(task)
+                del self._rows[key]
+            else:
+                self._rows[key] = (task, s, left - taken)
+        outcome = WindowOutcome(DecodedWindow((), -0.1, 0.0, 0.0, True), (), "en")
+        return StepResult(tuple(ended), tuple(outcome for _ in ended), {"generate": 1.0 * taken}, (), running)
+
+    def leave(self, requests: set[RequestId] | None = None) -> list[WindowTask]:
+        gone = [key for key, (task, _, _) in self._rows.items() if requests is None or task.request in requests]
+        tasks = []
+        for key in gone:
+            task, s, _ = self._rows.pop(key)
+            self.left.append((s, task.key))
+            tasks.append(task)
+        return tasks

@@ -94,6 +94,6 @@ def test_a_bad_request_in_a_djl_batch_is_refused_before_the_batch_and_no_window_
         service.close()
     assert [r.status for r in responses] == [200, 400, 200]
     assert "'yue'" in json.loads(responses[1].body)["error"]["message"]
-    batches = [r.getMessage() for r in caplog.records if r.getMessage().startswith("batch of ")]
-    assert len(batches) == 1 and batches[0].startswith("batch of 2 window(s) from 2 request(s)")
-    assert not [r for r in caplog.records if "running each request's windows alone" in r.getMessage()]
+    joins = [r.getMessage() for r in caplog.records if "joined the running batch" in r.getMessage()]
+    assert len(joins) == 1 and joins[0].startswith("2 window(s) from 2 request(s) joined the running batch")
+    assert not [r for r in caplog.records if "alone" in r.getMessage()]

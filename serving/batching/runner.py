@@ -10,6 +10,12 @@ degenerates stops early (:mod:`serving.engine.degeneration`), all attempts of a 
 kept until it comes back (at most ``KEPT_STATES_PER_WINDOW`` x ``capacity`` windows' states, the oldest dropped first:
 a window whose states were dropped is encoded again), so a retry costs its decoding only.
 
+Step-level scheduling (:meth:`Runner.join`, :meth:`Runner.advance`, :meth:`Runner.leave`): windows that decode one
+row each (greedy, or one sample) join the decoder's running batch (:mod:`serving.engine.running_batch`) between
+steps, after their log-mel, encoder and language detection; :meth:`Runner.advance` runs some steps and returns the
+windows that ended, judged and aligned like a batch's (:class:`StepResult`). Windows with beams or several samples
+decode as a whole batch (:meth:`Runner.run`) while the running batch is empty.
+
 The runner reads the sessions (audio, options, language) and changes none of them: :class:`BatchResult` says what
 each window gave, and the scheduler applies it. A batch that raises has changed nothing, so its windows can be run
 again.
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -72,6 +78,28 @@ class BatchResult:
     retries: tuple[WindowTask, ...] = ()
 
 
+@dataclass(frozen=True)
+class StepResult:
+    """What some steps of the running batch gave: the windows that ended (``outcomes[i]`` for ``ended[i]``; None: it
+    is in ``retries``), the windows that were on the model meanwhile, and the milliseconds of each stage."""
+
+    ended: tuple[WindowTask, ...]
+    outcomes: tuple[WindowOutcome | None, ...]
+    stages_ms: Mapping[str, float]
+    retries: tuple[WindowTask, ...] = ()
+    running: tuple[WindowTask, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A window in the running batch."""
+
+    task: WindowTask
+    language: str
+    probability: float | None  # of the language detected on this window; None: not detected here
+    states: torch.Tensor  # its encoder states (kept for a retry)
+
+
 def most_likely(probabilities: Mapping[str, float], candidates: Sequence[str] = ()) -> tuple[str, float]:
     """The likeliest language and its probability; with ``candidates``, among them only (renormalised)."""
     if candidates:
@@ -92,6 +120,7 @@ class Runner:
                               options.chunk_overlap_seconds)
         self.planner = Planner(context, self.decoder.prompt_tokens, options.planner)
         self._kept: OrderedDict[tuple[RequestId, int], torch.Tensor] = OrderedDict()  # retries' encoder states
+        self._rows: dict[int, _Row] = {}  # the running batch: slot -> window
 
     def open(self, job: Job) -> Session:
         """Find the speech and plan the windows of one request (host work: no model)."""
@@ -102,7 +131,8 @@ class Runner:
         timer = StageTimer()
         states = self._encoder_states(batch, sessions, timer)
         with timer("detect"):
-            languages, probabilities = self._languages(batch, sessions, states)
+            languages, probabilities = self._languages(batch, sessions,
+                                                       lambda rows: self.decoder.detect_languages(states[rows]))
         with timer("generate"):
             decoded = self._decode(batch, languages, states)
         finals, retries = self._judge(batch, decoded)
@@ -139,14 +169,13 @@ class Runner:
         """Keep each retry's states (a copy of its row: not the whole batch's tensor) until it comes back."""
         for i, (task, final) in enumerate(zip(batch, finals)):
             if final is None:
-                self._kept[(task.request, task.key)] = states[i].clone()
-        while len(self._kept) > KEPT_STATES_PER_WINDOW * self.capacity:
-            self._kept.popitem(last=False)
+                self._keep(task, states[i])
 
     # ---- language ---------------------------------------------------------------------------------------------
 
     def _languages(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
-                   states: torch.Tensor) -> tuple[dict[RequestId, str], dict[RequestId, float]]:
+                   detect: Callable[[list[int]], list[dict[str, float]]]
+                   ) -> tuple[dict[RequestId, str], dict[RequestId, float]]:
         """The language of each request in the batch: its own, else detected on its first window in the batch
         (English for English-only models), among the request's candidates when it names some; and the detected
         ones' probabilities (renormalised over the candidates, as openai/whisper's masked softmax gives)."""
@@ -157,7 +186,7 @@ class Runner:
                 rows[task.request] = i
         detected: dict[RequestId, float] = {}
         if rows:
-            probabilities = self.decoder.detect_languages(states[list(rows.values())])
+            probabilities = detect(list(rows.values()))
             for (request, row), probs in zip(rows.items(), probabilities):
                 language, probability = most_likely(probs, batch[row].options.language_candidates)
                 known[request], detected[request] = language, probability
@@ -169,12 +198,7 @@ class Runner:
                 states: torch.Tensor) -> list[DecodedWindow]:
         """One decoding of every window, at its temperature of the fallback schedule (the first for a new window),
         within its token cap and what is left of its budget."""
-        prompts = []
-        for task in batch:
-            temperature = temperatures(task.options.temperature)[len(task.attempts)]
-            limit = min(self._token_cap(task), self._tokens_left(task))
-            prompts.append(self._prompt(task, languages, temperature, limit))
-        return self.decoder.decode(states, prompts)
+        return self.decoder.decode(states, [self._first_prompt(task, languages) for task in batch])
 
     def _judge(self, batch: Sequence[WindowTask], decoded: list[DecodedWindow]
                ) -> tuple[list[DecodedWindow | None], list[WindowTask]]:
@@ -232,16 +256,110 @@ class Runner:
 
     # ---- word timings -----------------------------------------------------------------------------------------
 
-    def _align(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str], states: torch.Tensor,
-               decoded: list[DecodedWindow | None]) -> list[list[WordTiming]]:
+    def _align(self, batch: Sequence[WindowTask], languages: Mapping[RequestId, str], states: torch.Tensor | None,
+               decoded: list[DecodedWindow | None], rows: Sequence[int] | None = None) -> list[list[WordTiming]]:
+        """Word timings of the windows that want them: over ``states`` (window i is row i), or over the running
+        batch's bound ``rows`` (window i is in slot ``rows[i]``)."""
         wanted = [i for i, task in enumerate(batch) if task.words and decoded[i] is not None and decoded[i].tokens]
         timings: list[list[WordTiming]] = [[] for _ in batch]
         eot = self.decoder.vocabulary.eot
         requests = [
-            AlignmentRequest(i, languages[batch[i].request], batch[i].options.task,
+            AlignmentRequest(i if rows is None else rows[i], languages[batch[i].request], batch[i].options.task,
                              tuple(t for t in decoded[i].tokens if t < eot), batch[i].frames)
             for i in wanted
         ]
-        for i, words in zip(wanted, self.decoder.align(states, requests)):
+        found = self.decoder.align(states, requests) if rows is None else self.decoder.align_bound(requests)
+        for i, words in zip(wanted, found):
             timings[i] = words
         return timings
+
+    # ---- the running batch (step-level scheduling) ------------------------------------------------------------
+
+    def joinable(self, task: WindowTask) -> bool:
+        """Whether the window decodes in one row at its temperature (greedy, or one sample): it can join the running
+        batch. Beams (temperature 0) and several samples (above) decode as a whole batch."""
+        temperature = temperatures(task.options.temperature)[len(task.attempts)]
+        return task.options.beam_size == 1 if temperature == 0 else task.options.best_of == 1
+
+    @property
+    def free_rows(self) -> int:
+        return self.decoder.running.free
+
+    @property
+    def busy(self) -> bool:
+        """Whether windows are in the running batch (a whole batch must wait until it is empty)."""
+        return bool(self._rows)
+
+    def running_requests(self) -> set[RequestId]:
+        """The requests with windows in the running batch."""
+        return {row.task.request for row in self._rows.values()}
+
+    def join(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session]) -> Mapping[str, float]:
+        """Joinable windows (at most :attr:`free_rows`) join the running batch: log-mel, encoder, language detection
+        and prefill; the stages' milliseconds. On failure no window has joined."""
+        timer, running = StageTimer(), self.decoder.running
+        slots = running.reserve(len(batch))
+        try:
+            states = self._encoder_states(batch, sessions, timer)
+            running.bind(slots, states)
+            with timer("detect"):
+                languages, probabilities = self._languages(batch, sessions, lambda rows: self._detect_in(slots, rows))
+            with timer("generate"):
+                running.start(slots, [self._first_prompt(task, languages) for task in batch])
+        except BaseException:
+            running.release(slots)
+            raise
+        for slot, task, window_states in zip(slots, batch, states):
+            self._rows[slot] = _Row(task, languages[task.request], probabilities.get(task.request), window_states)
+        return {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}
+
+    def advance(self, steps: int) -> StepResult:
+        """At most ``steps`` decoding steps of the running batch; the windows that ended leave it, judged (a failed
+        one comes back as a retry) and aligned."""
+        timer, running = StageTimer(), self.decoder.running
+        on_model = tuple(row.task for row in self._rows.values())
+        with timer("generate"):
+            slots = running.run(steps)
+            decoded = [running.window(slot) for slot in slots]
+        rows = [self._rows[slot] for slot in slots]
+        tasks = [row.task for row in rows]
+        finals, retries = self._judge(tasks, decoded)
+        for row, final in zip(rows, finals):
+            if final is None:
+                self._keep(row.task, row.states)
+        languages = {row.task.request: row.language for row in rows}
+        with timer("align"):
+            timings = self._align(tasks, languages, None, finals, rows=slots)
+        self._leave_slots(slots)
+        outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), row.language, row.probability)
+                         for row, d, w in zip(rows, finals, timings))
+        return StepResult(tuple(tasks), outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES},
+                          tuple(retries), on_model)
+
+    def leave(self, requests: set[RequestId] | None = None) -> list[WindowTask]:
+        """The windows of these requests (None: every window) leave the running batch undecoded; they are returned."""
+        slots = [slot for slot, row in self._rows.items() if requests is None or row.task.request in requests]
+        tasks = [self._rows[slot].task for slot in slots]
+        self._leave_slots(slots)
+        return tasks
+
+    def _leave_slots(self, slots: list[int]) -> None:
+        self.decoder.running.release(slots)
+        for slot in slots:
+            del self._rows[slot]
+
+    def _detect_in(self, slots: list[int], rows: list[int]) -> list[dict[str, float]]:
+        if not self.decoder.is_multilingual:
+            return [{ENGLISH: 1.0}] * len(rows)
+        return self.decoder.running.detect_languages([slots[row] for row in rows])
+
+    def _first_prompt(self, task: WindowTask, languages: Mapping[RequestId, str]) -> WindowPrompt:
+        """The window's prompt at its temperature of the fallback schedule (the first for a new window), within its
+        token cap and what is left of its budget."""
+        temperature = temperatures(task.options.temperature)[len(task.attempts)]
+        return self._prompt(task, languages, temperature, min(self._token_cap(task), self._tokens_left(task)))
+
+    def _keep(self, task: WindowTask, states: torch.Tensor) -> None:
+        self._kept[(task.request, task.key)] = states.clone()
+        while len(self._kept) > KEPT_STATES_PER_WINDOW * self.capacity:
+            self._kept.popitem(last=False)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from serving.batching.deadlines import DeadlineWatch
-from serving.batching.runner import BatchResult
+from serving.batching.runner import BatchResult, StepResult
 from serving.batching.sessions import Job
 from serving.errors import RequestTimedOut, ShuttingDown
 from serving.identity import RequestId, safe_label
@@ -58,8 +58,10 @@ PLAN_STAGE = "plan"  # the request log's stage for VAD and planning (opener thre
 RESULT_STAGE = "segments"  # ... for turning a finished plan into its transcription
 OPENER_THREADS = 2
 STOP_GRACE_S = 5.0  # after a drain ran out: how long close() waits for the batch on the model before leaving it
+STEPS_PER_TURN = 8  # decoding steps of the running batch between two looks at the queue (joins, departures)
 
 SegmentListener = Callable[[list[Segment]], None]
+_WHOLE, _JOIN, _STEPS = "whole batch", "join", "steps"  # the model thread's turns in step-level scheduling
 
 
 class SessionLike(Protocol):
@@ -87,6 +89,26 @@ class WindowRunner(Protocol):
     def run(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, SessionLike]) -> BatchResult: ...
 
 
+class StepRunner(WindowRunner, Protocol):
+    """What step-level scheduling needs of a :class:`~serving.batching.runner.Runner` besides whole batches."""
+
+    @property
+    def free_rows(self) -> int: ...
+
+    @property
+    def busy(self) -> bool: ...
+
+    def running_requests(self) -> set[RequestId]: ...
+
+    def joinable(self, task: WindowTask) -> bool: ...
+
+    def join(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, SessionLike]) -> Mapping[str, float]: ...
+
+    def advance(self, steps: int) -> StepResult: ...
+
+    def leave(self, requests: set[RequestId] | None = None) -> list[WindowTask]: ...
+
+
 class StalledPlan(RuntimeError):
     """A plan offered no window although it is not done (a bug): its request fails instead of waiting forever."""
 
@@ -96,6 +118,7 @@ class SchedulerOptions:
     max_batch_wait_ms: float = 10.0
     opener_threads: int = OPENER_THREADS
     request_timeout_s: float | None = None  # each request's budget from submission to answer; None: no budget
+    step_level: bool = True  # windows join and leave the decoder's running batch between steps (a step runner)
 
 
 @dataclass(eq=False)
@@ -147,7 +170,10 @@ class Scheduler:
         self._openers = ThreadPoolExecutor(options.opener_threads, thread_name_prefix="scheduler-open")
         self._budget = options.request_timeout_s
         self._deadlines = DeadlineWatch(self._expire, clock) if self._budget is not None else None
-        self._worker = threading.Thread(target=self._run, name="scheduler-model", daemon=True)
+        self._steps = options.step_level and callable(getattr(runner, "join", None))
+        self._join_min = max(1, self._capacity // 4)  # a busy running batch takes new windows this many at a time
+        self._worker = threading.Thread(target=self._run_steps if self._steps else self._run, name="scheduler-model",
+                                        daemon=True)
         self._worker.start()
 
     # ---- requests ---------------------------------------------------------------------------------------------
@@ -330,6 +356,156 @@ class Scheduler:
                     _settle(request.future, error=exc)
         logger.info("scheduler stopped: every request was answered")
 
+    # ---- the model thread: step-level scheduling --------------------------------------------------------------
+
+    def _run_steps(self) -> None:
+        """Every ``STEPS_PER_TURN`` decoding steps: windows whose request has gone leave the running batch, waiting
+        windows join it (the oldest request's first), and the windows that ended are applied; windows that need a
+        whole batch (beams, several samples) run once the running batch is empty (it takes no new window while such
+        a window is the oldest waiting)."""
+        while (turn := self._next_turn()) is not None:
+            kind, batch = turn
+            try:
+                if kind == _WHOLE:
+                    self._execute(batch)
+                elif kind == _JOIN:
+                    self._join(batch)
+                if self._runner.busy:
+                    self._step()
+            except Exception as exc:  # noqa: BLE001 - a scheduler bug: answer the requests concerned, keep serving
+                logger.exception("scheduler: a turn of the running batch failed")
+                keys = {task.request for task in batch} | {task.request for task in self._runner.leave()}
+                for request in self._forget(keys):
+                    _settle(request.future, error=exc)
+        logger.info("scheduler stopped: every request was answered")
+
+    def _next_turn(self) -> tuple[str, list[WindowTask]] | None:
+        """Block until there is work: a whole batch, windows to join (then steps), or steps (None: closed, done)."""
+        runner = self._runner
+        with self._changed:
+            while True:
+                self._drop_cancelled()
+                self._leave_gone()
+                busy = runner.busy
+                if self._queue:
+                    self._queue.sort(key=lambda w: (w.arrived, w.order))
+                    due = len(self._queue) >= self._capacity or self._wait_left() <= 0 or self._closing
+                    head = self._joinable_head()
+                    if not head and not busy and due:
+                        return _WHOLE, self._take()
+                    if head and (self._join_due(len(head)) if busy else due):
+                        return _JOIN, self._take_joinable(len(head))
+                if busy:
+                    return _STEPS, []
+                if not self._queue and self._closing and not self._opening and not self._active:
+                    return None
+                self._changed.wait(max(self._wait_left(), 0.0) if self._queue else None)
+
+    def _joinable_head(self) -> list[_Waiting]:
+        """Caller holds the lock, queue in order: the waiting windows before the first that needs a whole batch."""
+        head = []
+        for waiting in self._queue:
+            if not self._runner.joinable(waiting.task):
+                break
+            head.append(waiting)
+        return head
+
+    def _join_due(self, joinable: int) -> bool:
+        """A busy running batch takes new windows once all that wait fit, or at least a quarter of its rows are free
+        (the encoder runs for a few windows at a time, never between every step)."""
+        free = self._runner.free_rows
+        return free > 0 and free >= min(joinable, self._join_min)
+
+    def _take_joinable(self, joinable: int) -> list[WindowTask]:
+        count = min(joinable, self._runner.free_rows)
+        taken, self._queue = self._queue[:count], self._queue[count:]
+        return [waiting.task for waiting in taken]
+
+    def _leave_gone(self) -> None:
+        """Caller holds the lock: the windows of requests no longer active (answered at their deadline, cancelled,
+        shut down) leave the running batch: their work on the model stops."""
+        gone = self._runner.running_requests() - set(self._active)
+        if gone:
+            left = self._runner.leave(gone)
+            logger.info("%d window(s) of %d request(s) no longer waited for left the running batch", len(left),
+                        len(gone))
+
+    def _join(self, batch: list[WindowTask]) -> None:
+        requests = self._requests_of(batch)
+        batch = [task for task in batch if task.request in requests]
+        if not batch:
+            return
+        try:
+            stages = self._runner.join(batch, {key: r.session for key, r in requests.items()})
+        except Exception as exc:  # noqa: BLE001 - isolated below: only these requests are affected
+            self._isolate_join(batch, requests, exc)
+            return
+        _share_stages(batch, requests, stages)
+        logger.debug("%d window(s) from %d request(s) joined the running batch: %s; %d waiting", len(batch),
+                     len(requests), _stages_text(stages), len(self._queue))
+
+    def _isolate_join(self, batch: list[WindowTask], requests: Mapping[RequestId, _Request], exc: Exception) -> None:
+        """Joining raised and no window joined: one request gets the error; several join again one by one."""
+        if len(requests) == 1:
+            self._fail(next(iter(requests.values())), exc)
+            return
+        logger.warning("%d request(s) failed to join the running batch (%s); joining each alone", len(requests), exc)
+        for key, request in requests.items():
+            try:
+                self._runner.join([task for task in batch if task.request == key], {key: request.session})
+            except Exception as own_exc:  # noqa: BLE001 - the request's own failure: its future carries it
+                self._fail(request, own_exc)
+
+    def _step(self) -> None:
+        try:
+            result = self._runner.advance(STEPS_PER_TURN)
+        except Exception as exc:  # noqa: BLE001 - isolated below: only the request that causes it is affected
+            self._isolate_rows(exc)
+            return
+        self._apply_steps(result)
+
+    def _apply_steps(self, result: StepResult) -> None:
+        """The windows that ended: sessions take them, retries queue, their requests move on or are answered."""
+        requests = self._requests_of(result.running)
+        _share_stages([task for task in result.running if task.request in requests], requests, result.stages_ms)
+        moved = {}
+        for task, outcome in zip(result.ended, result.outcomes):
+            if task.request in requests:
+                moved[task.request] = requests[task.request]
+                if outcome is not None:  # else the window is back in result.retries
+                    requests[task.request].session.accept(task, outcome)
+        with self._changed:
+            for retry in result.retries:
+                if retry.request in requests:
+                    self._enqueue([retry], requests[retry.request].arrived)
+        for request in moved.values():
+            self._advance(request)
+
+    def _isolate_rows(self, exc: Exception) -> None:
+        """Steps raised: every window leaves the running batch; one request gets the error, the windows of several
+        decode again each request's alone, so that only the request that causes the failure gets it."""
+        tasks = self._runner.leave()
+        requests = self._requests_of(tasks)
+        if len(requests) == 1:
+            self._fail(next(iter(requests.values())), exc)
+            return
+        logger.warning("steps of %d request(s) failed (%s); decoding each request's windows alone", len(requests), exc)
+        for key, request in requests.items():
+            try:
+                self._runner.join([task for task in tasks if task.request == key], {key: request.session})
+                while self._runner.busy:
+                    self._apply_steps(self._runner.advance(STEPS_PER_TURN))
+            except Exception as own_exc:  # noqa: BLE001 - the request's own failure: its future carries it
+                self._runner.leave()
+                self._fail(request, own_exc)
+
+    def _requests_of(self, tasks: Iterable[WindowTask]) -> dict[RequestId, _Request]:
+        """The active requests of these windows (one that has left since is not among them)."""
+        with self._changed:
+            return {key: self._active[key] for key in dict.fromkeys(t.request for t in tasks) if key in self._active}
+
+    # ---- the model thread: whole batches ---------------------------------------------------------------------
+
     def _schedule(self) -> list[WindowTask] | None:
         """Block until a batch is due (None once closing and nothing is left)."""
         with self._changed:
@@ -408,7 +584,7 @@ class Scheduler:
             return
         try:
             tasks = request.session.pending()
-            if not tasks and not self._has_waiting(request.key):
+            if not tasks and not self._has_work(request.key):
                 self._forget([request.key])
                 self._conclude(request)
                 return
@@ -440,9 +616,11 @@ class Scheduler:
         now = self._clock()
         self._queue.extend(_Waiting(task, now, arrived, next(self._order)) for task in tasks)
 
-    def _has_waiting(self, key: RequestId) -> bool:
+    def _has_work(self, key: RequestId) -> bool:
+        """Model thread: whether the request has windows waiting or in the running batch."""
         with self._changed:
-            return any(waiting.task.request == key for waiting in self._queue)
+            waiting = any(waiting.task.request == key for waiting in self._queue)
+        return waiting or (self._steps and key in self._runner.running_requests())
 
     def _forget(self, keys: Iterable[RequestId]) -> list[_Request]:
         """Remove requests and their waiting windows; returns those that were active."""
