@@ -4,9 +4,11 @@ own request (the transcript is closest to that request's reference, the duration
 lost, none may be 5xx. Prints throughput and latency percentiles.
 
 ``--mode both`` runs the same request mix against the server in DJL's sync mode (dynamic batching) and then in
-async mode (the handler's own scheduler), back to back on the same machine, and prints both.
+async mode (the handler's own scheduler), back to back on the same machine, and prints both; ``--mode schedulers``
+runs it in async mode with whole batches (``option.scheduling=batches``) and then with windows joining the running
+batch between decoding steps (``steps``, the default).
 
-    python -m benchmarks.load_test [--requests 500] [--concurrency 64] [--mode sync|async|both]
+    python -m benchmarks.load_test [--requests 500] [--concurrency 64] [--mode sync|async|batches|steps|both|schedulers]
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ SERVER_OPTIONS = (f"max_audio_bytes={MAX_AUDIO_BYTES}",)
 MODE_OPTIONS = {
     "sync": ("async_mode=false", "handler=handle", "batch_size=8", "max_batch_delay=50"),
     "async": ("async_mode=true", "handler=handle_async", "batch_size=1"),
+    # async mode with each scheduler (option.scheduling): whole batches, then windows joining between steps
+    "batches": ("async_mode=true", "handler=handle_async", "batch_size=1", "scheduling=batches"),
+    "steps": ("async_mode=true", "handler=handle_async", "batch_size=1", "scheduling=steps"),
 }
+COMPARISONS = {"both": ("sync", "async"), "schedulers": ("batches", "steps")}
 STARTUP_SECONDS = 180
 SHUTDOWN_SECONDS = 120
 REQUEST_TIMEOUT_SECONDS = 600
@@ -334,12 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--mode", choices=(*MODE_OPTIONS, "both"), default="sync",
-                        help="the server's DJL mode; both: sync then async, the same requests")
+    parser.add_argument("--mode", choices=(*MODE_OPTIONS, *COMPARISONS), default="sync",
+                        help="the server's DJL mode (or async mode with one scheduler); both: sync then async, "
+                             "schedulers: batches then steps, the same requests")
     parser.add_argument("--server-log", default=os.devnull, help="where the server's log goes")
     arguments = parser.parse_args(argv)
     cases = build_cases(arguments.requests, arguments.seed)
-    modes = list(MODE_OPTIONS) if arguments.mode == "both" else [arguments.mode]
+    modes = list(COMPARISONS.get(arguments.mode, (arguments.mode,)))
     failed = False
     for mode in modes:
         summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log)

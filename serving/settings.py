@@ -60,6 +60,9 @@ class Settings(BaseModel):
     # Async mode: how long the oldest waiting window may wait for others before a batch under max_batch_windows
     # is launched anyway.
     max_batch_wait_ms: float = Field(10.0, ge=0, le=10_000)
+    # "steps": windows join the decoder's running batch between decoding steps and leave when they end; "batches":
+    # a batch of windows runs to its longest window's end before the next starts (serving/batching/scheduler.py).
+    scheduling: Literal["steps", "batches"] = "steps"
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)

@@ -3,29 +3,39 @@
 Requests arrive one at a time (:meth:`Scheduler.transcribe` / :meth:`Scheduler.stream`, awaited on the event loop)
 or as a group (:meth:`Scheduler.submit_all`: a DJL dynamic batch in sync mode, whose windows enter the queue
 together). A small pool of opener threads finds each request's speech and plans its windows (VAD is CPU work: it
-overlaps the model's batches); one model thread owns the accelerator and repeats:
+overlaps the model's batches); one model thread owns the accelerator.
 
-1. ``schedule``: windows wait in one queue, the oldest request's first (then each request's windows in order), so no
-   window waits behind requests that came after it (taking every request's first window before all others starved
-   long requests under sustained load). A batch of at most ``capacity`` windows is launched as soon as ``capacity``
-   windows wait, or once the oldest has waited ``max_batch_wait_ms``;
-2. the runner runs the batch and returns what happened (:class:`~serving.batching.runner.BatchResult`);
-3. ``update_from_output``: each outcome goes to its request's session; a window that failed the quality tests joins
-   the queue again for its next temperature (so no window's fallback holds up the rest of its batch); a sequential
-   plan's next window joins the queue at once; a streaming request hears of each segment as soon as no window still
-   to come can change it; a finished request's future resolves. Each request's log gets its share of every stage of
-   every batch it was in.
+Step-level scheduling (the default, ``SchedulerOptions.step_level`` with a runner that has a running batch): the
+decoder's batch is a set of rows. Every ``STEPS_PER_TURN`` decoding steps the model thread takes a turn:
 
-A batch that raises has changed no session (the runner only reads them): when it held several requests, each
-request's windows of that batch run again on their own, so only the request that causes the failure gets it. Every
+1. windows whose request has gone (answered at its deadline, cancelled, shut down) leave the running batch;
+2. ``schedule``: windows wait in one queue, the oldest request's first (then each request's windows in order).
+   While rows are decoding, waiting windows join free rows (log-mel, encoder, language detection, prefill) once all
+   that wait fit or a quarter of the rows are free, so the encoder runs for a few windows at a time and decoding is
+   never starved; an idle model takes a batch as soon as ``capacity`` windows wait or the oldest has waited
+   ``max_batch_wait_ms``. A window with beams or several samples decodes as a whole batch: while it is the oldest,
+   no window joins, and it runs once the running batch is empty;
+3. the runner runs the steps and returns the windows that ended (:class:`~serving.batching.runner.StepResult`);
+4. ``update_from_output``: each outcome goes to its request's session; a window that failed the quality tests joins
+   the queue again for its next temperature; a sequential plan's next window joins the queue at once; a streaming
+   request hears of each segment as soon as no window still to come can change it; a finished request's future
+   resolves. Each request's log gets its share of every stage of every turn it was in.
+
+So a short request is answered while long ones decode, and a row that ends early is taken by a waiting window at the
+next turn instead of idling until the longest row of its batch ends. With ``step_level`` off (or a runner without a
+running batch), batches run whole: a batch of at most ``capacity`` windows runs to its longest window's end.
+
+A batch, a join or steps that raise have changed no session (the runner only reads them): when they held several
+requests, each request's windows run again on their own, so only the request that causes the failure gets it. Every
 error reaches its own request's future (:mod:`serving.errors` maps it to a status); no future is left unresolved,
 and the model thread survives every failure.
 
 Budgets and cancellation: with ``request_timeout_s``, a request not answered that long after it was submitted is
 answered at that moment with :class:`~serving.errors.RequestTimedOut` (504, :mod:`serving.batching.deadlines`) and
-its windows leave the queue; the others carry on. :meth:`Scheduler.cancel` (a request whose client has gone) and
-cancelling a request's future or its awaiting task do the same without an answer. A window already on the model
-finishes its batch (decoding is bounded per window: :mod:`serving.engine.degeneration`); its outcome is dropped.
+its windows leave the queue and, at the next turn, the running batch; the others carry on. :meth:`Scheduler.cancel`
+(a request whose client has gone) and cancelling a request's future or its awaiting task do the same without an
+answer. (A window in a whole batch finishes it: decoding is bounded per window, :mod:`serving.engine.degeneration`;
+its outcome is dropped.)
 :meth:`Scheduler.close` takes no new request and lets those in flight finish; with a drain time, what is still in
 flight when it runs out is answered with :class:`~serving.errors.ShuttingDown` (503), then the threads stop.
 """

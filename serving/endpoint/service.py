@@ -259,7 +259,8 @@ def admission_options(settings: Settings) -> AdmissionOptions:
 def scheduler_options(settings: Settings, async_mode: bool, budgets: bool = True) -> SchedulerOptions:
     """In sync mode no other request can arrive while DJL waits for a batch's answers: batches never wait."""
     return SchedulerOptions(max_batch_wait_ms=settings.max_batch_wait_ms if async_mode else 0.0,
-                            request_timeout_s=settings.request_timeout_seconds if budgets else None)
+                            request_timeout_s=settings.request_timeout_seconds if budgets else None,
+                            step_level=settings.scheduling == "steps")
 
 
 def vad_model(settings: Settings) -> Path | None:
