@@ -54,13 +54,21 @@ def prompts(decoder, timestamps: bool):
     return [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0) for language in languages]
 
 
-def whole_batches(decoder, states, windows):
-    """The reference: the whole-batch search, at most ``capacity`` windows at a time."""
-    out = []
-    for start in range(0, len(windows), decoder.running.capacity):
-        part = slice(start, start + decoder.running.capacity)
-        out += decoder.search.decode(states[part], windows[part])
-    return out
+@pytest.fixture(scope="module")
+def whole_batches(decoder, states):
+    """The reference, once per mode: the whole-batch search, at most ``capacity`` windows at a time."""
+    found = {}
+
+    def decoded(timestamps: bool):
+        if timestamps not in found:
+            windows, out = prompts(decoder, timestamps), []
+            for start in range(0, len(windows), decoder.running.capacity):
+                part = slice(start, start + decoder.running.capacity)
+                out += decoder.search.decode(states[part], windows[part])
+            found[timestamps] = out
+        return found[timestamps]
+
+    return decoded
 
 
 def join(running, states, indices, windows) -> dict[int, int]:
@@ -86,9 +94,9 @@ def drain(running, states, windows, first: list[int], later: list[int], steps: i
 
 
 @pytest.mark.parametrize("timestamps", [False, True])
-def test_windows_joining_between_steps_get_the_whole_batch_tokens(decoder, states, timestamps):
+def test_windows_joining_between_steps_get_the_whole_batch_tokens(decoder, states, whole_batches, timestamps):
     windows = prompts(decoder, timestamps)
-    expected = whole_batches(decoder, states, windows)
+    expected = whole_batches(timestamps)
     got = drain(decoder.running, states, windows, first=[0, 1, 2], later=[3, 4, 5], steps=3)
     assert [w.tokens for w in got] == [w.tokens for w in expected]
     assert all(w.ended for w in got)
@@ -101,11 +109,11 @@ def test_windows_joining_between_steps_get_the_whole_batch_tokens(decoder, state
         assert texts[0] == "The weather was warm and sunny, so we walked down to the river after lunch."
 
 
-def test_language_detection_in_slots_leaves_decoding_rows_alone(decoder, states):
+def test_language_detection_in_slots_leaves_decoding_rows_alone(decoder, states, whole_batches):
     """Detection on a window that joins while others decode: the probabilities of the whole-batch detection, and
     the decoding rows' tokens unchanged."""
     windows = prompts(decoder, False)
-    expected = whole_batches(decoder, states, windows)
+    expected = whole_batches(False)
     reference = decoder.search.detect_languages(states[[3]])[0]
     running = decoder.running
     at_slot = join(running, states, [0, 1], windows)
@@ -125,9 +133,9 @@ def test_language_detection_in_slots_leaves_decoding_rows_alone(decoder, states)
     assert [results[i].tokens for i in (0, 1, 3)] == [expected[i].tokens for i in (0, 1, 3)]
 
 
-def test_a_released_slot_stops_and_the_others_keep_their_tokens(decoder, states):
+def test_a_released_slot_stops_and_the_others_keep_their_tokens(decoder, states, whole_batches):
     windows = prompts(decoder, False)
-    expected = whole_batches(decoder, states, windows)
+    expected = whole_batches(False)
     running = decoder.running
     at_slot = join(running, states, [0, 1, 2], windows)
     running.run(2)

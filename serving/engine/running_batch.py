@@ -75,7 +75,7 @@ class RunningBatch:
             return
         for slot in slots:
             self._slots.pop(slot, None)
-            self.search._degenerate.discard(slot)
+            self.search.degenerate.discard(slot)
         self.search.state.park(self._index(slots), self.search.vocabulary.eot)
         if not self._slots:
             self._steps = 0
@@ -116,9 +116,9 @@ class RunningBatch:
         logits[at] = search.runtime.logits_at(hidden, lengths - 1)
         only = torch.zeros(top, dtype=torch.bool, device=search.device)
         only[at] = True
-        search._advance(logits, top, *search._flags(prompts), only=only)
+        search.choose(logits, top, *search.flags(prompts), only=only)
         for slot, prompt, probability in zip(slots, prompts, no_speech):
-            search._degenerate.discard(slot)
+            search.degenerate.discard(slot)
             self._slots[slot] = _Occupant(prompt, probability)
 
     # ---- steps ----------------------------------------------------------------------------------------------------
@@ -131,20 +131,17 @@ class RunningBatch:
         if not started:
             return []
         search, top = self.search, self._top()
-        flags = search._flags([self._slots[slot].prompt for slot in started])
+        flags = search.flags([self._slots[slot].prompt for slot in started])
         done = search.state.done
         interval = END_CHECK_INTERVAL if search.device.type == "cuda" else 1
         taken = 0
         while taken < most_steps and not bool(done[self._index(started)].all()):
             for _ in range(min(interval, most_steps - taken)):
-                if search.graphs is not None:
-                    search._replay(top, flags)
-                else:
-                    search._step_fn(top, flags)
+                search.step(top, flags)
                 taken += 1
                 self._steps += 1
                 if search.degeneration is not None and self._steps % CHECK_INTERVAL == 0:
-                    search._stop_degenerate(top)
+                    search.stop_degenerate(top)
         ended = done[self._index(started)].cpu().tolist()
         return [slot for slot, is_done in zip(started, ended) if is_done]
 
@@ -157,7 +154,7 @@ class RunningBatch:
         ended = bool(sampled) and sampled[-1] == self.search.vocabulary.eot
         return DecodedWindow(tuple(sampled[:-1] if ended else sampled), float(state.sum_logprob[slot]),
                              occupant.no_speech, prompt.temperature, ended,
-                             degenerate=slot in self.search._degenerate)
+                             degenerate=slot in self.search.degenerate)
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 

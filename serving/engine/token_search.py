@@ -144,7 +144,7 @@ class TokenSearch:
     ) -> None:
         self.runtime = runtime
         self.degeneration = degeneration
-        self._degenerate: set[int] = set()  # rows of the current search stopped by the degeneration check
+        self.degenerate: set[int] = set()  # rows stopped by the degeneration check (this search / running batch)
         self.vocabulary = vocabulary
         self.device = runtime.device
         self.state = SearchState.allocate(runtime.capacity, runtime.shape.positions, self.device)
@@ -177,8 +177,8 @@ class TokenSearch:
         if len(prompts) != states.shape[0]:
             raise ValueError(f"{len(prompts)} prompts for {states.shape[0]} windows")
         self.runtime.bind(states)
-        flags = self._flags(prompts)
-        self._degenerate = set()
+        flags = self.flags(prompts)
+        self.degenerate = set()
         no_speech = self._prefill(prompts, flags)
         self._run_steps(len(prompts), self._most_steps(prompts), flags)
         return self._results(prompts, no_speech)
@@ -194,7 +194,7 @@ class TokenSearch:
         self._reset_rows(prompts, tokens, lengths)
         hidden = self.runtime.prefill(tokens)
         no_speech = no_speech_probabilities(self.runtime, self.vocabulary, hidden, prompts)
-        self._advance(self.runtime.logits_at(hidden, lengths - 1), rows, *flags)
+        self.choose(self.runtime.logits_at(hidden, lengths - 1), rows, *flags)
         return no_speech
 
     def _reset_rows(self, prompts: list[WindowPrompt], tokens: torch.Tensor, lengths: torch.Tensor) -> None:
@@ -203,7 +203,7 @@ class TokenSearch:
         # Rows past the batch (up to the graph's bucket) are inert: ended, one end-of-text token.
         s.park(torch.arange(rows, s.done.shape[0], device=self.device), self.vocabulary.eot)
 
-    def _flags(self, prompts: list[WindowPrompt]) -> tuple[bool, bool, bool]:
+    def flags(self, prompts: list[WindowPrompt]) -> tuple[bool, bool, bool]:
         """(timestamps, sampling, min_new): which optional work any row of the batch needs."""
         return (
             any(p.timestamps for p in prompts),
@@ -221,17 +221,14 @@ class TokenSearch:
         taken = 0
         while taken < most:
             for _ in range(min(interval, most - taken)):
-                if self.graphs is not None:
-                    self._replay(rows, flags)
-                else:
-                    self._step_fn(rows, flags)
+                self.step(rows, flags)
                 taken += 1
             if self.degeneration is not None and taken % CHECK_INTERVAL < interval:
-                self._stop_degenerate(rows)
+                self.stop_degenerate(rows)
             if bool(self.state.done[:rows].all()):
                 break
 
-    def _stop_degenerate(self, rows: int) -> None:
+    def stop_degenerate(self, rows: int) -> None:
         """End the rows whose output degenerates (a loop, text that compresses too well); rows still within their
         ``min_new_tokens`` are left alone."""
         s = self.state
@@ -246,8 +243,15 @@ class TokenSearch:
             reason = self.degeneration.reason(tokens[begin:length])
             if reason is not None:
                 logger.debug("row %d stopped after %d tokens: %s", row, length - begin, reason)
-                self._degenerate.add(row)
+                self.degenerate.add(row)
                 s.done[row] = True
+
+    def step(self, rows: int, flags: tuple[bool, bool, bool]) -> None:
+        """One decoding step of rows ``[0, rows)``: the captured graph of their bucket on a GPU, else eager."""
+        if self.graphs is not None:
+            self._replay(rows, flags)
+        else:
+            self._step_fn(rows, flags)
 
     def _replay(self, rows: int, flags: tuple[bool, bool, bool]) -> None:
         """Replay the step's graph; capturing one mid-decode runs warm-up steps, so the rows' state is kept aside."""
@@ -268,9 +272,9 @@ class TokenSearch:
         last = (s.length[:rows] - 1).clamp(min=0)
         tokens = s.history[:rows].gather(1, last.unsqueeze(1)).squeeze(1)
         logits = self.runtime.step(tokens, last.clamp(max=self.runtime.shape.positions - 1))
-        self._advance(logits, rows, *flags)
+        self.choose(logits, rows, *flags)
 
-    def _advance(self, logits: torch.Tensor, rows: int, timestamps: bool, sampling: bool, min_new: bool,
+    def choose(self, logits: torch.Tensor, rows: int, timestamps: bool, sampling: bool, min_new: bool,
                  only: torch.Tensor | None = None) -> None:
         """Choose each active row's next token from its logits (rows ``[0, rows)``; with ``only``, a mask, just the
         rows it marks: the first token of rows joining a running batch)."""
@@ -311,7 +315,7 @@ class TokenSearch:
             ended = bool(sampled) and sampled[-1] == self.vocabulary.eot
             tokens = tuple(sampled[:-1] if ended else sampled)
             results.append(DecodedWindow(tokens, sums[i], no_speech[i], prompt.temperature, ended,
-                                         degenerate=i in self._degenerate))
+                                         degenerate=i in self.degenerate))
         return results
 
 
