@@ -100,6 +100,8 @@ class Summary:
     by_status: dict[int, int]
     by_kind: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    transcribed_p50: float = 0.0  # the same over the requests answered 200 (those that went to the model)
+    transcribed_p99: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------- requests
@@ -258,6 +260,7 @@ def summarize(outcomes: Sequence[Outcome], wall_seconds: float) -> Summary:
     references = sorted({outcome.case.reference for outcome in outcomes if outcome.case.reference})
     problems = [p for p in (problem(outcome, references) for outcome in outcomes) if p]
     latencies = sorted(outcome.seconds for outcome in outcomes)
+    transcribed = sorted(outcome.seconds for outcome in outcomes if outcome.status == 200)
     return Summary(
         requests=len(outcomes),
         wall_seconds=wall_seconds,
@@ -267,6 +270,8 @@ def summarize(outcomes: Sequence[Outcome], wall_seconds: float) -> Summary:
         by_status=dict(sorted(Counter(outcome.status for outcome in outcomes).items())),
         by_kind=dict(sorted(Counter(outcome.case.kind for outcome in outcomes).items())),
         problems=problems,
+        transcribed_p50=_percentile(transcribed, 0.50),
+        transcribed_p99=_percentile(transcribed, 0.99),
     )
 
 
@@ -368,6 +373,7 @@ def format_summary(summary: Summary, concurrency: int) -> str:
     lines = [
         f"{summary.requests} requests from {concurrency} clients in {summary.wall_seconds:.1f} s: "
         f"{summary.throughput:.2f} requests/s, latency p50 {summary.p50:.2f} s, p99 {summary.p99:.2f} s",
+        f"transcribed (200): latency p50 {summary.transcribed_p50:.2f} s, p99 {summary.transcribed_p99:.2f} s",
         f"by kind: {summary.by_kind}",
         f"by status: {summary.by_status}",
         f"problems: {len(summary.problems)}",

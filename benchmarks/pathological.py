@@ -3,7 +3,8 @@ seconds, text), then a normal request sent beside each one (its latency alone vs
 
     python -m benchmarks.pathological [--wait 120] [--case zh --case jw ...] [--option key=value ...]
 
-Cases: ``language=zh`` and ``language=jw`` forced on English speech, and the English clip as a float WAV scaled by
+Cases: ``language=zh`` and ``language=jw`` forced on English speech (``jw-retries``: on a clip where it fails
+the quality rules at every temperature of the fallback), and the English clip as a float WAV scaled by
 1,000 and by 1e18. A request that gets no answer within ``--wait`` seconds is reported as such (and dropped).
 """
 
@@ -25,6 +26,7 @@ from serving.audio.decode import AudioLimits, decode_audio
 from serving.endpoint.async_service import AsyncTranscriptionService
 
 CLIP = "en_slt_lights.wav"
+RETRY_CLIP = "en_rms_garden.wav"  # language=jw on it fails Whisper's quality rules at every temperature
 NORMAL_CLIP = "en_rms_window.wav"
 BESIDE_DELAY_S = 0.5  # the normal request is sent this long after the pathological one
 MB = 1024 * 1024
@@ -44,6 +46,8 @@ def cases() -> dict[str, Case]:
     return {
         "zh": Case("language=zh on English", wav, {**audio_wav, "language": "zh"}),
         "jw": Case("language=jw on English", wav, {**audio_wav, "language": "jw"}),
+        "jw-retries": Case("language=jw on English, every temperature", clip_bytes(RETRY_CLIP),
+                           {**audio_wav, "language": "jw"}),
         "x1000": Case("float WAV x1000", float_wav((waveform * np.float32(1e3))[None]), audio_wav),
         "x1e18": Case("float WAV x1e18", float_wav((waveform * np.float32(1e18))[None]), audio_wav),
     }
