@@ -70,7 +70,8 @@ def ct2_tokens(features: torch.Tensor, prompts: list[tuple[int, ...]], beam_size
     options = {"beam_size": beam_size, "patience": 1, "length_penalty": 1, "max_length": 448, "suppress_blank": True,
                "suppress_tokens": [-1], "max_initial_timestamp_index": MAX_INITIAL_TIMESTAMP_INDEX}
     key = array.tobytes() + json.dumps({"shape": array.shape, "prompts": prompts, **options}).encode()
-    return [tuple(tokens) for tokens in cached("reference-ct2-generate", key, lambda: _generate(array, prompts, options))]
+    chosen = cached("reference-ct2-generate", key, lambda: _generate(array, prompts, options))
+    return [tuple(tokens) for tokens in chosen]
 
 
 def _generate(array: np.ndarray, prompts: list[tuple[int, ...]], options: dict) -> list[list[int]]:
