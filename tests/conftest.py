@@ -12,6 +12,22 @@ import pytest  # noqa: E402
 from scripts.conversion.embedded_model import ensure_tiny_random, ensure_whisper_base  # noqa: E402
 
 
+def pytest_configure(config):
+    """pytest-xdist's ``--dist loadfile`` hands out the test files with the most tests first, which leaves the
+    end-to-end files (few tests, the slowest) for last, when one worker runs them while the other has finished. Hand
+    them out in the order of the collection instead (``--no-loadscope-reorder``), which puts them first
+    (pytest_collection_modifyitems below): the short files then fill in, and the two workers finish together."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    """The files that run the real whisper-base first, in their order, then the rest; each file's tests in theirs."""
+    real = {item.path for item in items
+            if "whisper_base_dir" in item.fixturenames or item.get_closest_marker("real_model")}
+    items.sort(key=lambda item: item.path not in real)  # a stable sort: files and tests keep their order otherwise
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread_per_worker():
     """Under pytest-xdist the workers share the cores: one torch thread each instead of every worker spinning up one

@@ -46,10 +46,18 @@ CPU_BUDGET = {"request_timeout_seconds": "600"}
 
 def start_handler(model_id: str, batch_size: int = 8, **options: str) -> None:
     """Load the handler afresh from serving.properties with ``model_id`` and option overrides."""
-    model._service = None
+    stop_handler()
     entries = sync_handler_options(model_id=str(model_id), **{**CPU_BUDGET, **options})
     entries["batch_size"] = str(batch_size)
     assert model.handle(initial_input(entries, model_dir=str(PROJECT_ROOT), device_id="-1")) is None
+
+
+def stop_handler() -> None:
+    """Close the sync handler's service: its scheduler thread would otherwise hold the model (hundreds of MB) for the
+    rest of the worker's life, one more for every module that starts a handler."""
+    if model._service is not None:
+        model._service.close()
+    model._service = None
 
 
 def start_async_handler(model_id: str, **options: str) -> None:

@@ -10,8 +10,7 @@ from scripts.material.audio_files import encode_audio, read_audio
 from scripts.material.clips import clip_bytes
 from scripts.material.data import AUDIO_DIR
 from scripts.material.longform_audio import with_silence
-from serving import model
-from tests.handler import send, send_batch, start_handler
+from tests.handler import send, send_batch, start_handler, stop_handler
 
 pytestmark = pytest.mark.real_model
 
@@ -25,7 +24,7 @@ CUE_TIMING = re.compile(r"^\d\d:\d\d:\d\d[,.]\d{3} --> \d\d:\d\d:\d\d[,.]\d{3}$"
 def real_handler(whisper_base_dir):
     start_handler(whisper_base_dir)
     yield
-    model._service = None
+    stop_handler()
 
 
 def _media_type(name: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ disagree (found by decoding tests/data/audio and the first ten long-form sentenc
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,6 +18,7 @@ import torch
 from scripts.material.audio_files import read_audio
 from scripts.material.data import AUDIO_DIR
 from scripts.scoring.reference import faster_whisper_model
+from scripts.scoring.reference_cache import cached
 from serving.constants import WINDOW_SAMPLES
 
 pytestmark = pytest.mark.real_model
@@ -61,14 +64,22 @@ def features(loaded) -> torch.Tensor:
 
 
 def ct2_tokens(features: torch.Tensor, prompts: list[tuple[int, ...]], beam_size: int) -> list[tuple[int, ...]]:
+    """CTranslate2's choice for each window, cached on disk like every faster-whisper reference (keyed by the features,
+    the prompts and the options, the model and faster-whisper's version): computed once per machine."""
+    array = np.ascontiguousarray(features.numpy(), dtype=np.float32)
+    options = {"beam_size": beam_size, "patience": 1, "length_penalty": 1, "max_length": 448, "suppress_blank": True,
+               "suppress_tokens": [-1], "max_initial_timestamp_index": MAX_INITIAL_TIMESTAMP_INDEX}
+    key = array.tobytes() + json.dumps({"shape": array.shape, "prompts": prompts, **options}).encode()
+    chosen = cached("reference-ct2-generate", key, lambda: _generate(array, prompts, options))
+    return [tuple(tokens) for tokens in chosen]
+
+
+def _generate(array: np.ndarray, prompts: list[tuple[int, ...]], options: dict) -> list[list[int]]:
     import ctranslate2
 
     results = faster_whisper_model().model.generate(
-        ctranslate2.StorageView.from_array(features.numpy()), [list(p) for p in prompts], beam_size=beam_size,
-        patience=1, length_penalty=1, max_length=448, suppress_blank=True, suppress_tokens=[-1],
-        max_initial_timestamp_index=MAX_INITIAL_TIMESTAMP_INDEX,
-    )
-    return [tuple(r.sequences_ids[0]) for r in results]
+        ctranslate2.StorageView.from_array(array), [list(p) for p in prompts], **options)
+    return [list(r.sequences_ids[0]) for r in results]
 
 
 @pytest.mark.parametrize("timestamps", [False, True])
@@ -98,21 +109,19 @@ def test_beams_are_for_temperature_zero_only(decoder):
     assert decoder.window_prompt("en", "transcribe", (), False, 0.2, SearchOptions(5)).beam_size == 1
 
 
-def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, features):
+def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, loaded, features):
     """Through the runner (VAD off, so that the window is the clip padded): ``beam_size=5`` in the request gives the
     beam tokens, the server's ``option.beam_size`` stands in when the request names none."""
     from serving.api.params import parse_params
     from serving.batching.runner import Runner
     from serving.batching.sessions import Job
     from serving.endpoint.service import runner_options
-    from serving.engine.loading import load_model
-    from serving.engine.placement import resolve_placement
     from serving.settings import load_settings
 
     settings = load_settings({"model_id": str(whisper_base_dir), "vad": "off", "beam_rule": "ctranslate2",
                               "beam_size": "5", "timestamps_in_every_format": "false",  # text mode
                               "log_mel_padding": "audio"}, environ={})  # the features above pad the audio
-    runner = Runner(load_model(settings, None, resolve_placement(settings, "-1")), runner_options(settings))
+    runner = Runner(loaded, runner_options(settings))  # the module's model: loading reads none of these options
     path, language = CLIPS[2]
     prefix = runner.decoder.vocabulary.initial_tokens(language, "transcribe", False)[0]
     expected = {5: ct2_tokens(features[2:3], [prefix], 5)[0], 1: ct2_tokens(features[2:3], [prefix], 1)[0]}

@@ -10,7 +10,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from scripts.material.clips import REFERENCES, clip_bytes
-from serving import model
 from serving.errors import (
     AudioTooLarge,
     SourceAccessDenied,
@@ -22,7 +21,7 @@ from serving.fetch.audio_url import S3Object
 from serving.fetch.limits import FetchLimits
 from serving.fetch.s3 import S3Fetcher, _client_error
 from tests.conftest import free_port
-from tests.handler import send, start_handler
+from tests.handler import send, start_handler, stop_handler
 
 REGION = "eu-west-1"
 BUCKET = "whisper-audio"
@@ -142,7 +141,7 @@ def test_a_clip_in_s3_is_transcribed_end_to_end_through_handle(aws, whisper_base
         refused = send(json.dumps({"audio_url": f"s3://{OTHER_BUCKET}/clips/{CLIP}"}).encode(),
                        {"Content-Type": "application/json"})
     finally:
-        model._service = None
+        stop_handler()
     assert reply.code == 200, reply.body
     assert reply.json()["text"] == REFERENCES[CLIP]["text"]
     assert reply.json()["duration"] == pytest.approx(REFERENCES[CLIP]["seconds"], abs=0.01)

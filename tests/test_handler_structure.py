@@ -16,7 +16,7 @@ from scripts.material.clips import REFERENCES, clip_bytes
 from scripts.paths import PROJECT_ROOT
 from serving import model
 from serving.constants import SAMPLE_RATE, WINDOW_SECONDS
-from tests.handler import send, send_batch, start_handler
+from tests.handler import send, send_batch, start_handler, stop_handler
 from tests.test_audio import wav_bytes
 
 
@@ -24,7 +24,7 @@ from tests.test_audio import wav_bytes
 def tiny_handler(tiny_random_dir):
     start_handler(tiny_random_dir, max_batch_windows="2", max_new_tokens="8", max_audio_seconds="200")
     yield
-    model._service = None
+    stop_handler()
 
 
 def test_json_response_shape():

@@ -8,8 +8,7 @@ import pytest
 from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.scoring.reference import faster_whisper_transcribe
 from scripts.scoring.wer import normalise, wer
-from serving import model
-from tests.handler import send, send_batch, start_handler
+from tests.handler import send, send_batch, start_handler, stop_handler
 
 pytestmark = pytest.mark.real_model
 
@@ -20,7 +19,7 @@ AUDIO_WAV = {"Content-Type": "audio/wav"}
 def real_handler(whisper_base_dir):
     start_handler(whisper_base_dir)
     yield
-    model._service = None
+    stop_handler()
 
 
 @pytest.fixture(scope="module")
