@@ -4,11 +4,17 @@ The window is 30 s of the bundled speech, encoded in memory with PyAV as a clien
 (no resampling), 44.1 kHz stereo wav, mp3 and flac, and 48 kHz stereo opus in ogg (resampled and down-mixed). Log-mel runs where the
 model runs (CPU, or the GPU including the host-to-device copy), for one window alone and per window of a batch.
 Each figure is the median of several runs after one warm-up.
+
+``python -m benchmarks.host_cost`` prints, per encoding, what decoding a window costs and what it takes from the
+model's thread when it runs in a thread of the serving process (before the decode pool) and in the pool's worker
+processes (after), with the GIL measurements behind the choice of processes (:mod:`benchmarks.model_thread`).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -18,8 +24,18 @@ from pathlib import Path
 import av
 import numpy as np
 
+from benchmarks.model_thread import (
+    MEASURE_S,
+    Parallelism,
+    alone_iteration_s,
+    counter_share,
+    in_a_thread,
+    model_thread_loss,
+    threads_vs_processes,
+    warmed_pool,
+)
 from benchmarks.systems import Runtime
-from benchmarks.workload import CLIP_LIMITS
+from benchmarks.workload import CLIP_LIMITS, window_request
 from serving.audio.decode import decode_audio
 from serving.constants import SAMPLE_RATE
 
@@ -42,6 +58,7 @@ ENCODINGS = (
     Encoding("mp3 44.1 kHz stereo", "mp3", "libmp3lame", 44_100, "stereo"),
     Encoding("flac 44.1 kHz stereo", "flac", "flac", 44_100, "stereo"),
     Encoding("opus 48 kHz stereo", "ogg", "libopus", 48_000, "stereo"),
+    Encoding("aac 44.1 kHz stereo (m4a)", "ipod", "aac", 44_100, "stereo"),
 )
 
 
@@ -108,3 +125,86 @@ def median_ms(run: Callable[[], object], repeats: int = REPEATS) -> float:
         run()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+@dataclass(frozen=True)
+class CodecRow:
+    label: str
+    kilobytes: float
+    decode_ms: float  # one window, alone, in this thread: its CPU time
+    counter_share: float  # a Python thread's rate while another thread decodes, over its rate alone
+    thread_loss_ms: float  # per window, the model thread's time lost to a decode in a thread (before)
+    pool_loss_ms: float  # ... to a decode in the pool (after)
+    pool_cpu_ms: float  # per window, the serving process's CPU time for a decode by the pool (after)
+    parallel: Parallelism
+
+
+def codec_row(encoding: Encoding, window: np.ndarray, baseline_s: float, args: argparse.Namespace) -> CodecRow:
+    data = encode(window, encoding)
+    pool = warmed_pool(CLIP_LIMITS, 1)
+    try:
+        pool_loss = model_thread_loss(lambda: pool.decode(data), baseline_s, args.seconds)
+        pool_cpu = process_cpu_ms(lambda: pool.decode(data))
+    finally:
+        pool.close()
+    return CodecRow(
+        label=encoding.label,
+        kilobytes=len(data) / 1000,
+        decode_ms=process_cpu_ms(lambda: decode_audio(data, CLIP_LIMITS)),
+        counter_share=counter_share(lambda: decode_audio(data, CLIP_LIMITS), args.seconds),
+        thread_loss_ms=model_thread_loss(in_a_thread(data, CLIP_LIMITS), baseline_s, args.seconds).per_window_ms,
+        pool_loss_ms=pool_loss.per_window_ms,
+        pool_cpu_ms=pool_cpu,
+        parallel=threads_vs_processes(data, CLIP_LIMITS, args.windows, args.workers),
+    )
+
+
+def process_cpu_ms(run: Callable[[], object], repeats: int = REPEATS) -> float:
+    """The CPU time of this process (every thread; not its children) per call, after one warm-up: unlike wall time,
+    it does not grow when other jobs share the cores."""
+    run()
+    started = time.process_time()
+    for _ in range(repeats):
+        run()
+    return (time.process_time() - started) * 1000 / repeats
+
+
+def table(rows: list[CodecRow], args: argparse.Namespace) -> str:
+    lines = [
+        f"| encoding (30 s of speech) | bytes | decode CPU ms / window | counter rate beside a decoding thread | "
+        f"model thread loses, decode in a thread (before) | model thread loses, decoder pool (after) | "
+        f"serving process CPU / window, decoder pool | "
+        f"{args.windows} windows, {args.workers} threads | {args.windows} windows, {args.workers} processes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.label} | {row.kilobytes:.0f} kB | {row.decode_ms:.1f} | {row.counter_share:.0%} | "
+            f"{row.thread_loss_ms:.1f} ms | {row.pool_loss_ms:.2f} ms | {row.pool_cpu_ms:.2f} ms | "
+            f"{row.parallel.threads_s:.2f} s | "
+            f"{row.parallel.processes_s:.2f} s ({row.parallel.speedup:.2f}x) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=MEASURE_S, help="each model-thread measurement's length")
+    parser.add_argument("--windows", type=int, default=8, help="windows decoded in the threads-vs-processes test")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="threads / processes in that test")
+    args = parser.parse_args(argv)
+    window = window_request().audio
+    baseline_s = alone_iteration_s()
+    print(f"model thread stand-in: {baseline_s * 1000:.3f} ms per iteration alone; load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    rows = []
+    for encoding in ENCODINGS:
+        rows.append(codec_row(encoding, window, baseline_s, args))
+        print(f"measured {encoding.label}", flush=True)
+    print(table(rows, args))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

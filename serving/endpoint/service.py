@@ -1,7 +1,9 @@
 """The transcription service without DJL: raw requests in, one response per request out, in both DJL modes.
 
 Each request is parsed, fetched (when it names an ``audio_url``), admitted (its audio seconds reserved within
-``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own, so a bad one
+``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own (compressed audio by
+the pool of worker processes, :mod:`serving.audio.pool`, so that decoding never holds the GIL the model's thread
+needs), so a bad one
 becomes its own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
 Scheduler`, which batches their windows with every other request's in flight and answers each on its own. Sync mode
 (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
@@ -21,7 +23,8 @@ from pathlib import Path
 from serving.api.formats import render, render_error
 from serving.api.params import TranscriptionParams
 from serving.api.requests import RawRequest, parse_request
-from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
+from serving.audio.decode import AudioLimits, duration_seconds
+from serving.audio.pool import AudioDecoder, DecoderOptions, pool_size
 from serving.audio.probe import expected_seconds
 from serving.batching.runner import Runner, RunnerOptions
 from serving.batching.scheduler import Scheduler, SchedulerOptions
@@ -112,25 +115,32 @@ class Exchange:
 
 
 class TranscriptionService:
-    def __init__(self, settings: Settings, scheduler: Scheduler, sources: AudioSources | None = None) -> None:
+    def __init__(self, settings: Settings, scheduler: Scheduler, sources: AudioSources | None = None,
+                 decoder: AudioDecoder | None = None) -> None:
+        """``decoder``: where audio is decoded; by default in each request's own thread (:meth:`start` gives the
+        service its pool of ``option.decode_workers`` processes)."""
         self.settings = settings
         self.scheduler = scheduler
-        self.limits = AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
+        self.limits = audio_limits(settings)
         self.sources = sources or AudioSources.from_settings(settings)
         self.budget = AudioBudget(admission_options(settings))
+        self.decoder = decoder or AudioDecoder(DecoderOptions(self.limits, workers=0))
 
     @classmethod
     def start(cls, properties: Mapping[str, str], async_mode: bool) -> TranscriptionService:
         """Validate the options, load the model where the worker's ``device_id`` says, start the scheduler."""
         settings = load_settings(properties)
         sources = AudioSources.from_settings(settings)
+        decoder = AudioDecoder(DecoderOptions(audio_limits(settings), pool_size(settings.decode_workers)))
         scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode,
                                     budgets=True)
-        return cls(settings, scheduler, sources)
+        return cls(settings, scheduler, sources, decoder)
 
     def close(self) -> None:
-        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503."""
+        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503;
+        the decoding workers stop."""
         self.scheduler.close(self.settings.drain_timeout_seconds)
+        self.decoder.close()
 
     def cancel(self, request_id: str) -> int:
         """Stop the work of the requests in flight with this id (their client has gone); how many were stopped."""
@@ -187,7 +197,7 @@ class TranscriptionService:
         failure becomes its own error response."""
         try:
             with exchange.timer("decode"):
-                waveform = decode_audio(arrival.audio, self.limits)
+                waveform = self.decoder.decode(arrival.audio)
         except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
             self.fail(exchange, exc)
             return
@@ -230,6 +240,10 @@ def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | 
     placement = resolve_placement(settings, device_id)
     runner = Runner(load_model(settings, model_dir, placement), runner_options(settings))
     return Scheduler(runner, scheduler_options(settings, async_mode, budgets))
+
+
+def audio_limits(settings: Settings) -> AudioLimits:
+    return AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
 
 
 def runner_options(settings: Settings) -> RunnerOptions:
