@@ -3,10 +3,9 @@
 Each request is parsed, fetched (when it names an ``audio_url``), admitted (its audio seconds reserved within
 ``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own (compressed audio by
 the pool of worker processes, :mod:`serving.audio.pool`, so that decoding never holds the GIL the model's thread
-needs), so a bad one
-becomes its own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
-Scheduler`, which batches their windows with every other request's in flight and answers each on its own. Sync mode
-(:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
+needs), so a bad one becomes its own error response and never reaches the model; the good ones go to the one
+:class:`~serving.batching.scheduler.Scheduler`, which batches their windows with every other request's in flight and
+answers each on its own. Sync mode (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
 (:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
 (:mod:`serving.endpoint.request_log`) holding its stage timings.
 """
