@@ -5,8 +5,8 @@ Each request is parsed, fetched (when it names an ``audio_url``), admitted (its 
 the pool of worker processes, :mod:`serving.audio.pool`, so that decoding never holds the GIL the model's thread
 needs), so a bad one becomes its own error response and never reaches the model; the good ones go to the one
 :class:`~serving.batching.scheduler.Scheduler`, which batches their windows with every other request's in flight and
-answers each on its own. Sync mode (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
-(:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
+answers each on its own. Sync mode (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and
+waits; async mode (:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
 (:mod:`serving.endpoint.request_log`) holding its stage timings.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,9 +146,12 @@ class TranscriptionService:
         return self.scheduler.cancel(request_id)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
-        """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
-        awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
-        exchanges = [self.prepare(raw, streaming=False) for raw in requests]
+        """Sync mode: a DJL batch. Each request is admitted on its own, their audio decoded together (the pool's
+        workers in parallel), the good ones submitted together and awaited, each is rendered in its own format, and
+        each ends with its log line, in the batch's order."""
+        admitted = [self.admit(raw, streaming=False) for raw in requests]
+        self.decode_all([(exchange, arrival) for exchange, arrival in admitted if arrival is not None])
+        exchanges = [exchange for exchange, _ in admitted]
         ready = [exchange for exchange in exchanges if exchange.response is None]
         try:
             futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
@@ -168,18 +171,34 @@ class TranscriptionService:
     # ---- the steps of one request -----------------------------------------------------------------------------
 
     def prepare(self, raw: RawRequest, streaming: bool) -> Exchange:
-        """Sync mode: parse, fetch, admit (at once or a 503: nothing frees while a DJL batch waits) and decode one
-        request; a failure becomes its own error response. ``streaming``: whether this mode can answer
-        ``stream=true`` (async mode only)."""
-        exchange, arrival = self.receive(raw, streaming)
+        """Sync mode: parse, fetch, admit and decode one request; a failure becomes its own error response.
+        ``streaming``: whether this mode can answer ``stream=true`` (async mode only)."""
+        exchange, arrival = self.admit(raw, streaming)
         if arrival is not None:
-            try:
-                exchange.reservation = self.budget.try_reserve(arrival.seconds)
-            except Overloaded as exc:
-                self.fail(exchange, exc)
-                return exchange
             self.decode(exchange, arrival)
         return exchange
+
+    def admit(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
+        """Sync mode: parse, fetch and admit one request (at once or a 503: nothing frees while a DJL batch waits);
+        None (and the exchange's error response) where it fails."""
+        exchange, arrival = self.receive(raw, streaming)
+        if arrival is None:
+            return exchange, None
+        try:
+            exchange.reservation = self.budget.try_reserve(arrival.seconds)
+        except Overloaded as exc:
+            self.fail(exchange, exc)
+            return exchange, None
+        return exchange, arrival
+
+    def decode_all(self, admitted: Sequence[tuple[Exchange, Arrival]]) -> None:
+        """Sync mode: a DJL batch's audio decoded together, as many at once as the pool has workers."""
+        if len(admitted) <= 1 or self.decoder.workers <= 1:
+            for exchange, arrival in admitted:
+                self.decode(exchange, arrival)
+            return
+        with ThreadPoolExecutor(min(len(admitted), self.decoder.workers), thread_name_prefix="decode-wait") as waiters:
+            list(waiters.map(lambda pair: self.decode(*pair), admitted))
 
     def receive(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
         """Parse and fetch one request, and estimate its audio's seconds; None (and the exchange's error response)
