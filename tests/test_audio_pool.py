@@ -1,6 +1,6 @@
 """The decoder pool (serving/audio/pool.py): compressed audio decoded in worker processes gives the samples, the
 errors and the statuses that decoding in the request's thread gives; its size follows the cores or the option; a
-worker that dies is replaced."""
+worker that dies is replaced; a long waveform comes back through shared memory."""
 
 from __future__ import annotations
 
@@ -14,10 +14,21 @@ import av
 import numpy as np
 import pytest
 
+from scripts.material.audio_files import encode_audio
 from scripts.material.clips import clip_bytes
 from serving.api.requests import RawRequest
 from serving.audio.decode import AudioLimits, decode_audio
-from serving.audio.pool import AudioDecoder, DecoderOptions, pool_size, usable_cores
+from serving.audio.pool import (
+    SHARED_MEMORY_DIR,
+    SHARED_MIN_BYTES,
+    AudioDecoder,
+    DecoderOptions,
+    SharedWaveform,
+    decode_in_worker,
+    pool_size,
+    received,
+    usable_cores,
+)
 from serving.batching.scheduler import Scheduler, SchedulerOptions
 from serving.endpoint.service import TranscriptionService
 from serving.errors import AudioTooLong, UndecodableAudio, UnsupportedMediaType, error_response
@@ -133,3 +144,19 @@ def test_the_service_decodes_through_its_pool_and_maps_its_errors(pool):
 
 def raw_audio(data: bytes) -> RawRequest:
     return RawRequest({"Content-Type": "application/octet-stream"}, data)
+
+
+def test_a_long_waveform_comes_back_through_shared_memory_and_leaves_nothing_there(pool):
+    """From SHARED_MIN_BYTES up the waveform is mapped, not unpickled (an hour is not held twice); the same samples,
+    writable, and its /dev/shm name removed at once."""
+    seconds = SHARED_MIN_BYTES // 4 // 16_000 + 10
+    tone = (0.1 * np.sin(np.arange(seconds * 16_000) / 7)).astype(np.float32)
+    data = encode_audio(tone, "flac")
+    assert isinstance(decode_in_worker(data, LIMITS), SharedWaveform)  # what a worker hands back for it
+    before = set(os.listdir(SHARED_MEMORY_DIR))
+    shared = received(decode_in_worker(data, LIMITS))
+    assert set(os.listdir(SHARED_MEMORY_DIR)) == before
+    np.testing.assert_array_equal(shared, decode_audio(data, LIMITS))
+    through_pool = pool.decode(data)
+    np.testing.assert_array_equal(through_pool, shared)
+    assert through_pool.flags.writeable and set(os.listdir(SHARED_MEMORY_DIR)) == before
