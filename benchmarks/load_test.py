@@ -8,7 +8,12 @@ async mode (the handler's own scheduler), back to back on the same machine, and 
 runs it in async mode with whole batches (``option.scheduling=batches``) and then with windows joining the running
 batch between decoding steps (``steps``, the default).
 
-    python -m benchmarks.load_test [--requests 500] [--concurrency 64] [--mode sync|async|batches|steps|both|schedulers]
+``--hostile N`` mixes N hostile requests (:mod:`scripts.hostile.mix`: mis-scaled float WAVs, stereo whose channels
+cancel, forced wrong languages, a language the model lacks, damaged clips) among the normal ones, at random places;
+the normal mix stays the same, and the normal requests' latency percentiles are printed apart from the hostile ones'.
+
+    python -m benchmarks.load_test [--requests 500] [--concurrency 64] [--mode sync|async|batches|steps|both|schedulers] [--hostile 50]
+        [--model-id DIR]
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import wave
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
+from scripts.hostile.mix import ANY_ANSWER, HostileRequest, hostile_requests
 from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.paths import PROJECT_ROOT
 from scripts.scoring.wer import wer
@@ -64,6 +70,7 @@ MAX_WER = 0.5
 DURATION_TOLERANCE = 0.1
 MIX = {"short": 0.55, "long": 0.12, "malformed": 0.23, "oversized": 0.10}
 FORMATS = ("json", "text")
+HOSTILE = "hostile"  # the kinds of hostile cases start with this
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,22 @@ class Case:
     kind: str
     body: bytes
     headers: dict[str, str]
-    status: int = 200  # the expected code: the HTTP status, or inside the body when answered in a batch
+    status: int = 200  # the expected code: the HTTP status, or inside the body when answered in a batch; 0: any < 500
     response_format: str = "json"
     reference: str = ""
     language: str = ""
     seconds: float = 0.0
+
+    @property
+    def hostile(self) -> bool:
+        return self.kind.startswith(HOSTILE)
+
+
+@dataclass(frozen=True)
+class Latency:
+    requests: int
+    p50: float
+    p99: float
 
 
 @dataclass(frozen=True)
@@ -102,14 +120,29 @@ class Summary:
     problems: list[str] = field(default_factory=list)
     transcribed_p50: float = 0.0  # the same over the requests answered 200 (those that went to the model)
     transcribed_p99: float = 0.0
+    normal: Latency | None = None  # the normal requests' latency, where hostile ones were mixed in
+    hostile: Latency | None = None
 
 
 # ---------------------------------------------------------------------------------------------------- requests
-def build_cases(count: int, seed: int = 0) -> list[Case]:
+def build_cases(count: int, seed: int = 0, hostile: int = 0) -> list[Case]:
+    """``count`` normal cases (the same for a seed whatever ``hostile`` is) with ``hostile`` hostile ones among them
+    at random places."""
     rng = random.Random(seed)
     kinds = rng.choices(list(MIX), weights=list(MIX.values()), k=count)
     builders = {"short": _short, "long": _long, "malformed": _malformed, "oversized": _oversized}
-    return [builders[kind](index, rng) for index, kind in enumerate(kinds)]
+    cases = [builders[kind](index, rng) for index, kind in enumerate(kinds)]
+    if not hostile:
+        return cases
+    mixer = random.Random(f"{seed} hostile")
+    for request in hostile_requests(hostile, mixer):
+        cases.insert(mixer.randrange(len(cases) + 1), _hostile_case(request))
+    return [replace(case, index=index) for index, case in enumerate(cases)]
+
+
+def _hostile_case(request: HostileRequest) -> Case:
+    return Case(-1, f"{HOSTILE} {request.sort}", request.body, request.headers, request.status,
+                reference=request.reference, language="en" if request.reference else "", seconds=request.seconds)
 
 
 def _format_headers(rng: random.Random, content_type: str) -> tuple[str, dict[str, str]]:
@@ -220,11 +253,15 @@ def problem(outcome: Outcome, references: Sequence[str]) -> str | None:
         return f"{label}: lost ({outcome.error})"
     if outcome.status >= 500:
         return f"{label}: HTTP {outcome.status}"
+    code = _error_code(outcome)
+    if case.status == ANY_ANSWER:
+        return None if code is None or code < 500 else f"{label}: error {code} in the body"
     if case.status != 200:
-        code = _error_code(outcome)
         return None if code == case.status else f"{label}: expected {case.status}, got {outcome.status} ({code})"
-    if outcome.status != 200 or _error_code(outcome) is not None:
+    if outcome.status != 200 or code is not None:
         return f"{label}: HTTP {outcome.status} {outcome.body[:200]!r}"
+    if not case.reference:  # answered, words not checked (a forced wrong language)
+        return None
     return _transcript_problem(label, case, outcome.body, references)
 
 
@@ -261,6 +298,7 @@ def summarize(outcomes: Sequence[Outcome], wall_seconds: float) -> Summary:
     problems = [p for p in (problem(outcome, references) for outcome in outcomes) if p]
     latencies = sorted(outcome.seconds for outcome in outcomes)
     transcribed = sorted(outcome.seconds for outcome in outcomes if outcome.status == 200)
+    mixed = any(outcome.case.hostile for outcome in outcomes)
     return Summary(
         requests=len(outcomes),
         wall_seconds=wall_seconds,
@@ -272,7 +310,14 @@ def summarize(outcomes: Sequence[Outcome], wall_seconds: float) -> Summary:
         problems=problems,
         transcribed_p50=_percentile(transcribed, 0.50),
         transcribed_p99=_percentile(transcribed, 0.99),
+        normal=latency([o for o in outcomes if not o.case.hostile]) if mixed else None,
+        hostile=latency([o for o in outcomes if o.case.hostile]) if mixed else None,
     )
+
+
+def latency(outcomes: Sequence[Outcome]) -> Latency:
+    latencies = sorted(outcome.seconds for outcome in outcomes)
+    return Latency(len(latencies), _percentile(latencies, 0.50), _percentile(latencies, 0.99))
 
 
 def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -349,22 +394,27 @@ def main(argv: list[str] | None = None) -> int:
                         help="the server's DJL mode (or async mode with one scheduler); both: sync then async, "
                              "schedulers: batches then steps, the same requests")
     parser.add_argument("--server-log", default=os.devnull, help="where the server's log goes")
+    parser.add_argument("--hostile", type=int, default=0, metavar="N",
+                        help="hostile requests mixed among the normal ones (scripts/hostile/mix.py)")
+    parser.add_argument("--model-id", help="the server's option.model_id (default: the embedded whisper-base)")
     arguments = parser.parse_args(argv)
-    cases = build_cases(arguments.requests, arguments.seed)
+    cases = build_cases(arguments.requests, arguments.seed, arguments.hostile)
     modes = list(COMPARISONS.get(arguments.mode, (arguments.mode,)))
+    server_arguments = ("--model-id", arguments.model_id) if arguments.model_id else ()
     failed = False
     for mode in modes:
-        summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log)
+        summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log, server_arguments)
         print(f"[{mode} mode: {', '.join(MODE_OPTIONS[mode])}]")
         print(format_summary(summary, arguments.concurrency), flush=True)
         failed |= bool(summary.problems) or summary.requests != len(cases)
     return 1 if failed else 0
 
 
-def run_mode(mode: str, cases: Sequence[Case], concurrency: int, log_path: str = os.devnull) -> Summary:
+def run_mode(mode: str, cases: Sequence[Case], concurrency: int, log_path: str = os.devnull,
+             server_arguments: Sequence[str] = ()) -> Summary:
     """A fresh server in ``mode``, the whole request mix, the server stopped."""
     port = free_port()
-    with server_process(port, (*SERVER_OPTIONS, *MODE_OPTIONS[mode]), log_path):
+    with server_process(port, (*SERVER_OPTIONS, *MODE_OPTIONS[mode]), log_path, server_arguments):
         outcomes, wall = asyncio.run(run_load(f"http://{HOST}:{port}", cases, concurrency))
     return summarize(outcomes, wall)
 
@@ -374,12 +424,21 @@ def format_summary(summary: Summary, concurrency: int) -> str:
         f"{summary.requests} requests from {concurrency} clients in {summary.wall_seconds:.1f} s: "
         f"{summary.throughput:.2f} requests/s, latency p50 {summary.p50:.2f} s, p99 {summary.p99:.2f} s",
         f"transcribed (200): latency p50 {summary.transcribed_p50:.2f} s, p99 {summary.transcribed_p99:.2f} s",
+        *_split_latency(summary),
         f"by kind: {summary.by_kind}",
         f"by status: {summary.by_status}",
         f"problems: {len(summary.problems)}",
         *summary.problems[:20],
     ]
     return "\n".join(lines)
+
+
+def _split_latency(summary: Summary) -> list[str]:
+    if summary.normal is None or summary.hostile is None:
+        return []
+    return [f"normal requests ({summary.normal.requests}): p50 {summary.normal.p50:.2f} s, p99 "
+            f"{summary.normal.p99:.2f} s; hostile requests ({summary.hostile.requests}): p50 "
+            f"{summary.hostile.p50:.2f} s, p99 {summary.hostile.p99:.2f} s"]
 
 
 if __name__ == "__main__":

@@ -135,7 +135,11 @@ class ErrorResponse:
     retry_after_seconds: int | None = None  # sent as Retry-After (503 overloaded)
 
     def body(self) -> dict:
-        return {"error": {"code": self.status, "type": self.kind, "message": self.message}}
+        """``retry_after_seconds`` too where there is one: SageMaker hands a client the body, not the headers."""
+        error = {"code": self.status, "type": self.kind, "message": self.message}
+        if self.retry_after_seconds is not None:
+            error["retry_after_seconds"] = self.retry_after_seconds
+        return {"error": error}
 
     def headers(self) -> dict[str, str]:
         """HTTP headers the response carries besides its Content-Type."""

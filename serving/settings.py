@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_ID = "openai/whisper-large-v3-turbo"
 MIB = 1024 * 1024
+MAX_DECODE_WORKERS = 256
 # Time budgets. SageMaker real-time inference gives an invocation 60 s; a request still running then is lost to the
 # client (SageMaker answers it with an error of its own) while it keeps the model busy. The default budget ends it
 # first, leaving time to send the answer. Asynchronous inference allows up to 3600 s per invocation
@@ -66,6 +67,9 @@ class Settings(BaseModel):
     max_audio_bytes: int = Field(64 * MIB, ge=1)
     max_audio_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
     max_new_tokens: int = Field(440, ge=1, le=448)
+    # Compressed audio is decoded by this many worker processes (serving/audio/pool.py), off the model's thread;
+    # "auto": the CPU cores the server may use; 0: in the request's own thread, as plain WAV always is.
+    decode_workers: int | Literal["auto"] = "auto"
     # Admission (serving/endpoint/admission.py): the decoded audio held across the requests in flight, in seconds
     # (16 kHz float32: 64 KB a second, 230 MB an hour; at least max_audio_seconds, so that any request fits alone);
     # beyond it a request waits (async mode) at most admission_wait_seconds, then gets a 503 with Retry-After.
@@ -115,6 +119,16 @@ class Settings(BaseModel):
                 f"max_audio_seconds ({self.max_audio_seconds:g}): a request of the longest audio must fit alone"
             )
         return self
+
+    @field_validator("decode_workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        workers = int(value)  # a non-number raises ValueError, reported with the key below
+        if not 0 <= workers <= MAX_DECODE_WORKERS:
+            raise ValueError(f"must be 'auto' or a number of processes from 0 to {MAX_DECODE_WORKERS}")
+        return workers
 
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod

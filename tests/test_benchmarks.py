@@ -124,4 +124,4 @@ def test_fixed_token_mode_runs_every_system_and_audits_flops(tiny_random_dir, tm
     assert results.flops.encoder_ratio == pytest.approx(1.0, abs=0.01)  # the analytic count is what ran
     assert 0.8 < results.flops.decoder_ratio < 1.5 and results.flops.tokens == 4  # N tokens, decoded once
     assert set(results.host.decode_ms) == {"wav 16 kHz mono", "wav 44.1 kHz stereo", "mp3 44.1 kHz stereo",
-                                           "flac 44.1 kHz stereo", "opus 48 kHz stereo"}
+                                           "flac 44.1 kHz stereo", "opus 48 kHz stereo", "aac 44.1 kHz stereo (m4a)"}

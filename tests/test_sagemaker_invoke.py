@@ -5,6 +5,7 @@ anywhere), async through S3 against moto, CloudWatch logs against moto, and wher
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
 import typing
@@ -13,11 +14,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
-from botocore.exceptions import EventStreamError
+from botocore.exceptions import ClientError, EventStreamError
+from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from serving.api import params as endpoint_params
 from serving.api.requests import parse_request
+from serving.errors import Overloaded, error_response
 from tests.moto_aws import ACCOUNT, BUCKET, INSTANCE_TYPE, REGION, client, hook_clients, isolated_aws
 from tests.sagemaker_runtime import (
     SPOKEN,
@@ -31,11 +34,13 @@ from tests.sagemaker_runtime import (
 from whisper_lmi.cli import main
 from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker import (
+    NO_RETRY,
     AsyncFailed,
     Aws,
     AwsOptions,
     Endpoint,
     NotDone,
+    RetryOptions,
     S3Uri,
     Segment,
     StreamFailed,
@@ -45,12 +50,14 @@ from whisper_lmi.sagemaker import (
     TranscriptDone,
     TranscriptionParams,
     Word,
+    retries,
 )
 from whisper_lmi.sagemaker.bodies import choose_mode, request_body
 from whisper_lmi.sagemaker.deploy import Deployment
 from whisper_lmi.sagemaker.logs import logs, parse_duration
 from whisper_lmi.sagemaker.naming import ResourceNames
 from whisper_lmi.sagemaker.params import GRANULARITIES, LONG_FORM_MODES, RESPONSE_FORMATS, TASKS
+from whisper_lmi.sagemaker.retries import retry_after, unavailable_kind, wait_seconds
 from whisper_lmi.sagemaker.streaming import EventSplitter
 
 AUDIO = b"RIFF\x00\x01fake-wav-bytes\xff"
@@ -319,6 +326,100 @@ def test_stream_through_the_wire_with_real_frames(runtime, aws_env):
     assert runtime.seen[-1].params.stream is True and runtime.seen[-1].params.language == "de"
     assert [event.text for event in events] == ["Guten Morgen.", " Wie geht's?", "Guten Morgen. Wie geht's?"]
     assert events[-1].result == Transcript("Guten Morgen. Wie geht's?", "de", 4.0, response_format="json")
+
+
+# --- a 503 from the model, retried ----------------------------------------------------------------------------
+
+
+def overloaded_body(retry_after: int | None = 7) -> str:
+    """What the server sends (serving/errors.py, sync mode) when it holds as much audio as it may."""
+    return json.dumps(error_response(Overloaded("the server holds too much audio; retry later", retry_after or 1))
+                      .body() if retry_after else {"code": 503, "error": "shutting_down: the server is shutting down"})
+
+
+def stub_invocations(aws: Aws, answers: list[tuple[int, str, dict]]) -> Stubber:
+    """``invoke_endpoint`` answered in turn: (503 or another status of the model, its body, response headers), or
+    (200, the transcript's JSON, {})."""
+    stubber = Stubber(aws.client("sagemaker-runtime"))
+    expected = {"EndpointName": NAME, "Body": AUDIO, "ContentType": "audio/wav"}
+    for status, body, headers in answers:
+        if status == 200:
+            data = body.encode()
+            stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(data), len(data)),
+                                                     "ContentType": "application/json"}, expected)
+        else:
+            stubber.add_client_error(
+                "invoke_endpoint", "ModelError", f"Received server error ({status}) from primary", 424,
+                expected_params=expected, response_meta={"HTTPHeaders": headers},
+                modeled_fields={"OriginalStatusCode": status, "OriginalMessage": body})
+    stubber.activate()
+    return stubber
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(retries, "_sleep", slept.append)
+    return slept
+
+
+def stubbed_endpoint(retry=None) -> Endpoint:
+    aws = Aws(AwsOptions(region=REGION))
+    return Endpoint(aws, NAME) if retry is None else Endpoint(aws, NAME, retry=retry)
+
+
+def test_a_503_overloaded_is_retried_after_the_retry_after_the_server_names(waits):
+    endpoint_ = stubbed_endpoint()
+    stubber = stub_invocations(endpoint_.aws, [(503, overloaded_body(7), {}), (503, overloaded_body(7), {}),
+                                               (200, '{"text": "hello"}', {})])
+    assert endpoint_.transcribe(AUDIO, content_type="audio/wav", body="raw").text == "hello"
+    stubber.assert_no_pending_responses()
+    assert waits == [7.0, 7.0]
+
+
+def test_a_retry_after_header_wins_and_a_wait_is_capped():
+    endpoint_ = stubbed_endpoint()
+    stub_invocations(endpoint_.aws, [(503, overloaded_body(7), {"retry-after": "90"})])
+    with pytest.raises(ClientError) as raised:
+        endpoint_.aws.client("sagemaker-runtime").invoke_endpoint(EndpointName=NAME, Body=AUDIO,
+                                                                  ContentType="audio/wav")
+    assert retry_after(raised.value) == 90.0
+    assert wait_seconds(raised.value, 1, RetryOptions(max_delay_s=30), lambda: 0.5) == 30.0
+    assert wait_seconds(raised.value, 1, RetryOptions(honour_retry_after=False, base_delay_s=2), lambda: 0.5) == 1.0
+
+
+def test_a_503_shutting_down_without_retry_after_backs_off_until_the_attempts_run_out(waits):
+    endpoint_ = stubbed_endpoint(RetryOptions(attempts=3, base_delay_s=1.0, max_delay_s=30))
+    body = overloaded_body(None)  # DJL's async error body: no Retry-After in it
+    stubber = stub_invocations(endpoint_.aws, [(503, body, {})] * 3)
+    with pytest.raises(ClientError) as raised:
+        endpoint_.transcribe(AUDIO, content_type="audio/wav", body="raw")
+    stubber.assert_no_pending_responses()
+    assert raised.value.response["OriginalStatusCode"] == 503
+    assert len(waits) == 2 and 0 <= waits[0] <= 1.0 and 0 <= waits[1] <= 2.0  # full jitter, doubling
+
+
+def test_retrying_can_be_turned_off_and_other_errors_are_never_retried(waits):
+    endpoint_ = stubbed_endpoint(NO_RETRY)
+    stub_invocations(endpoint_.aws, [(503, overloaded_body(7), {})])
+    with pytest.raises(ClientError, match="503"):
+        endpoint_.transcribe(AUDIO, content_type="audio/wav", body="raw")
+    bad_audio = json.dumps({"error": {"code": 415, "type": "unsupported_media_type", "message": "not audio"}})
+    endpoint_ = stubbed_endpoint()
+    stub_invocations(endpoint_.aws, [(415, bad_audio, {})])
+    with pytest.raises(ClientError, match="415"):
+        endpoint_.transcribe(AUDIO, content_type="audio/wav", body="raw")
+    assert waits == []
+
+
+def test_the_kind_of_503_is_read_from_either_modes_body():
+    def model_error(body: str) -> ClientError:
+        return ClientError({"Error": {"Code": "ModelError"}, "OriginalStatusCode": 503, "OriginalMessage": body},
+                           "InvokeEndpoint")
+
+    assert unavailable_kind(model_error(overloaded_body(7))) == "overloaded"
+    assert unavailable_kind(model_error(overloaded_body(None))) == "shutting_down"
+    assert unavailable_kind(model_error("<html>busy</html>")) == "unknown"
 
 
 # --- async ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ the service answers every request with its own response, never a 5xx, and every 
 
 ``audio`` (damaged codec clips, random bytes), ``requests`` (hostile requests of every kind), ``bombs`` (decode bombs),
 ``outcomes`` (the properties, as outcome labels), ``boundary`` (the service with a stand-in model that checks its
-input). This ``__init__`` imports nothing.
+input), ``mix`` (seeded hostile requests for the load test's ``--hostile N``). This ``__init__`` imports nothing.
 
 May import: ``scripts.material`` (the codec clips) and ``serving`` (the parser, the decoder, the service).
 """

@@ -1,11 +1,12 @@
 """The transcription service without DJL: raw requests in, one response per request out, in both DJL modes.
 
 Each request is parsed, fetched (when it names an ``audio_url``), admitted (its audio seconds reserved within
-``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own, so a bad one
-becomes its own error response and never reaches the model; the good ones go to the one :class:`~serving.batching.scheduler.
-Scheduler`, which batches their windows with every other request's in flight and answers each on its own. Sync mode
-(:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and waits; async mode
-(:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
+``option.max_audio_seconds_in_flight``: :mod:`serving.endpoint.admission`) and decoded on its own (compressed audio by
+the pool of worker processes, :mod:`serving.audio.pool`, so that decoding never holds the GIL the model's thread
+needs), so a bad one becomes its own error response and never reaches the model; the good ones go to the one
+:class:`~serving.batching.scheduler.Scheduler`, which batches their windows with every other request's in flight and
+answers each on its own. Sync mode (:meth:`TranscriptionService.handle`) submits a DJL dynamic batch together and
+waits; async mode (:mod:`serving.endpoint.async_service`) awaits each request. Every request ends with one log line
 (:mod:`serving.endpoint.request_log`) holding its stage timings.
 """
 
@@ -14,14 +15,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from serving.api.formats import render, render_error
 from serving.api.params import TranscriptionParams
 from serving.api.requests import RawRequest, parse_request
-from serving.audio.decode import AudioLimits, decode_audio, duration_seconds
+from serving.audio.decode import AudioLimits, duration_seconds
+from serving.audio.pool import AudioDecoder, DecoderOptions, pool_size
 from serving.audio.probe import expected_seconds
 from serving.batching.runner import Runner, RunnerOptions
 from serving.batching.scheduler import Scheduler, SchedulerOptions
@@ -112,34 +114,44 @@ class Exchange:
 
 
 class TranscriptionService:
-    def __init__(self, settings: Settings, scheduler: Scheduler, sources: AudioSources | None = None) -> None:
+    def __init__(self, settings: Settings, scheduler: Scheduler, sources: AudioSources | None = None,
+                 decoder: AudioDecoder | None = None) -> None:
+        """``decoder``: where audio is decoded; by default in each request's own thread (:meth:`start` gives the
+        service its pool of ``option.decode_workers`` processes)."""
         self.settings = settings
         self.scheduler = scheduler
-        self.limits = AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
+        self.limits = audio_limits(settings)
         self.sources = sources or AudioSources.from_settings(settings)
         self.budget = AudioBudget(admission_options(settings))
+        self.decoder = decoder or AudioDecoder(DecoderOptions(self.limits, workers=0))
 
     @classmethod
     def start(cls, properties: Mapping[str, str], async_mode: bool) -> TranscriptionService:
         """Validate the options, load the model where the worker's ``device_id`` says, start the scheduler."""
         settings = load_settings(properties)
         sources = AudioSources.from_settings(settings)
+        decoder = AudioDecoder(DecoderOptions(audio_limits(settings), pool_size(settings.decode_workers)))
         scheduler = start_scheduler(settings, properties.get("device_id"), properties.get("model_dir"), async_mode,
                                     budgets=True)
-        return cls(settings, scheduler, sources)
+        return cls(settings, scheduler, sources, decoder)
 
     def close(self) -> None:
-        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503."""
+        """Take no new request; those in flight may finish within ``option.drain_timeout_seconds``, then get a 503;
+        the decoding workers stop."""
         self.scheduler.close(self.settings.drain_timeout_seconds)
+        self.decoder.close()
 
     def cancel(self, request_id: str) -> int:
         """Stop the work of the requests in flight with this id (their client has gone); how many were stopped."""
         return self.scheduler.cancel(request_id)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
-        """Sync mode: a DJL batch. Each request is prepared on its own, the good ones are submitted together and
-        awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
-        exchanges = [self.prepare(raw, streaming=False) for raw in requests]
+        """Sync mode: a DJL batch. Each request is admitted on its own, their audio decoded together (the pool's
+        workers in parallel), the good ones submitted together and awaited, each is rendered in its own format, and
+        each ends with its log line, in the batch's order."""
+        admitted = [self.admit(raw, streaming=False) for raw in requests]
+        self.decode_all([(exchange, arrival) for exchange, arrival in admitted if arrival is not None])
+        exchanges = [exchange for exchange, _ in admitted]
         ready = [exchange for exchange in exchanges if exchange.response is None]
         try:
             futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
@@ -159,18 +171,34 @@ class TranscriptionService:
     # ---- the steps of one request -----------------------------------------------------------------------------
 
     def prepare(self, raw: RawRequest, streaming: bool) -> Exchange:
-        """Sync mode: parse, fetch, admit (at once or a 503: nothing frees while a DJL batch waits) and decode one
-        request; a failure becomes its own error response. ``streaming``: whether this mode can answer
-        ``stream=true`` (async mode only)."""
-        exchange, arrival = self.receive(raw, streaming)
+        """Sync mode: parse, fetch, admit and decode one request; a failure becomes its own error response.
+        ``streaming``: whether this mode can answer ``stream=true`` (async mode only)."""
+        exchange, arrival = self.admit(raw, streaming)
         if arrival is not None:
-            try:
-                exchange.reservation = self.budget.try_reserve(arrival.seconds)
-            except Overloaded as exc:
-                self.fail(exchange, exc)
-                return exchange
             self.decode(exchange, arrival)
         return exchange
+
+    def admit(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
+        """Sync mode: parse, fetch and admit one request (at once or a 503: nothing frees while a DJL batch waits);
+        None (and the exchange's error response) where it fails."""
+        exchange, arrival = self.receive(raw, streaming)
+        if arrival is None:
+            return exchange, None
+        try:
+            exchange.reservation = self.budget.try_reserve(arrival.seconds)
+        except Overloaded as exc:
+            self.fail(exchange, exc)
+            return exchange, None
+        return exchange, arrival
+
+    def decode_all(self, admitted: Sequence[tuple[Exchange, Arrival]]) -> None:
+        """Sync mode: a DJL batch's audio decoded together, as many at once as the pool has workers."""
+        if len(admitted) <= 1 or self.decoder.workers <= 1:
+            for exchange, arrival in admitted:
+                self.decode(exchange, arrival)
+            return
+        with ThreadPoolExecutor(min(len(admitted), self.decoder.workers), thread_name_prefix="decode-wait") as waiters:
+            list(waiters.map(lambda pair: self.decode(*pair), admitted))
 
     def receive(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
         """Parse and fetch one request, and estimate its audio's seconds; None (and the exchange's error response)
@@ -187,7 +215,7 @@ class TranscriptionService:
         failure becomes its own error response."""
         try:
             with exchange.timer("decode"):
-                waveform = decode_audio(arrival.audio, self.limits)
+                waveform = self.decoder.decode(arrival.audio)
         except Exception as exc:  # noqa: BLE001 - mapped to a status at the one boundary
             self.fail(exchange, exc)
             return
@@ -230,6 +258,10 @@ def start_scheduler(settings: Settings, device_id: str | None, model_dir: str | 
     placement = resolve_placement(settings, device_id)
     runner = Runner(load_model(settings, model_dir, placement), runner_options(settings))
     return Scheduler(runner, scheduler_options(settings, async_mode, budgets))
+
+
+def audio_limits(settings: Settings) -> AudioLimits:
+    return AudioLimits(settings.max_audio_bytes, settings.max_audio_seconds)
 
 
 def runner_options(settings: Settings) -> RunnerOptions:

@@ -16,8 +16,8 @@ data), ``rollback``, ``deploy``, ``update``, ``delete``, ``status``, ``endpoints
 ``waiting``, ``scaling``, ``upload``, ``quick`` (package + upload + deploy in one call), ``transform``, ``local``, ``images`` + ``image_table`` (the LMI image per region),
 ``identity`` (role and bucket), ``aws``, ``s3uri``, ``constants``. Calling an endpoint: ``endpoint`` (``Endpoint``,
 the object to call), ``params`` (``TranscriptionParams``), ``transcript`` (typed results), ``audio`` (path, bytes or
-S3), ``bodies`` (raw + custom attributes, form, JSON), ``invoke`` (real-time), ``streaming`` (response stream ->
-events), ``asynchronous`` (through S3, a handle), ``logs`` (CloudWatch).
+S3), ``bodies`` (raw + custom attributes, form, JSON), ``invoke`` (real-time), ``retries`` (a 503 from the model,
+again), ``streaming`` (response stream -> events), ``asynchronous`` (through S3, a handle), ``logs`` (CloudWatch).
 
 May import: ``whisper_lmi.artifact`` and ``whisper_lmi.errors``; boto3; the sagemaker SDK only in ``identity``, and
 only when installed.
@@ -36,6 +36,7 @@ from whisper_lmi.sagemaker.invoke import Invocation, invocation, transcribe
 from whisper_lmi.sagemaker.logs import LogEvent, logs
 from whisper_lmi.sagemaker.params import TranscriptionParams
 from whisper_lmi.sagemaker.quick import QuickOptions, quick_deploy
+from whisper_lmi.sagemaker.retries import NO_RETRY, RetryOptions
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.scaling import ScalingOptions
 from whisper_lmi.sagemaker.spec import AsyncOptions, EndpointSpec
@@ -49,7 +50,8 @@ from whisper_lmi.sagemaker.waiting import WaitOptions
 
 __all__ = [
     "DEFAULT_LMI_VERSION", "AsyncFailed", "AsyncOptions", "AsyncTranscription", "Aws", "AwsOptions", "Deployment",
-    "Endpoint", "EndpointSpec", "EndpointStatus", "Invocation", "LogEvent", "NotDone", "PackageOptions", "QuickOptions", "S3Uri",
+    "Endpoint", "EndpointSpec", "EndpointStatus", "Invocation", "LogEvent", "NO_RETRY", "NotDone", "PackageOptions",
+    "QuickOptions", "RetryOptions", "S3Uri",
     "ScalingOptions", "Segment", "StreamFailed", "Subtitles", "Transcript", "TranscriptDelta", "TranscriptDone",
     "TranscriptionParams", "TransformOptions", "UploadOptions", "UploadReport", "WaitOptions", "WhisperLmiError",
     "Word", "default_bucket", "delete", "deploy", "execution_role", "invocation", "lmi_image_uri", "logs", "package", "quick_deploy",

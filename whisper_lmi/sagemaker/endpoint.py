@@ -11,6 +11,8 @@
 
 Audio is a path, bytes, an open binary file, OpenAI's ``(name, bytes)`` or an ``s3://`` URI. Parameters come as a :class:`TranscriptionParams`, as keywords (its
 field names), or both (the keywords win). ``body`` picks the request's shape (``bodies``: auto, raw, form, json).
+A 503 from the model (overloaded, shutting down) is retried (``retries``): ``Endpoint(aws, "whisper",
+retry=RetryOptions(attempts=8))``, or ``retry=NO_RETRY`` to see it at once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from whisper_lmi.sagemaker.delete import delete
 from whisper_lmi.sagemaker.invoke import Invocation, invocation, transcribe
 from whisper_lmi.sagemaker.logs import LogEvent, logs
 from whisper_lmi.sagemaker.params import TranscriptionParams
+from whisper_lmi.sagemaker.retries import DEFAULT_RETRY, RetryOptions
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.status import EndpointStatus, status
 from whisper_lmi.sagemaker.streaming import StreamEvent, stream
@@ -44,6 +47,7 @@ PARAM_NAMES = frozenset(item.name for item in fields(TranscriptionParams))
 class Endpoint:
     aws: Aws
     name: str
+    retry: RetryOptions = DEFAULT_RETRY  # a 503 from the model (overloaded, shutting down); NO_RETRY: none
 
     @classmethod
     def from_deployment(cls, aws: Aws, deployment: Deployment) -> Endpoint:
@@ -52,7 +56,7 @@ class Endpoint:
     def transcribe(self, audio: AudioInput, params: TranscriptionParams | None = None, *, body: str = "auto",
                    content_type: str | None = None, **values: Any) -> Result:
         """A :class:`Transcript` (json, verbose_json, text) or :class:`Subtitles` (srt, vtt)."""
-        return transcribe(self.aws, self._request(audio, params, body, content_type, values))
+        return transcribe(self.aws, self._request(audio, params, body, content_type, values), self.retry)
 
     def translate(self, audio: AudioInput, params: TranscriptionParams | None = None, *, body: str = "auto",
                   content_type: str | None = None, **values: Any) -> Result:
@@ -62,7 +66,7 @@ class Endpoint:
     def stream(self, audio: AudioInput, params: TranscriptionParams | None = None, *, body: str = "auto",
                content_type: str | None = None, **values: Any) -> Iterator[StreamEvent]:
         """InvokeEndpointWithResponseStream: :class:`TranscriptDelta` events, then one :class:`TranscriptDone`."""
-        return stream(self.aws, self._request(audio, params, body, content_type, values))
+        return stream(self.aws, self._request(audio, params, body, content_type, values), self.retry)
 
     def transcribe_async(self, audio: AudioInput, params: TranscriptionParams | None = None, *, body: str = "auto",
                          content_type: str | None = None, input_prefix: S3Uri | str | None = None,

@@ -1,7 +1,8 @@
 """``transcribe``: one audio file to a real-time endpoint (InvokeEndpoint) -> a typed result.
 
 The body is raw audio with custom attributes, a form or JSON (``bodies``); the payload limit of real-time inference
-(6 MB) is checked before sending. In dry-run mode the request is printed, nothing is sent, and the result is empty.
+(6 MB) is checked before sending; a 503 from the model is retried (``retries``). In dry-run mode the request is
+printed, nothing is sent, and the result is empty.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from whisper_lmi.sagemaker.aws import ApiCall, Aws
 from whisper_lmi.sagemaker.bodies import RequestBody, choose_mode, multipart_body, request_body
 from whisper_lmi.sagemaker.constants import REALTIME_PAYLOAD_MAX
 from whisper_lmi.sagemaker.params import TranscriptionParams
+from whisper_lmi.sagemaker.retries import DEFAULT_RETRY, RetryOptions, with_retries
 from whisper_lmi.sagemaker.transcript import Result, Transcript, parse_result
 
 RUNTIME = "sagemaker-runtime"
@@ -55,10 +57,13 @@ def realtime_call(endpoint: str, body: RequestBody, operation: str = "invoke_end
     return ApiCall(RUNTIME, operation, params)
 
 
-def transcribe(aws: Aws, request: Invocation) -> Result:
+def transcribe(aws: Aws, request: Invocation, retry: RetryOptions = DEFAULT_RETRY) -> Result:
+    """``retry``: how a 503 from the model (overloaded, shutting down) is retried (:mod:`~whisper_lmi.sagemaker.
+    retries`; ``NO_RETRY``: not at all)."""
     if request.params.stream:
         raise WhisperLmiError("stream=True answers with events: use Endpoint.stream (whisper-lmi invoke --stream)")
-    response = aws.call(realtime_call(request.endpoint, build_body(aws, request)))
+    call = realtime_call(request.endpoint, build_body(aws, request))
+    response = with_retries(lambda: aws.call(call), retry)
     if aws.dry_run:
         return DRY_RUN_RESULT
     return parse_result(response["Body"].read(), request.params.format)

@@ -23,6 +23,7 @@ from whisper_lmi.errors import WhisperLmiError
 from whisper_lmi.sagemaker.aws import Aws, error_code
 from whisper_lmi.sagemaker.invoke import Invocation, build_body, realtime_call
 from whisper_lmi.sagemaker.params import JSON_FORMATS, SUBTITLE_FORMATS
+from whisper_lmi.sagemaker.retries import DEFAULT_RETRY, RetryOptions, with_retries
 from whisper_lmi.sagemaker.transcript import Result, Subtitles, Transcript, parse_result, transcript_from_document
 
 STREAM_OPERATION = "invoke_endpoint_with_response_stream"
@@ -154,11 +155,12 @@ def _parsed(raw_events: list[bytes], response_format: str) -> Iterator[StreamEve
             yield parse_event(data, response_format)
 
 
-def stream(aws: Aws, request: Invocation) -> Iterator[StreamEvent]:
-    """Send ``request`` with ``stream=true`` now; iterate over its events as they arrive (none in dry-run mode)."""
+def stream(aws: Aws, request: Invocation, retry: RetryOptions = DEFAULT_RETRY) -> Iterator[StreamEvent]:
+    """Send ``request`` with ``stream=true`` now; iterate over its events as they arrive (none in dry-run mode). A 503
+    answered before the stream starts is retried as ``retry`` says."""
     request = replace(request, params=replace(request.params, stream=True))
     call = realtime_call(request.endpoint, build_body(aws, request), STREAM_OPERATION, Accept=EVENT_STREAM_TYPE)
-    response = aws.call(call)
+    response = with_retries(lambda: aws.call(call), retry)
     if aws.dry_run:
         return iter(())
     return response_events(response, request.params.format)
