@@ -1,6 +1,8 @@
-"""Chunked long-form transcription: overlapping 30 s windows, all decoded at once, merged word by word.
+"""Chunked long-form transcription: windows of up to 30 s, all decoded at once, merged word by word where they overlap.
 
-Consecutive windows overlap by ``chunk_overlap_seconds``. Every window is decoded with timestamps and aligned to
+Windows end in the pauses the VAD found where they can, and the next one starts there; where speech runs across a
+window's edge, the next one overlaps it by ``chunk_overlap_seconds`` (:mod:`serving.longform.packing`; without
+pauses, every seam overlaps). A seam at a pause is a plain cut: each window keeps its words. Every window is decoded with timestamps and aligned to
 words. At each seam, the words both windows heard in the overlap are matched by their text (difflib), and the merge
 switches from the earlier window to the later one at the matched word nearest the middle of the overlap: each word
 is taken once, from a window where it lies away from the edge. Without a match (silence, disagreement) the middle
@@ -18,14 +20,17 @@ from __future__ import annotations
 
 import difflib
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
+from serving.longform.packing import fixed_windows, packed_windows
 from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
+from serving.longform.vad import Pause
 from serving.longform.words import attach_words
 from serving.results import Segment, Word
 
@@ -47,16 +52,15 @@ class _Placed:
 
 
 def window_starts(samples: int, overlap_seconds: float) -> list[int]:
-    """First sample of each window: every (30 s - overlap), until a window reaches the end."""
-    step = int((WINDOW_SECONDS - overlap_seconds) * SAMPLE_RATE)
-    starts = [0]
-    while starts[-1] + WINDOW_SAMPLES < samples:
-        starts.append(starts[-1] + step)
-    return starts
+    """First sample of each window at the fixed overlap: every (30 s - overlap), until a window reaches the end."""
+    return [window.start for window in fixed_windows(samples, overlap_seconds)]
 
 
 class ChunkedPlan:
-    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext) -> None:
+    """``pauses``: where the audio has no speech (the VAD's, in samples of ``waveform``); none: fixed overlap."""
+
+    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext,
+                 pauses: Sequence[Pause] = ()) -> None:
         self.request = request
         self.waveform = waveform
         self.options = options
@@ -64,11 +68,13 @@ class ChunkedPlan:
         self.language = options.language
         self.language_probability: float | None = None
         samples = waveform.shape[0]
+        windows = packed_windows(samples, pauses, context.chunk_overlap_seconds)
         self.tasks = [
-            WindowTask(request=request, options=options, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
+            WindowTask(request=request, options=options, key=key, start=window.start, length=window.length,
                        prompt=options.prompt, timestamps=True, words=True, first=key == 0)
-            for key, start in enumerate(window_starts(samples, context.chunk_overlap_seconds))
+            for key, window in enumerate(windows)
         ]
+        self.ends_at_pause = {key for key, window in enumerate(windows) if window.at_pause}
         self.outcomes: dict[int, WindowOutcome] = {}
         self.issued = False
         self.repairs: list[WindowTask] = []  # repair windows not handed out yet
@@ -123,9 +129,14 @@ class ChunkedPlan:
         start = self._repair_start(right, left_drafts)
         if start is None:
             return
-        repair = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
-                            length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
+        # A window that ended at a pause is replaced up to that pause: the seam after it stays a plain cut.
+        end = right_task.start + right_task.length if right_task.key in self.ends_at_pause else self.waveform.shape[0]
+        key = self._next_key()
+        repair = WindowTask(request=self.request, options=self.options, key=key, start=start,
+                            length=min(WINDOW_SAMPLES, end - start), prompt=self.options.prompt,
                             timestamps=True, words=True, first=False)
+        if right_task.key in self.ends_at_pause and start + WINDOW_SAMPLES >= end:
+            self.ends_at_pause.add(key)
         self.tasks[right] = repair
         self.repaired.add(right)
         self.repairs.append(repair)
