@@ -190,3 +190,31 @@ def test_a_repair_of_a_window_that_ended_at_a_pause_ends_at_that_pause():
     p.accept(repair, heard(repair, script))
     assert p.done
     assert segment_words(p.segments()) == [f" w{k}" for k in range(67)]
+
+
+# ---- on real speech, with the real VAD (no Whisper model) ----------------------------------------------------------
+
+
+def test_on_sentences_with_pauses_the_real_vad_puts_every_cut_in_a_pause_between_sentences():
+    """The long file's first sentences with 0.4-1.0 s of silence after each (as ``benchmarks.packing`` makes them):
+    Silero finds the pauses and every window but the last ends inside one of them."""
+    from scripts.material.longform_audio import build_long_audio
+    from serving.longform.vad import SileroVad, find_model, speech_regions
+
+    long_audio = build_long_audio(60.0)
+    pieces, silences, at = [], [], 0  # the inserted pauses, in samples
+    for index, sentence in enumerate(long_audio.sentences):
+        pieces.append(long_audio.waveform[round(sentence.start * SAMPLE_RATE) : round(sentence.end * SAMPLE_RATE)])
+        at += pieces[-1].size
+        gap = round((0.4, 0.6, 0.8, 1.0)[index % 4] * SAMPLE_RATE)
+        pieces.append(np.zeros(gap, np.float32))
+        silences.append((at, at + gap))
+        at += gap
+    waveform, vad = np.concatenate(pieces), VadOptions()
+    probabilities = SileroVad(find_model(None)).probabilities(waveform)
+    regions = speech_regions(probabilities, waveform.size, vad)
+    assert len(regions) == 1  # no silence of 2 s: one region
+    windows = packed_windows(regions[0].end - regions[0].start, speech_pauses(probabilities, regions, vad), 6.0)
+    assert len(windows) >= 3 and all(w.at_pause for w in windows[:-1])
+    cuts = [regions[0].start + w.end for w in windows[:-1]]
+    assert all(any(low <= cut <= high for low, high in silences) for cut in cuts), (cuts, silences)
