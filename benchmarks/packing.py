@@ -1,7 +1,9 @@
 """Issue 14 item 2 in one run: chunked long form with windows packed by speech (``option.chunk_windows=speech``, the
 default) against the fixed overlap (``fixed``): windows per hour of audio, WER, words dropped or doubled, wall time.
 
-    python -m benchmarks.packing [--seconds 300] [--markdown docs/longform-packing.md]
+    python -m benchmarks.packing [--seconds 300] [--markdown docs/longform.md]
+
+With ``--markdown`` its section replaces the one of the same heading in that file (appended when there is none).
 
 Two files of the same sentences (``scripts.material.longform_audio``): joined without pauses (speech runs across
 every window edge: packing finds no pause to cut at), and joined with the pauses of ordinary speech between sentences
@@ -18,6 +20,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -113,9 +116,24 @@ def main(argv=None) -> int:
     lines = _report(args, materials, rows)
     print("\n".join(lines))
     if args.markdown:
-        with open(args.markdown, "w") as handle:
-            handle.write("\n".join(lines) + "\n")
+        write_section(Path(args.markdown), lines)
     return 0
+
+
+def write_section(path: Path, lines: list[str]) -> None:
+    """``lines`` (headed by a ``## `` line) in place of the section of that heading in ``path``, up to the next
+    heading of that level or above; appended when the file has no such section."""
+    existing = path.read_text().split("\n") if path.exists() else []
+    if existing and existing[-1] == "":
+        existing.pop()
+    heading = lines[0]
+    if heading in existing:
+        start = existing.index(heading)
+        end = next((i for i in range(start + 1, len(existing)) if existing[i].startswith(("# ", "## "))), len(existing))
+        existing[start:end] = [*lines, ""] if end < len(existing) else lines
+    else:
+        existing += ["", *lines] if existing else lines
+    path.write_text("\n".join(existing) + "\n")
 
 
 def _ours(scheduler: Scheduler, runner: CountingRunner, material: Material, mode: str) -> Row:
