@@ -47,6 +47,7 @@ class Session:
     job: Job
     speech: SpeechMap
     plan: Plan
+    ceiling: float | None = None  # the loudest log10 mel bin of the plan's audio (None: each window's own)
 
     @property
     def request(self) -> RequestId:
