@@ -218,3 +218,29 @@ def test_on_sentences_with_pauses_the_real_vad_puts_every_cut_in_a_pause_between
     assert len(windows) >= 3 and all(w.at_pause for w in windows[:-1])
     cuts = [regions[0].start + w.end for w in windows[:-1]]
     assert all(any(low <= cut <= high for low, high in silences) for cut in cuts), (cuts, silences)
+
+
+def test_a_window_that_left_out_its_last_sentence_before_the_pause_gets_that_stretch_decoded_again():
+    """Window 0 [0, 27.8) ends at a pause but its words stop at 22.6 s (Whisper left out the sentence [23..27]): the
+    stretch from 22.6 s to the pause is decoded as a window of its own, between windows 0 and 1."""
+    script = every_second(0, 66)
+    p = plan(67.0, [pause(27.6, 28.0), pause(52.6, 53.0)])
+    tasks = p.pending()
+    p.accept(tasks[0], heard(tasks[0], script, until=23.0))
+    (gap,) = p.pending()
+    assert (gap.start, gap.start + gap.length, gap.first, gap.words) == (s(22.6), s(27.8), False, True)
+    assert [t.key for t in p.tasks] == [0, gap.key, 1, 2]
+    for task in tasks[1:]:
+        p.accept(task, heard(task, script))
+    assert not p.done and p.final_segments() == []  # window 0's seam with the gap is open
+    p.accept(gap, heard(gap, script))
+    assert p.done and p.pending() == []
+    assert segment_words(p.segments()) == [f" w{k}" for k in range(67)]
+
+
+def test_a_window_whose_words_reach_its_pause_gets_no_gap_window():
+    script = every_second(0, 66)
+    p = plan(67.0, [pause(27.6, 28.0), pause(52.6, 53.0)])
+    for task in p.pending():
+        p.accept(task, heard(task, script))
+    assert p.pending() == [] and p.done and len(p.tasks) == 3
