@@ -78,7 +78,7 @@ class LogMel:
         for start in range(0, samples.shape[0], WINDOW_SAMPLES):
             piece = np.asarray(samples[start : start + WINDOW_SAMPLES], dtype=np.float32)
             window = torch.zeros(1, WINDOW_SAMPLES, device=self.device)
-            window[0, : piece.shape[0]] = torch.as_tensor(piece, device=self.device)
+            window[0, : piece.shape[0]] = torch.tensor(piece, device=self.device)  # a copy: the audio may be read-only
             frames = -(-piece.shape[0] // HOP_LENGTH)
             loudest = max(loudest, float(self._log10_mel(window)[:, :frames].amax()))
         return loudest
