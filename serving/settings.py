@@ -91,6 +91,9 @@ class Settings(BaseModel):
     # whatever the format, as faster-whisper and openai/whisper decode by default) or as plain text (false).
     timestamps_in_every_format: bool = True
     chunk_overlap_seconds: float = Field(6.0, ge=1.0, le=14.0)
+    # Chunked windows: "speech" ends each at a pause the VAD found and overlaps the next (by chunk_overlap_seconds)
+    # only where speech runs across its edge; "fixed" overlaps every window with the next (docs/longform.md).
+    chunk_windows: Literal["speech", "fixed"] = "speech"
     compression_ratio_threshold: float = Field(2.4, gt=1.0)
     logprob_threshold: float = Field(-1.0, le=0.0)
     no_speech_threshold: float = Field(0.6, ge=0.0, le=1.0)

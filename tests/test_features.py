@@ -64,3 +64,29 @@ def test_padded_audio_keeps_the_log_mel_of_the_silence_whatever_the_lengths():
 def test_unknown_padding_is_rejected():
     with pytest.raises(ValueError, match="padding"):
         LogMel(WhisperFeatureExtractor(feature_size=80).mel_filters, "cpu", "zeros")
+
+
+def test_with_the_requests_ceiling_a_window_of_long_audio_is_faster_whisper_s_slice_of_the_whole_file():
+    """90 s whose loudness varies: faster-whisper takes the log-mel of the whole file once (one maximum) and slices
+    windows out of it. With the request's ceiling (LogMel.ceiling over the whole audio) a quiet window's frames
+    equal that slice (all but the two frames at each edge, whose STFT sees the audio beyond the window there); with the window's
+    own maximum its floor sits lower and frames differ."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    extractor = WhisperFeatureExtractor(feature_size=80)
+    t = np.arange(90 * SAMPLE_RATE) / SAMPLE_RATE
+    rng = np.random.default_rng(3)
+    loudness = np.where(t < 30.0, 1.0, 0.05)  # the loudest part first: later windows are quieter than the file
+    waveform = (loudness * (0.3 * np.sin(2 * np.pi * 330 * t) + 0.02 * rng.standard_normal(t.size))).astype(np.float32)
+    whole = FeatureExtractor(feature_size=80)(waveform, padding=160)
+    log_mel = LogMel(extractor.mel_filters, "cpu", PAD_FEATURES)
+    ceiling = log_mel.ceiling(waveform)
+    assert ceiling == pytest.approx(float(whole.max()) * 4.0 - 4.0, abs=1e-3)
+    start = 45 * SAMPLE_RATE
+    window = waveform[start : start + WINDOW_SAMPLES][None]
+    expected = whole[:, start // HOP_LENGTH : start // HOP_LENGTH + FRAMES_PER_WINDOW]
+    given = log_mel(window, [WINDOW_SAMPLES], [ceiling])[0].numpy()
+    own = log_mel(window, [WINDOW_SAMPLES], [None])[0].numpy()
+    np.testing.assert_allclose(given[:, 2:-2], expected[:, 2:-2], atol=1e-4)
+    assert np.abs(own - expected)[:, 2:-2].max() > 0.05
+    np.testing.assert_array_equal(own, log_mel(window, [WINDOW_SAMPLES])[0].numpy())  # None: as before

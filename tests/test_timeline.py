@@ -1,5 +1,5 @@
 """Specification of ``serving.longform.timeline.clamp_timeline``: the last step of every plan makes segments and
-words monotonic and keeps them inside the audio, changing nothing else."""
+words monotonic and non-overlapping (issue 15 item 6) and keeps them inside the audio, changing nothing else."""
 
 from __future__ import annotations
 
@@ -28,12 +28,18 @@ def test_a_valid_timeline_is_unchanged():
 
 def test_a_word_starting_before_the_previous_word_ended_starts_when_it_ended():
     clamped = clamp_timeline([segment(0.0, 2.0, (0.1, 1.0), (0.8, 1.5)), segment(1.4, 3.0, (1.4, 2.0))], 10.0)
-    assert times(clamped) == [(0.0, 2.0, [(0.1, 1.0), (1.0, 1.5)]), (1.4, 3.0, [(1.5, 2.0)])]
+    # the segments overlapped: they now meet between their words, at the end of the first one's last word (1.5 s)
+    assert times(clamped) == [(0.0, 1.5, [(0.1, 1.0), (1.0, 1.5)]), (1.5, 3.0, [(1.5, 2.0)])]
 
 
-def test_segments_may_overlap_but_never_start_before_the_previous_segment():
+def test_overlapping_segments_meet_and_one_starting_before_the_previous_starts_begins_where_that_one_ends():
     clamped = clamp_timeline([segment(5.0, 7.0), segment(6.0, 8.0), segment(4.0, 4.5)], 10.0)
-    assert times(clamped) == [(5.0, 7.0, []), (6.0, 8.0, []), (6.0, 6.0, [])]
+    assert times(clamped) == [(5.0, 6.0, []), (6.0, 8.0, []), (8.0, 8.0, [])]
+
+
+def test_overlapping_segments_meet_at_the_later_ones_start_when_it_lies_between_their_words():
+    clamped = clamp_timeline([segment(0.0, 3.0, (0.5, 1.0)), segment(1.5, 4.0, (2.0, 3.5))], 10.0)
+    assert times(clamped) == [(0.0, 1.5, [(0.5, 1.0)]), (1.5, 4.0, [(2.0, 3.5)])]
 
 
 def test_an_end_before_its_start_becomes_the_start():
@@ -49,7 +55,7 @@ def test_nothing_ends_after_the_audio():
 def test_a_time_that_is_not_a_number_is_the_earliest_it_may_be_and_infinities_are_clamped():
     nan, inf = float("nan"), float("inf")
     clamped = clamp_timeline([segment(1.0, nan, (nan, 1.5), (1.6, inf)), segment(nan, inf), segment(-inf, 3.0)], 8.0)
-    assert times(clamped) == [(1.0, 1.0, [(0.0, 1.5), (1.6, 8.0)]), (1.0, 8.0, []), (1.0, 3.0, [])]
+    assert times(clamped) == [(1.0, 1.0, [(0.0, 1.5), (1.6, 8.0)]), (1.0, 8.0, []), (8.0, 8.0, [])]
 
 
 def test_times_are_rounded_to_the_millisecond_and_other_fields_kept():
@@ -81,7 +87,7 @@ def test_any_timeline_comes_out_monotonic_inside_the_audio_and_stays_so(seed):
     limit = round(duration, 3) + 1e-9
     assert all(0.0 <= s.start <= s.end <= limit for s in clamped)
     assert all(0.0 <= w.start <= w.end <= limit for w in words)
-    assert all(a.start <= b.start for a, b in zip(clamped, clamped[1:]))
+    assert all(a.end <= b.start for a, b in zip(clamped, clamped[1:]))
     assert all(a.end <= b.start for a, b in zip(words, words[1:]))
     assert [len(s.words) for s in clamped] == [len(s.words) for s in segments]
     assert clamp_timeline(clamped, duration) == clamped  # clamping twice changes nothing

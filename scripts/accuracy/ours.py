@@ -34,6 +34,7 @@ class Variant:
     beam_size: int | None = None
     long_form: str | None = None
     language: str | None = None
+    conditioned: bool | None = None  # request parameter condition_on_previous_text; None: its default (true)
 
     @property
     def name(self) -> str:
@@ -44,6 +45,8 @@ class Variant:
             parts.append("timestamp tokens" if self.timestamps else "no timestamp tokens")
         if self.long_form:
             parts.append(self.long_form)
+        if self.conditioned is False:
+            parts.append("not conditioned on previous text")
         return ", ".join(parts)
 
     def options(self) -> dict[str, str]:
@@ -59,6 +62,8 @@ class Variant:
             values["long_form"] = self.long_form
         if self.language:
             values["language"] = self.language
+        if self.conditioned is not None:
+            values["condition_on_previous_text"] = self.conditioned
         return parse_params(values)
 
 

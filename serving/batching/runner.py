@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
-from serving.constants import SAMPLE_RATE
+from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
 from serving.engine.decoded import DecodedWindow, WordTiming
 from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder
 from serving.engine.degeneration import window_token_cap
@@ -123,8 +123,12 @@ class Runner:
         self._rows: dict[int, _Row] = {}  # the running batch: slot -> window
 
     def open(self, job: Job) -> Session:
-        """Find the speech and plan the windows of one request (host work: no model)."""
-        return self.planner.open(job)
+        """Find the speech and plan the windows of one request (host work: no model); audio over one window gets
+        the loudest bin of its log-mel, the ceiling of every window's (``serving.engine.features``)."""
+        session = self.planner.open(job)
+        if session.plan.waveform.shape[0] > WINDOW_SAMPLES:
+            session = replace(session, ceiling=self.log_mel.ceiling(session.plan.waveform))
+        return session
 
     def run(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session]) -> BatchResult:
         """At most ``capacity`` windows; ``sessions`` holds the session of every request in the batch."""
@@ -160,7 +164,7 @@ class Runner:
                 timer: StageTimer) -> torch.Tensor:
         with timer("log-mel"):
             windows = np.stack([sessions[t.request].window_audio(t) for t in batch])
-            features = self.log_mel(windows, [t.length for t in batch])
+            features = self.log_mel(windows, [t.length for t in batch], [sessions[t.request].ceiling for t in batch])
         with timer("encode"):
             return self.decoder.encode(features)
 

@@ -22,7 +22,7 @@ from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import Plan, PlanContext, RequestOptions, SilentPlan, WindowOutcome, WindowTask
 from serving.longform.sequential import SequentialPlan
 from serving.longform.timeline import clamp_timeline
-from serving.longform.vad import SileroVad, SpeechMap, VadOptions, speech_regions
+from serving.longform.vad import SileroVad, SpeechMap, VadOptions, speech_pauses, speech_regions
 from serving.results import Segment, Transcription
 
 PromptTokens = Callable[[str | None], tuple[int, ...]]
@@ -47,6 +47,7 @@ class Session:
     job: Job
     speech: SpeechMap
     plan: Plan
+    ceiling: float | None = None  # the loudest log10 mel bin of the plan's audio (None: each window's own)
 
     @property
     def request(self) -> RequestId:
@@ -94,6 +95,7 @@ class PlannerOptions:
     max_beam_size: int = MAX_BEAM_SIZE  # the decoder batch's rows (max_batch_windows)
     language_candidates: tuple[str, ...] = ()  # detection's choice for requests that name no candidates
     timestamps_in_every_format: bool = True  # False: short audio in json/text is decoded as plain text
+    chunk_windows: str = "speech"  # chunked windows end at the VAD's pauses ("speech") or overlap everywhere ("fixed")
 
 
 class Planner:
@@ -119,8 +121,9 @@ class Planner:
     def _speech(self, waveform: np.ndarray) -> SpeechMap:
         if self.vad is None:
             return SpeechMap.whole(waveform.shape[0])
-        regions = speech_regions(self.vad.probabilities(waveform), waveform.shape[0], VadOptions())
-        return SpeechMap(tuple(regions))
+        probabilities, vad = self.vad.probabilities(waveform), VadOptions()
+        regions = speech_regions(probabilities, waveform.shape[0], vad)
+        return SpeechMap(tuple(regions), speech_pauses(probabilities, regions, vad))
 
     def _plan(self, job: Job, speech: SpeechMap) -> Plan:
         options = self._request_options(job.params)
@@ -131,7 +134,8 @@ class Planner:
             timed = options.timestamps or options.words or self.options.timestamps_in_every_format
             return SequentialPlan(job.request, audio, options, self.context, timestamps=timed)
         if options.long_form == "chunked":
-            return ChunkedPlan(job.request, audio, options, self.context)
+            pauses = speech.pauses if self.options.chunk_windows == "speech" else ()
+            return ChunkedPlan(job.request, audio, options, self.context, pauses)
         return SequentialPlan(job.request, audio, options, self.context)
 
     def _request_options(self, params: TranscriptionParams) -> RequestOptions:

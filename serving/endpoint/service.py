@@ -279,7 +279,8 @@ def runner_options(settings: Settings) -> RunnerOptions:
     planner = PlannerOptions(settings.long_form, vad_model(settings), beam_size=settings.beam_size,
                              best_of=settings.best_of, max_beam_size=settings.max_batch_windows,
                              language_candidates=settings.language_candidates,
-                             timestamps_in_every_format=settings.timestamps_in_every_format)
+                             timestamps_in_every_format=settings.timestamps_in_every_format,
+                             chunk_windows=settings.chunk_windows)
     return RunnerOptions(engine, thresholds, settings.chunk_overlap_seconds, planner, settings.log_mel_padding)
 
 

@@ -1,8 +1,14 @@
 """30 s windows -> log-mel features, for a whole batch at once on the model's device.
 
 The same arithmetic as openai/whisper and transformers' WhisperFeatureExtractor (Hann STFT, Slaney mel filters,
-log10, clamp to 8 below each window's maximum, scale to about [-1, 1]); the filters come from the model's own
-feature extractor so that 80- and 128-bin models both work.
+log10, clamp to 8 below a maximum, scale to about [-1, 1]); the filters come from the model's own feature extractor
+so that 80- and 128-bin models both work.
+
+The maximum: the loudest bin of the request's whole audio when the caller gives it (``ceilings``, from
+:meth:`LogMel.ceiling`), as openai/whisper's and faster-whisper's ``transcribe`` take the log-mel of the whole file
+once and slice windows out of it; else the window's own (the same thing for audio of one window). On the 301 s long
+file, each window's own maximum set a lower floor than the file's in most windows and flipped words that
+faster-whisper, on the same weights and the same windows, decoded otherwise (``docs/longform.md``).
 
 Two things keep it cheap on the CPU. The power spectrum is never formed: the squared real and imaginary parts go
 straight into one matrix product with filters repeated for both (no complex ``abs``, a square root then a square).
@@ -44,29 +50,53 @@ class LogMel:
         self.parts_filters = filters.repeat_interleave(2, dim=0).contiguous()  # (2 * bins, mels): re, im per bin
         self.window = torch.hann_window(N_FFT, device=self.device)
 
-    def __call__(self, windows: np.ndarray | torch.Tensor, lengths: Sequence[int] | None = None) -> torch.Tensor:
+    def __call__(self, windows: np.ndarray | torch.Tensor, lengths: Sequence[int] | None = None,
+                 ceilings: Sequence[float | None] | None = None) -> torch.Tensor:
         """(batch, WINDOW_SAMPLES) float32 -> (batch, n_mels, FRAMES_PER_WINDOW) float32 on the device.
 
         ``lengths``: the samples of audio at the start of each window (the rest is zero padding); with
-        ``PAD_FEATURES`` the frames past them are set to zero. None: every window is all audio."""
+        ``PAD_FEATURES`` the frames past them are set to zero. None: every window is all audio.
+        ``ceilings``: per window, the loudest log10 mel bin of its request's audio (None: the window's own)."""
         audio = torch.as_tensor(windows, dtype=torch.float32).to(self.device, non_blocking=True)
         if audio.dim() != 2 or audio.shape[1] != WINDOW_SAMPLES:
             raise ValueError(f"expected (batch, {WINDOW_SAMPLES}) windows, got {tuple(audio.shape)}")
         step = CPU_WINDOWS_PER_STFT if self.device.type == "cpu" else max(audio.shape[0], 1)
         features = torch.empty(audio.shape[0], self.n_mels, FRAMES_PER_WINDOW, device=self.device)
         for start in range(0, audio.shape[0], step):
-            features[start : start + step] = self._log_mel(audio[start : start + step])
+            rows = range(start, min(start + step, audio.shape[0]))
+            features[start : start + step] = self._log_mel(audio[start : start + step],
+                                                           [ceilings[r] if ceilings else None for r in rows])
         if self.padding == PAD_FEATURES and lengths is not None:
             for row, length in enumerate(lengths):
                 features[row, :, max(int(length), 0) // HOP_LENGTH :] = 0.0
         return features
 
-    def _log_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """(windows, samples) -> (windows, n_mels, frames)."""
+    def ceiling(self, samples) -> float:
+        """The loudest log10 mel bin of a request's audio (a 1-D array, or anything sliced like one), computed a
+        window at a time (the last zero-padded)."""
+        loudest = -10.0
+        for start in range(0, samples.shape[0], WINDOW_SAMPLES):
+            piece = np.asarray(samples[start : start + WINDOW_SAMPLES], dtype=np.float32)
+            window = torch.zeros(1, WINDOW_SAMPLES, device=self.device)
+            window[0, : piece.shape[0]] = torch.tensor(piece, device=self.device)  # a copy: the audio may be read-only
+            frames = -(-piece.shape[0] // HOP_LENGTH)
+            loudest = max(loudest, float(self._log10_mel(window)[:, :frames].amax()))
+        return loudest
+
+    def _log10_mel(self, audio: torch.Tensor) -> torch.Tensor:
+        """(windows, samples) -> (windows, frames, mels), log10 of the mel energies."""
         stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=self.window, return_complex=True)
         spectra = stft.transpose(1, 2)[:, :FRAMES_PER_WINDOW]  # (windows, frames, bins): contiguous bins
         squared_parts = torch.view_as_real(spectra).square().flatten(2)  # (windows, frames, 2 * bins)
-        log_spec = (squared_parts @ self.parts_filters).clamp_(min=1e-10).log10_()  # (windows, frames, mels)
-        ceiling = log_spec.amax(dim=(1, 2), keepdim=True)
+        return (squared_parts @ self.parts_filters).clamp_(min=1e-10).log10_()  # (windows, frames, mels)
+
+    def _log_mel(self, audio: torch.Tensor, ceilings: Sequence[float | None]) -> torch.Tensor:
+        """(windows, samples) -> (windows, n_mels, frames), each clamped to 8 below its ceiling (None: its own
+        loudest bin)."""
+        log_spec = self._log10_mel(audio)
+        own = log_spec.amax(dim=(1, 2), keepdim=True)
+        given = torch.tensor([c if c is not None else 0.0 for c in ceilings], device=self.device).view(-1, 1, 1)
+        is_given = torch.tensor([c is not None for c in ceilings], device=self.device).view(-1, 1, 1)
+        ceiling = torch.where(is_given, torch.maximum(given, own), own)
         log_spec = torch.maximum(log_spec, ceiling - DYNAMIC_RANGE)
         return log_spec.add_(4.0).div_(4.0).transpose(1, 2)

@@ -1,6 +1,8 @@
-"""Chunked long-form transcription: overlapping 30 s windows, all decoded at once, merged word by word.
+"""Chunked long-form transcription: windows of up to 30 s, all decoded at once, merged word by word where they overlap.
 
-Consecutive windows overlap by ``chunk_overlap_seconds``. Every window is decoded with timestamps and aligned to
+Windows end in the pauses the VAD found where they can, and the next one starts there; where speech runs across a
+window's edge, the next one overlaps it by ``chunk_overlap_seconds`` (:mod:`serving.longform.packing`; without
+pauses, every seam overlaps). A seam at a pause is a plain cut: each window keeps its words. Every window is decoded with timestamps and aligned to
 words. At each seam, the words both windows heard in the overlap are matched by their text (difflib), and the merge
 switches from the earlier window to the later one at the matched word nearest the middle of the overlap: each word
 is taken once, from a window where it lies away from the edge. Without a match (silence, disagreement) the middle
@@ -11,21 +13,26 @@ the two windows of that seam then disagree on the words they both heard. Such a 
 window is decoded again from the start of the earlier window's segment that runs into the overlap (a sentence start),
 and replaces it. Likewise Whisper often leaves out a sentence cut by the end of its window, which for the last
 window is the end of the audio: when the last window's words stop short of the end, one more window is decoded from
-where they stop (Whisper's own seek), and silence there gives no words.
+where they stop (Whisper's own seek), and silence there gives no words. It does so too with the last sentence
+before a pause a window ends at (on the long file's sentences with pauses, 3 of 12 windows): there the audio from
+where the words stop to the pause is decoded once more, as a window between the two.
 """
 
 from __future__ import annotations
 
 import difflib
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
+from serving.longform.packing import fixed_windows, packed_windows
 from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
+from serving.longform.vad import Pause
 from serving.longform.words import attach_words
 from serving.results import Segment, Word
 
@@ -47,16 +54,15 @@ class _Placed:
 
 
 def window_starts(samples: int, overlap_seconds: float) -> list[int]:
-    """First sample of each window: every (30 s - overlap), until a window reaches the end."""
-    step = int((WINDOW_SECONDS - overlap_seconds) * SAMPLE_RATE)
-    starts = [0]
-    while starts[-1] + WINDOW_SAMPLES < samples:
-        starts.append(starts[-1] + step)
-    return starts
+    """First sample of each window at the fixed overlap: every (30 s - overlap), until a window reaches the end."""
+    return [window.start for window in fixed_windows(samples, overlap_seconds)]
 
 
 class ChunkedPlan:
-    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext) -> None:
+    """``pauses``: where the audio has no speech (the VAD's, in samples of ``waveform``); none: fixed overlap."""
+
+    def __init__(self, request: RequestId, waveform: Samples, options: RequestOptions, context: PlanContext,
+                 pauses: Sequence[Pause] = ()) -> None:
         self.request = request
         self.waveform = waveform
         self.options = options
@@ -64,16 +70,19 @@ class ChunkedPlan:
         self.language = options.language
         self.language_probability: float | None = None
         samples = waveform.shape[0]
+        windows = packed_windows(samples, pauses, context.chunk_overlap_seconds)
         self.tasks = [
-            WindowTask(request=request, options=options, key=key, start=start, length=min(WINDOW_SAMPLES, samples - start),
+            WindowTask(request=request, options=options, key=key, start=window.start, length=window.length,
                        prompt=options.prompt, timestamps=True, words=True, first=key == 0)
-            for key, start in enumerate(window_starts(samples, context.chunk_overlap_seconds))
+            for key, window in enumerate(windows)
         ]
+        self.ends_at_pause = {key for key, window in enumerate(windows) if window.at_pause}
         self.outcomes: dict[int, WindowOutcome] = {}
         self.issued = False
         self.repairs: list[WindowTask] = []  # repair windows not handed out yet
         self.repaired: set[int] = set()  # positions of windows already replaced by a repair
         self.tail_added = False
+        self.gaps_checked: set[int] = set()  # windows ending at a pause whose words were checked for a gap
 
     @property
     def done(self) -> bool:
@@ -95,6 +104,28 @@ class ChunkedPlan:
                 self._repair_if_disagreeing(right)
         if position == len(self.tasks) - 1 and not self.tail_added and self._decoded(position) and _cut_at_end(task):
             self._add_tail_if_short(self.tasks[position])
+        elif task.key in self.ends_at_pause and task.key not in self.gaps_checked and self.tasks[position] == task:
+            self._add_gap_if_short(position)
+
+    def _add_gap_if_short(self, position: int) -> None:
+        """A window that ends at a pause and whose words stop more than TAIL_GAP_SECONDS before it: Whisper left
+        out its last sentence (as it often does with one it takes for cut by the window's end). The audio from
+        where its words stop to the pause is decoded once more, as a window of its own placed after it."""
+        window = self.tasks[position]
+        self.gaps_checked.add(window.key)
+        words = _placed(self._drafts(window))
+        if not words:
+            return
+        start, end = round(words[-1].word.end * SAMPLE_RATE), window.start + window.length
+        if end - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= window.start:
+            return
+        gap = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
+                         length=end - start, prompt=self.options.prompt, timestamps=True, words=True, first=False)
+        self.gaps_checked.add(gap.key)
+        self.ends_at_pause.add(gap.key)
+        self.tasks.insert(position + 1, gap)
+        self.repaired = {p + 1 if p > position else p for p in self.repaired}
+        self.repairs.append(gap)
 
     def _add_tail_if_short(self, last: WindowTask) -> None:
         words = _placed(self._drafts(last))
@@ -123,9 +154,14 @@ class ChunkedPlan:
         start = self._repair_start(right, left_drafts)
         if start is None:
             return
-        repair = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
-                            length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
+        # A window that ended at a pause is replaced up to that pause: the seam after it stays a plain cut.
+        end = right_task.start + right_task.length if right_task.key in self.ends_at_pause else self.waveform.shape[0]
+        key = self._next_key()
+        repair = WindowTask(request=self.request, options=self.options, key=key, start=start,
+                            length=min(WINDOW_SAMPLES, end - start), prompt=self.options.prompt,
                             timestamps=True, words=True, first=False)
+        if right_task.key in self.ends_at_pause and start + WINDOW_SAMPLES >= end:
+            self.ends_at_pause.add(key)
         self.tasks[right] = repair
         self.repaired.add(right)
         self.repairs.append(repair)

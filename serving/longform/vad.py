@@ -39,6 +39,9 @@ class VadOptions:
     min_silence_seconds: float = 2.0  # ... for this long
     min_speech_seconds: float = 0.25  # shorter regions are dropped
     pad_seconds: float = 0.4  # kept around each region
+    # Inside a region, frames below ``release`` for this long are a pause a chunked window may end at (a breath or a
+    # sentence's end; the gaps between words and a stop's closure are shorter, 30-260 ms on the long test file).
+    min_pause_seconds: float = 0.3
 
 
 class SileroVad:
@@ -131,10 +134,46 @@ def _hysteresis(probabilities: np.ndarray, options: VadOptions) -> list[tuple[in
 
 
 @dataclass(frozen=True)
+class Pause:
+    """A stretch of the joined audio (samples) with no speech in it: where a window may end and the next begin."""
+
+    start: int
+    end: int
+
+
+def speech_pauses(probabilities: np.ndarray, regions: list[Region], options: VadOptions) -> tuple[Pause, ...]:
+    """The pauses of the joined audio, in order: each joint between two regions (from the earlier speech's offset to
+    the later one's onset, their padding) and, inside a region's speech, every run of frames below ``release``
+    lasting at least ``min_pause_seconds``."""
+    min_frames = max(1, round(options.min_pause_seconds * SAMPLE_RATE / FRAME_SAMPLES))
+    pauses, joined = [], 0
+    for index, region in enumerate(regions):
+        if index > 0:
+            pauses.append(Pause(joined - (regions[index - 1].end - regions[index - 1].offset),
+                                joined + region.onset - region.start))
+        low = probabilities[region.onset // FRAME_SAMPLES : -(-region.offset // FRAME_SAMPLES)] < options.release
+        for first, stop in _runs(low, min_frames):
+            start = max(region.onset, (region.onset // FRAME_SAMPLES + first) * FRAME_SAMPLES)
+            end = min(region.offset, (region.onset // FRAME_SAMPLES + stop) * FRAME_SAMPLES)
+            if end > start:
+                pauses.append(Pause(joined + start - region.start, joined + end - region.start))
+        joined += region.end - region.start
+    return tuple(pauses)
+
+
+def _runs(flags: np.ndarray, min_length: int) -> list[tuple[int, int]]:
+    """(first, stop) of each run of True at least ``min_length`` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.astype(np.int8), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_length]
+
+
+@dataclass(frozen=True)
 class SpeechMap:
-    """The speech regions of a request, joined end to end; maps times in the joined audio back to the original."""
+    """The speech regions of a request, joined end to end; maps times in the joined audio back to the original.
+    ``pauses``: where the joined audio has no speech (chunked windows end there); empty when no VAD ran."""
 
     regions: tuple[Region, ...]
+    pauses: tuple[Pause, ...] = ()
 
     @classmethod
     def whole(cls, samples: int) -> "SpeechMap":
