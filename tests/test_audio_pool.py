@@ -160,3 +160,13 @@ def test_a_long_waveform_comes_back_through_shared_memory_and_leaves_nothing_the
     through_pool = pool.decode(data)
     np.testing.assert_array_equal(through_pool, shared)
     assert through_pool.flags.writeable and set(os.listdir(SHARED_MEMORY_DIR)) == before
+
+
+def test_a_decode_after_the_pool_closed_is_done_in_the_calling_thread():
+    decoder = AudioDecoder(DecoderOptions(LIMITS, workers=1))
+    executor = decoder._executor  # noqa: SLF001 - a decode that took the pool just before it closed
+    decoder.close()
+    decoder._executor = executor  # noqa: SLF001
+    data = clip_bytes("codec_ogg.ogg")
+    np.testing.assert_array_equal(decoder.decode(data), decode_audio(data, LIMITS))
+    decoder._executor = None  # noqa: SLF001

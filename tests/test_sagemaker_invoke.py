@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -24,6 +25,7 @@ from serving.errors import Overloaded, error_response
 from tests.moto_aws import ACCOUNT, BUCKET, INSTANCE_TYPE, REGION, client, hook_clients, isolated_aws
 from tests.sagemaker_runtime import (
     SPOKEN,
+    FakeRaw,
     FakeRuntime,
     cut,
     event_stream,
@@ -694,3 +696,32 @@ def test_the_openai_shaped_calls(runtime, aws_env, audio_file):
     assert runtime.seen[-1].params.task == "translate" and runtime.seen[-1].params.response_format == "text"
     with pytest.raises(WhisperLmiError, match="unknown parameter.s. chunking_strategy"):
         endpoint(aws_env).audio_transcriptions(file=AUDIO, model="whisper-1", chunking_strategy="auto")
+
+
+class BusyThenRuntime:
+    """before-send: ``busy`` ModelErrors carrying the container's 503 overloaded (as SageMaker answers them), then the
+    endpoint's answers (:class:`FakeRuntime`)."""
+
+    def __init__(self, busy: int) -> None:
+        self.busy, self.calls, self.runtime = busy, 0, FakeRuntime()
+
+    def __call__(self, request, **kwargs) -> AWSResponse:
+        self.calls += 1
+        if self.calls > self.busy:
+            return self.runtime(request, **kwargs)
+        body = json.dumps({"Message": "Received server error (503) from primary", "OriginalStatusCode": 503,
+                           "OriginalMessage": overloaded_body(2)}).encode()
+        return AWSResponse(request.url, 424, {"x-amzn-ErrorType": "ModelError", "Content-Type": "application/json"},
+                           FakeRaw([body]))
+
+
+@pytest.mark.parametrize(("attempts", "code", "calls"), [(None, 0, 2), ("1", 1, 1), ("3", 0, 2)])
+def test_invoke_retries_a_503_unless_attempts_is_1(aws_env, monkeypatch, audio_file, waits, capsys, attempts, code,
+                                                  calls):
+    busy = BusyThenRuntime(busy=1)
+    hook_clients(monkeypatch, {"before-send.sagemaker-runtime.*": busy})
+    argv = ["invoke", audio_file, "--response-format", "text"] + (["--attempts", attempts] if attempts else [])
+    assert cli(aws_env, *argv) == code
+    assert busy.calls == calls and waits == ([2.0] if calls == 2 else [])
+    printed = capsys.readouterr()
+    assert ("Guten Morgen" in printed.out) if code == 0 else ("503" in printed.err)

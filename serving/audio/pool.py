@@ -23,7 +23,7 @@ import mmap
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
@@ -85,7 +85,7 @@ class AudioDecoder:
             if executor is None or parse_wav(data) is not None:  # no pool (or closed), or a plain WAV
                 return decode_audio(data, self.options.limits)
             try:
-                return received(executor.submit(decode_in_worker, data, self.options.limits).result())
+                return received(self._submit(executor, data).result())
             except BrokenProcessPool:
                 self._replace(executor)
         raise UndecodableAudio(CRASHED)
@@ -102,6 +102,16 @@ class AudioDecoder:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, executor: ProcessPoolExecutor, data: bytes) -> Future:
+        try:
+            return executor.submit(decode_in_worker, data, self.options.limits)
+        except BrokenProcessPool:
+            raise
+        except RuntimeError:  # the pool was closed since (shutting down): a request already admitted is decoded here
+            done: Future = Future()
+            done.set_result(decode_audio(data, self.options.limits))
+            return done
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(START_METHOD)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,12 +146,10 @@ class TranscriptionService:
         return self.scheduler.cancel(request_id)
 
     def handle(self, requests: Sequence[RawRequest]) -> list[Response]:
-        """Sync mode: a DJL batch. Each request is admitted on its own, their audio decoded together (the pool's
-        workers in parallel), the good ones submitted together and awaited, each is rendered in its own format, and
-        each ends with its log line, in the batch's order."""
-        admitted = [self.admit(raw, streaming=False) for raw in requests]
-        self.decode_all([(exchange, arrival) for exchange, arrival in admitted if arrival is not None])
-        exchanges = [exchange for exchange, _ in admitted]
+        """Sync mode: a DJL batch. Each request is prepared on its own (one after the other: a request's reservation
+        is corrected to its decoded length before the next is admitted), the good ones are submitted together and
+        awaited, each is rendered in its own format, and each ends with its log line, in the batch's order."""
+        exchanges = [self.prepare(raw, streaming=False) for raw in requests]
         ready = [exchange for exchange in exchanges if exchange.response is None]
         try:
             futures = self.scheduler.submit_all([e.job for e in ready], [e.timer for e in ready])
@@ -190,15 +188,6 @@ class TranscriptionService:
             self.fail(exchange, exc)
             return exchange, None
         return exchange, arrival
-
-    def decode_all(self, admitted: Sequence[tuple[Exchange, Arrival]]) -> None:
-        """Sync mode: a DJL batch's audio decoded together, as many at once as the pool has workers."""
-        if len(admitted) <= 1 or self.decoder.workers <= 1:
-            for exchange, arrival in admitted:
-                self.decode(exchange, arrival)
-            return
-        with ThreadPoolExecutor(min(len(admitted), self.decoder.workers), thread_name_prefix="decode-wait") as waiters:
-            list(waiters.map(lambda pair: self.decode(*pair), admitted))
 
     def receive(self, raw: RawRequest, streaming: bool) -> tuple[Exchange, Arrival | None]:
         """Parse and fetch one request, and estimate its audio's seconds; None (and the exchange's error response)

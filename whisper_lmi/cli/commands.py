@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from whisper_lmi.artifact.assemble import PackageOptions, package
@@ -22,6 +23,7 @@ from whisper_lmi.sagemaker.local import LocalOptions, local_environment, run_loc
 from whisper_lmi.sagemaker.logs import logs, parse_duration
 from whisper_lmi.sagemaker.options import parse_pairs
 from whisper_lmi.sagemaker.params import TranscriptionParams
+from whisper_lmi.sagemaker.retries import DEFAULT_RETRY
 from whisper_lmi.sagemaker.s3uri import S3Uri
 from whisper_lmi.sagemaker.scaling import ScalingOptions
 from whisper_lmi.sagemaker.spec import AsyncOptions, EndpointSpec
@@ -163,7 +165,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     if args.async_input and not args.is_async:
         raise WhisperLmiError("--async-input goes with --async (where to stage the input in S3)")
     aws = _aws(args)
-    endpoint = Endpoint(aws, args.name)
+    endpoint = Endpoint(aws, args.name, retry=replace(DEFAULT_RETRY, attempts=args.attempts))
     call = {"params": invoke_params(args), "body": "form" if args.multipart else args.body,
             "content_type": args.content_type}
     if args.stream:

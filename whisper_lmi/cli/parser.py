@@ -11,6 +11,7 @@ from whisper_lmi.sagemaker import constants as c
 from whisper_lmi.sagemaker.bodies import BODY_MODES
 from whisper_lmi.sagemaker.images import DEFAULT_LMI_VERSION
 from whisper_lmi.sagemaker.params import GRANULARITIES, LONG_FORM_MODES, RESPONSE_FORMATS, TASKS
+from whisper_lmi.sagemaker.retries import DEFAULT_RETRY
 
 DESCRIPTION = ("Package whisper-lmi, upload it, deploy it behind a SageMaker endpoint (LMI container), update it "
                "without downtime, call it, delete it. Errors are one line on stderr, exit code 1.")
@@ -139,6 +140,9 @@ def _invoke_parser(sub, common) -> None:
     p.add_argument("--async-input", help="S3 prefix to stage the input for --async (default: under the endpoint's "
                    "async output path)")
     p.add_argument("--output", type=Path, help="save the result here instead of printing it")
+    p.add_argument("--attempts", type=int, default=DEFAULT_RETRY.attempts,
+                   help="attempts in all when the endpoint answers 503 overloaded / shutting_down, waiting its "
+                        f"Retry-After or backing off (default {DEFAULT_RETRY.attempts}; 1: no retry)")
     _add_wait(p, c.DEFAULT_ASYNC_WAIT_S)
 
 
