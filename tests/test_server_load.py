@@ -28,7 +28,7 @@ from scripts.scoring.wer import wer
 pytestmark = pytest.mark.real_model
 
 CLIENTS = 24
-REQUESTS = 24  # one per client, all at once: 14 short, 1 long, 6 malformed, 3 oversized (seed 1)
+REQUESTS = 40
 
 
 @pytest.fixture(scope="module")
