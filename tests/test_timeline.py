@@ -28,18 +28,21 @@ def test_a_valid_timeline_is_unchanged():
 
 def test_a_word_starting_before_the_previous_word_ended_starts_when_it_ended():
     clamped = clamp_timeline([segment(0.0, 2.0, (0.1, 1.0), (0.8, 1.5)), segment(1.4, 3.0, (1.4, 2.0))], 10.0)
-    # the segments overlapped: they now meet between their words, at the end of the first one's last word (1.5 s)
-    assert times(clamped) == [(0.0, 1.5, [(0.1, 1.0), (1.0, 1.5)]), (1.5, 3.0, [(1.5, 2.0)])]
+    # the second segment started inside the first: it starts where the first ends (words keep their own times)
+    assert times(clamped) == [(0.0, 2.0, [(0.1, 1.0), (1.0, 1.5)]), (2.0, 3.0, [(1.5, 2.0)])]
 
 
-def test_overlapping_segments_meet_and_one_starting_before_the_previous_starts_begins_where_that_one_ends():
+def test_a_segment_starts_no_earlier_than_the_previous_one_ends():
     clamped = clamp_timeline([segment(5.0, 7.0), segment(6.0, 8.0), segment(4.0, 4.5)], 10.0)
-    assert times(clamped) == [(5.0, 6.0, []), (6.0, 8.0, []), (8.0, 8.0, [])]
+    assert times(clamped) == [(5.0, 7.0, []), (7.0, 8.0, []), (8.0, 8.0, [])]
 
 
-def test_overlapping_segments_meet_at_the_later_ones_start_when_it_lies_between_their_words():
-    clamped = clamp_timeline([segment(0.0, 3.0, (0.5, 1.0)), segment(1.5, 4.0, (2.0, 3.5))], 10.0)
-    assert times(clamped) == [(0.0, 1.5, [(0.5, 1.0)]), (1.5, 4.0, [(2.0, 3.5)])]
+def test_the_timeline_of_a_prefix_is_a_prefix_of_the_timeline():
+    """Streaming hands out the clamped first segments early: a later segment never changes an earlier one."""
+    segments = [segment(0.0, 3.0, (0.5, 1.0)), segment(1.5, 4.0, (2.0, 3.5)), segment(3.8, 6.0, (3.6, 5.0))]
+    whole = clamp_timeline(segments, 10.0)
+    assert all(clamp_timeline(segments[:n], 10.0) == whole[:n] for n in range(len(segments) + 1))
+    assert times(whole) == [(0.0, 3.0, [(0.5, 1.0)]), (3.0, 4.0, [(2.0, 3.5)]), (4.0, 6.0, [(3.6, 5.0)])]
 
 
 def test_an_end_before_its_start_becomes_the_start():
