@@ -45,6 +45,18 @@ def whisper_base_dir():
 
 
 @pytest.fixture(scope="session")
+def whisper_base_loaded(whisper_base_dir):
+    """The embedded whisper-base on the CPU, loaded once per worker for the tests that drive the engine directly
+    (they only read it)."""
+    from serving.engine.loading import load_model
+    from serving.engine.placement import resolve_placement
+    from serving.settings import load_settings
+
+    settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
+    return load_model(settings, None, resolve_placement(settings, "-1"))
+
+
+@pytest.fixture(scope="session")
 def tiny_random_dir():
     return ensure_tiny_random()
 

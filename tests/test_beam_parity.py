@@ -35,24 +35,14 @@ MAX_INITIAL_TIMESTAMP_INDEX = 50  # faster-whisper's max_initial_timestamp (1 s)
 
 
 @pytest.fixture(scope="module")
-def loaded(whisper_base_dir):
-    from serving.engine.loading import load_model
-    from serving.engine.placement import resolve_placement
-    from serving.settings import load_settings
-
-    settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
-    return load_model(settings, None, resolve_placement(settings, "-1"))
-
-
-@pytest.fixture(scope="module")
-def decoder(loaded):
+def decoder(whisper_base_loaded):
     from serving.engine.decoding import EngineOptions, WhisperDecoder
 
-    return WhisperDecoder(loaded, EngineOptions(capacity=16, cuda_graphs=False, beam_rule="ctranslate2"))
+    return WhisperDecoder(whisper_base_loaded, EngineOptions(capacity=16, cuda_graphs=False, beam_rule="ctranslate2"))
 
 
 @pytest.fixture(scope="module")
-def features(loaded) -> torch.Tensor:
+def features(whisper_base_loaded) -> torch.Tensor:
     """The clips' first 30 s, padded: one window each, the same features for both decoders."""
     from serving.engine.features import LogMel
 
@@ -60,7 +50,7 @@ def features(loaded) -> torch.Tensor:
     for path, _ in CLIPS:
         audio = read_audio(path)[:WINDOW_SAMPLES]
         windows.append(np.pad(audio, (0, WINDOW_SAMPLES - audio.shape[0])))
-    return LogMel(loaded.processor.feature_extractor.mel_filters, "cpu")(np.stack(windows))
+    return LogMel(whisper_base_loaded.processor.feature_extractor.mel_filters, "cpu")(np.stack(windows))
 
 
 def ct2_tokens(features: torch.Tensor, prompts: list[tuple[int, ...]], beam_size: int) -> list[tuple[int, ...]]:
@@ -109,7 +99,7 @@ def test_beams_are_for_temperature_zero_only(decoder):
     assert decoder.window_prompt("en", "transcribe", (), False, 0.2, SearchOptions(5)).beam_size == 1
 
 
-def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, loaded, features):
+def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, whisper_base_loaded, features):
     """Through the runner (VAD off, so that the window is the clip padded): ``beam_size=5`` in the request gives the
     beam tokens, the server's ``option.beam_size`` stands in when the request names none."""
     from serving.api.params import parse_params
@@ -121,7 +111,7 @@ def test_a_request_s_beams_reach_the_decoder(whisper_base_dir, loaded, features)
     settings = load_settings({"model_id": str(whisper_base_dir), "vad": "off", "beam_rule": "ctranslate2",
                               "beam_size": "5", "timestamps_in_every_format": "false",  # text mode
                               "log_mel_padding": "audio"}, environ={})  # the features above pad the audio
-    runner = Runner(loaded, runner_options(settings))  # the module's model: loading reads none of these options
+    runner = Runner(whisper_base_loaded, runner_options(settings))  # the module's model: loading reads none of these options
     path, language = CLIPS[2]
     prefix = runner.decoder.vocabulary.initial_tokens(language, "transcribe", False)[0]
     expected = {5: ct2_tokens(features[2:3], [prefix], 5)[0], 1: ct2_tokens(features[2:3], [prefix], 1)[0]}

@@ -21,31 +21,21 @@ CLIPS = ("en_slt_weather.wav", "en_kal_dog.wav", "es_despacio.flac", "fr_cafe.fl
 
 
 @pytest.fixture(scope="module")
-def loaded(whisper_base_dir):
-    from serving.engine.loading import load_model
-    from serving.engine.placement import resolve_placement
-    from serving.settings import load_settings
-
-    settings = load_settings({"model_id": str(whisper_base_dir)}, environ={})
-    return load_model(settings, None, resolve_placement(settings, "-1"))
-
-
-@pytest.fixture(scope="module")
-def decoder(loaded):
+def decoder(whisper_base_loaded):
     from serving.engine.decoding import EngineOptions, WhisperDecoder
 
-    return WhisperDecoder(loaded, EngineOptions(capacity=4, cuda_graphs=False))
+    return WhisperDecoder(whisper_base_loaded, EngineOptions(capacity=4, cuda_graphs=False))
 
 
 @pytest.fixture(scope="module")
-def states(loaded, decoder) -> torch.Tensor:
+def states(whisper_base_loaded, decoder) -> torch.Tensor:
     from serving.engine.features import LogMel
 
     windows = []
     for name in CLIPS:
         audio = read_audio(AUDIO_DIR / name)[:WINDOW_SAMPLES]
         windows.append(np.pad(audio, (0, WINDOW_SAMPLES - audio.shape[0])))
-    features = LogMel(loaded.processor.feature_extractor.mel_filters, "cpu")(np.stack(windows))
+    features = LogMel(whisper_base_loaded.processor.feature_extractor.mel_filters, "cpu")(np.stack(windows))
     return decoder.encode(features)
 
 

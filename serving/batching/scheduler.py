@@ -441,8 +441,7 @@ class Scheduler:
                         len(gone))
 
     def _join(self, batch: list[WindowTask]) -> None:
-        requests = self._requests_of(batch)
-        batch = [task for task in batch if task.request in requests]
+        batch, requests = self._live(batch)
         if not batch:
             return
         try:
@@ -509,6 +508,11 @@ class Scheduler:
                 self._runner.leave()
                 self._fail(request, own_exc)
 
+    def _live(self, batch: list[WindowTask]) -> tuple[list[WindowTask], dict[RequestId, _Request]]:
+        """The windows whose request is still active (one may have left since they were taken), and those requests."""
+        requests = self._requests_of(batch)
+        return [task for task in batch if task.request in requests], requests
+
     def _requests_of(self, tasks: Iterable[WindowTask]) -> dict[RequestId, _Request]:
         """The active requests of these windows (one that has left since is not among them)."""
         with self._changed:
@@ -541,10 +545,7 @@ class Scheduler:
         return [waiting.task for waiting in batch]
 
     def _execute(self, batch: list[WindowTask]) -> None:
-        with self._changed:
-            keys = dict.fromkeys(task.request for task in batch)
-            requests = {key: self._active[key] for key in keys if key in self._active}
-        batch = [task for task in batch if task.request in requests]  # a request may have left since the take
+        batch, requests = self._live(batch)
         if not batch:
             return
         try:
