@@ -68,15 +68,21 @@ def join(running, states, indices, windows) -> dict[int, int]:
     return dict(zip(slots, indices))
 
 
+def collect(running, at_slot: dict[int, int], results: dict, steps: int) -> None:
+    """Some steps; the windows that ended are read into ``results`` (by window index) and leave their slots."""
+    ended = running.run(steps)
+    for slot, window in zip(ended, running.windows(ended)):
+        results[at_slot.pop(slot)] = window
+    running.release(ended)
+
+
 def drain(running, states, windows, first: list[int], later: list[int], steps: int):
     """Windows ``first`` join at once; every ``steps`` steps the ended ones leave and windows of ``later`` take their
     slots (oldest first), until every window has ended."""
     results, waiting = {}, list(later)
     at_slot = join(running, states, first, windows)
     while at_slot:
-        for slot in running.run(steps):
-            results[at_slot.pop(slot)] = running.window(slot)
-            running.release([slot])
+        collect(running, at_slot, results, steps)
         if waiting and running.free:
             taken, waiting = waiting[: running.free], waiting[running.free :]
             at_slot.update(join(running, states, taken, windows))
@@ -117,9 +123,7 @@ def test_language_detection_in_slots_leaves_decoding_rows_alone(decoder, states,
     at_slot[slot[0]] = 3
     results = {}
     while at_slot:
-        for ended in running.run(4):
-            results[at_slot.pop(ended)] = running.window(ended)
-            running.release([ended])
+        collect(running, at_slot, results, 4)
     assert [results[i].tokens for i in (0, 1, 3)] == [expected[i].tokens for i in (0, 1, 3)]
 
 
@@ -135,9 +139,7 @@ def test_a_released_slot_stops_and_the_others_keep_their_tokens(decoder, states,
     assert running.free == running.capacity - 2
     results = {}
     while at_slot:
-        for ended in running.run(5):
-            results[at_slot.pop(ended)] = running.window(ended)
-            running.release([ended])
+        collect(running, at_slot, results, 5)
     assert [results[0].tokens, results[2].tokens] == [expected[0].tokens, expected[2].tokens]
 
 

@@ -324,7 +324,7 @@ class Runner:
         on_model = tuple(row.task for row in self._rows.values())
         with timer("generate"):
             slots = running.run(steps)
-            decoded = [running.window(slot) for slot in slots]
+            decoded = running.windows(slots)
         rows = [self._rows[slot] for slot in slots]
         tasks = [row.task for row in rows]
         finals, retries = self._judge(tasks, decoded)

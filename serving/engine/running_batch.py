@@ -126,7 +126,7 @@ class RunningBatch:
     @torch.inference_mode()
     def run(self, most_steps: int) -> list[int]:
         """At most ``most_steps`` steps of every started slot (fewer once all have ended) -> the started slots that
-        have ended, still occupied (read them with :meth:`window`, then :meth:`release` them)."""
+        have ended, still occupied (read them with :meth:`windows`, then :meth:`release` them)."""
         started = [slot for slot, occupant in self._slots.items() if occupant is not None]
         if not started:
             return []
@@ -145,16 +145,22 @@ class RunningBatch:
         ended = done[self._index(started)].cpu().tolist()
         return [slot for slot, is_done in zip(started, ended) if is_done]
 
-    def window(self, slot: int) -> DecodedWindow:
-        """What an ended slot decoded."""
-        occupant = self._slots[slot]
-        state, prompt = self.search.state, occupant.prompt
-        length = int(state.length[slot])
-        sampled = state.history[slot, len(prompt.prefix) : length].cpu().tolist()
-        ended = bool(sampled) and sampled[-1] == self.search.vocabulary.eot
-        return DecodedWindow(tuple(sampled[:-1] if ended else sampled), float(state.sum_logprob[slot]),
-                             occupant.no_speech, prompt.temperature, ended,
-                             degenerate=slot in self.search.degenerate)
+    def windows(self, slots: list[int]) -> list[DecodedWindow]:
+        """What ended slots decoded (one copy from the device for all of them)."""
+        if not slots:
+            return []
+        state, at = self.search.state, self._index(slots)
+        histories, lengths = state.history[at].cpu().tolist(), state.length[at].cpu().tolist()
+        sums = state.sum_logprob[at].cpu().tolist()
+        decoded = []
+        for slot, history, length, total in zip(slots, histories, lengths, sums):
+            occupant = self._slots[slot]
+            sampled = history[len(occupant.prompt.prefix) : length]
+            ended = bool(sampled) and sampled[-1] == self.search.vocabulary.eot
+            decoded.append(DecodedWindow(tuple(sampled[:-1] if ended else sampled), total, occupant.no_speech,
+                                         occupant.prompt.temperature, ended,
+                                         degenerate=slot in self.search.degenerate))
+        return decoded
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 
