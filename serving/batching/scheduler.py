@@ -412,9 +412,10 @@ class Scheduler:
                 self._changed.wait(max(self._wait_left(), 0.0) if self._queue else None)
 
     def _joinable_head(self) -> list[_Waiting]:
-        """Caller holds the lock, queue in order: the waiting windows before the first that needs a whole batch."""
+        """Caller holds the lock, queue in order: the waiting windows before the first that needs a whole batch, at
+        most ``capacity`` of them (no turn takes more; a long queue is not walked at every turn)."""
         head = []
-        for waiting in self._queue:
+        for waiting in self._queue[: self._capacity]:
             if not self._runner.joinable(waiting.task):
                 break
             head.append(waiting)

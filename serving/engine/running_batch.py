@@ -132,17 +132,17 @@ class RunningBatch:
             return []
         search, top = self.search, self._top()
         flags = search.flags([self._slots[slot].prompt for slot in started])
-        done = search.state.done
+        done, rows = search.state.done, self._index(started)  # the index is made once, not at every step
         interval = END_CHECK_INTERVAL if search.device.type == "cuda" else 1
         taken = 0
-        while taken < most_steps and not bool(done[self._index(started)].all()):
+        while taken < most_steps and not bool(done[rows].all()):
             for _ in range(min(interval, most_steps - taken)):
                 search.step(top, flags)
                 taken += 1
                 self._steps += 1
                 if search.degeneration is not None and self._steps % CHECK_INTERVAL == 0:
                     search.stop_degenerate(top)
-        ended = done[self._index(started)].cpu().tolist()
+        ended = done[rows].cpu().tolist()
         return [slot for slot, is_done in zip(started, ended) if is_done]
 
     def windows(self, slots: list[int]) -> list[DecodedWindow]:
