@@ -13,6 +13,11 @@ from tests.handler import send, send_batch, start_handler, stop_handler
 pytestmark = pytest.mark.real_model
 
 AUDIO_WAV = {"Content-Type": "audio/wav"}
+DJL_BATCH = 8  # start_handler's batch_size: DJL never hands the handler more requests at once
+NOT_ENGLISH = [n for n in clips() if not n.startswith("en_")]
+CODECS = [n for n in clips() if n.startswith("codec_")]
+GERMAN = clips("de")
+CLEAN = "en_slt_lights.wav"  # the clip of the float-WAV and JSON-body tests
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,28 +47,52 @@ def test_english_wer_is_low_and_not_worse_than_faster_whisper(english_results):
     assert our_wer < 0.10
 
 
+def _in_djl_batches(requests: list[tuple[bytes, dict[str, str]]]) -> list:
+    """The requests in DJL batches of at most ``DJL_BATCH`` (one model pass each), their replies in order."""
+    return [reply for start in range(0, len(requests), DJL_BATCH)
+            for reply in send_batch(requests[start : start + DJL_BATCH])]
+
+
+@pytest.fixture(scope="module")
+def not_english():
+    """Each clip that is not English, sent as audio/wav (whatever its container), in DJL batches: name -> reply."""
+    return dict(zip(NOT_ENGLISH, _in_djl_batches([(clip_bytes(name), AUDIO_WAV) for name in NOT_ENGLISH])))
+
+
+@pytest.fixture(scope="module")
+def clean_text():
+    """The clean clip's transcript, sent alone as it is."""
+    return send(clip_bytes(CLEAN), AUDIO_WAV).json()["text"]
+
+
 def test_english_clips_are_detected_as_english(english_results):
     _, ours, _ = english_results
     assert [document["language"] for document in ours] == ["en"] * len(ours)
 
 
-@pytest.mark.parametrize("name", [n for n in clips() if not n.startswith("en_")])
-def test_language_is_detected(name):
-    reply = send(clip_bytes(name), AUDIO_WAV)
+@pytest.mark.parametrize("name", NOT_ENGLISH)
+def test_language_is_detected(name, not_english):
+    reply = not_english[name]
     assert reply.code == 200
     assert reply.json()["language"] == REFERENCES[name]["language"]
 
 
-@pytest.mark.parametrize("name", [n for n in clips() if n.startswith("codec_")])
-def test_every_codec_transcribes_to_the_reference(name):
-    reply = send(clip_bytes(name), {"Content-Type": "application/octet-stream"})
+@pytest.fixture(scope="module")
+def codecs():
+    """Each codec clip sent as application/octet-stream, in one DJL batch: name -> reply."""
+    return dict(zip(CODECS, _in_djl_batches([(clip_bytes(n), {"Content-Type": "application/octet-stream"})
+                                             for n in CODECS])))
+
+
+@pytest.mark.parametrize("name", CODECS)
+def test_every_codec_transcribes_to_the_reference(name, codecs):
+    reply = codecs[name]
     assert normalise(reply.json()["text"]) == normalise(REFERENCES[name]["text"])
 
 
-def test_translate_gives_english():
-    german = [n for n in clips("de")]
-    replies = send_batch([(clip_bytes(n), {**AUDIO_WAV, "task": "translate"}) for n in german])
-    transcripts = send_batch([(clip_bytes(n), AUDIO_WAV) for n in german])
+def test_translate_gives_english(not_english):
+    replies = send_batch([(clip_bytes(n), {**AUDIO_WAV, "task": "translate"}) for n in GERMAN])
+    transcripts = [not_english[n] for n in GERMAN]  # the same clips transcribed
     for reply, transcript in zip(replies, transcripts):
         translated = reply.json()["text"]
         assert reply.json()["language"] == "de"
@@ -71,24 +100,22 @@ def test_translate_gives_english():
         assert wer([transcript.json()["text"]], [translated]) > 0.5  # not the German transcript again
 
 
-def test_forced_language_is_honoured():
+def test_forced_language_is_honoured(not_english):
     """The German clip forced to English is decoded with the English token: no German transcript comes back (the
     model guesses, so the English text is judged unreliable and decoded again hotter, deterministically)."""
-    name = clips("de")[0]
+    name = GERMAN[0]
     forced = send(clip_bytes(name), {**AUDIO_WAV, "language": "english"}).json()
-    detected = send(clip_bytes(name), AUDIO_WAV).json()
+    detected = not_english[name].json()  # the same clip, its language not given
     assert (forced["language"], detected["language"]) == ("en", "de")
     assert "Bahnhof" in detected["text"] and "Bahnhof" not in forced["text"]
     assert send(clip_bytes(name), {**AUDIO_WAV, "language": "english"}).json() == forced
 
 
-def test_json_and_hugging_face_bodies_give_the_same_transcript_as_raw_audio():
+def test_json_and_hugging_face_bodies_give_the_same_transcript_as_raw_audio(clean_text):
     import base64
 
-    name = "en_slt_lights.wav" if "en_slt_lights.wav" in REFERENCES else english_speech_clips()[0]
-    audio = clip_bytes(name)
-    encoded = base64.b64encode(audio).decode()
-    raw = send(audio, AUDIO_WAV).json()["text"]
+    encoded = base64.b64encode(clip_bytes(CLEAN)).decode()
+    raw = clean_text  # the clip as a raw audio/wav body
     plain = send(json.dumps({"audio": encoded, "language": "en"}).encode(), {"Content-Type": "application/json"})
     hf = send(json.dumps({"inputs": encoded, "parameters": {"response_format": "text"}}).encode(),
               {"Content-Type": "application/json"})
@@ -133,18 +160,17 @@ def test_audio_longer_than_one_window_is_transcribed_to_the_end():
 
 
 @pytest.mark.parametrize("variant", ["x1000", "x1e18", "cancelling-stereo"])
-def test_mis_scaled_and_cancelling_float_wavs_transcribe_as_the_original(variant):
+def test_mis_scaled_and_cancelling_float_wavs_transcribe_as_the_original(variant, clean_text):
     """A float WAV of the clip scaled far beyond full scale (before: 73 s of 'leave leave...' at x1000, 98 s of
     '!!!!' with a NaN score at x1e18), and a stereo one whose channels cancel (before: nothing), give the clip's text."""
     from serving.audio.decode import AudioLimits, decode_audio
     from tests.test_audio import float_wav_bytes
 
-    name = "en_slt_lights.wav"
-    waveform = decode_audio(clip_bytes(name), AudioLimits(10**8, 60))
+    waveform = decode_audio(clip_bytes(CLEAN), AudioLimits(10**8, 60))
     channels = {"x1000": waveform * np.float32(1e3), "x1e18": waveform * np.float32(1e18),
                 "cancelling-stereo": np.stack([waveform, -waveform])}[variant]
-    original = send(clip_bytes(name), AUDIO_WAV).json()["text"]
-    assert original == REFERENCES[name]["text"]
+    original = clean_text
+    assert original == REFERENCES[CLEAN]["text"]
     assert send(float_wav_bytes(channels), AUDIO_WAV).json()["text"] == original
 
 
