@@ -160,7 +160,13 @@ def direct_text(server_url: str, audio: Path) -> str:
     return answer.json()["text"]
 
 
-def test_the_minimal_notebook_packages_uploads_deploys_transcribes_and_deletes(lab):
+@pytest.fixture(scope="module")
+def expected(lab) -> str:
+    """AUDIO's transcript from the local server's /invocations, asked once for every test of the module."""
+    return direct_text(lab["server"], AUDIO)
+
+
+def test_the_minimal_notebook_packages_uploads_deploys_transcribes_and_deletes(lab, expected):
     parameters = (f'REGION = "{REGION}"\nENDPOINT = "whisper-minimal"\nINSTANCE_TYPE = "ml.g5.2xlarge"\n'
                   f'AUDIO = "{AUDIO}"')
     printed = run_notebook("01-minimal.ipynb", parameters, lab["tmp"] / "minimal")
@@ -170,14 +176,13 @@ def test_the_minimal_notebook_packages_uploads_deploys_transcribes_and_deletes(l
     assert "serving.properties" in packaged and "requirements.txt" in packaged
     assert uploaded.endswith(f"files uploaded, 0 unchanged: s3://{BUCKET}/whisper-lmi/whisper-minimal/artifact/\n")
     assert deployed.startswith("whisper-minimal InService model whisper-minimal-")
-    expected = direct_text(lab["server"], AUDIO)
     assert transcribed.startswith("[en, ") and transcribed.rstrip("\n").endswith(f"] {expected}")
     assert deleted.startswith("deleted: ") and "whisper-minimal-" in deleted
     sagemaker = client("sagemaker", lab["moto"])
     assert sagemaker.list_endpoints()["Endpoints"] == [] and sagemaker.list_models()["Models"] == []
 
 
-def test_the_full_notebook_runs_every_part_of_the_lab(lab):
+def test_the_full_notebook_runs_every_part_of_the_lab(lab, expected):
     parameters = (f'from pathlib import Path\n\nREGION = "{REGION}"\nNAME = "{LAB}"\n'
                   f'INSTANCE_TYPE = "ml.g5.12xlarge"\nAUDIO = "{AUDIO}"\nCLIPS = {[str(c) for c in CLIPS]!r}\n'
                   "CLIPS = [Path(c) for c in CLIPS]")
@@ -185,7 +190,6 @@ def test_the_full_notebook_runs_every_part_of_the_lab(lab):
         printed = run_notebook("02-full.ipynb", parameters, lab["tmp"] / "full")
     (_, setup, uploaded, layouts, compared, retired, timed, streamed, asynchronous, transformed, logged,
      cleaned) = printed
-    expected = direct_text(lab["server"], AUDIO)
     assert f"role arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}" in setup
     assert uploaded.endswith(f"unchanged: s3://{BUCKET}/whisper-lmi/{LAB}/artifact/\n")
     assert layouts.splitlines() == [f"{LAB}-per-gpu InService OPTION_TENSOR_PARALLEL_DEGREE = 1",
@@ -225,12 +229,12 @@ def _check_words_and_subtitles(printed: str, expected: str) -> None:
     assert " ".join(" ".join(cue) for cue in cues).split() == expected.split()
 
 
-def test_the_readmes_quick_start_runs_as_written(lab, capsys, monkeypatch, tmp_path):
+def test_the_readmes_quick_start_runs_as_written(lab, expected, capsys, monkeypatch, tmp_path):
     """The README's Python block, its file name aside (talk.mp3 is the reader's): executed as written."""
     readme = (PROJECT_ROOT / "README.md").read_text()
     block = readme.split("```python\n", 1)[1].split("```", 1)[0]
     assert '"talk.mp3"' in block
     monkeypatch.chdir(tmp_path)
     exec(compile(block.replace('"talk.mp3"', repr(str(AUDIO))), "README.md", "exec"), {})  # noqa: S102
-    assert capsys.readouterr().out == direct_text(lab["server"], AUDIO) + "\n"
+    assert capsys.readouterr().out == expected + "\n"
     assert client("sagemaker", lab["moto"]).list_endpoints()["Endpoints"] == []
