@@ -53,8 +53,14 @@ def test_every_response_format_carries_the_same_words(name):
     assert texts["json"]
 
 
-def test_verbose_json_gives_the_detected_language_and_its_probability():
-    detected = send(clip_bytes(GERMAN), {**_media_type(GERMAN), "response_format": "verbose_json"}).json()
+@pytest.fixture(scope="module")
+def german_detected() -> dict:
+    """The German clip in verbose_json, its language not given: one request for the tests that read it."""
+    return send(clip_bytes(GERMAN), {**_media_type(GERMAN), "response_format": "verbose_json"}).json()
+
+
+def test_verbose_json_gives_the_detected_language_and_its_probability(german_detected):
+    detected = german_detected
     given = send(clip_bytes(GERMAN), {**_media_type(GERMAN), "response_format": "verbose_json",
                                       "language": "de"}).json()
     assert detected["language"] == "german"
@@ -62,9 +68,9 @@ def test_verbose_json_gives_the_detected_language_and_its_probability():
     assert given["language_probability"] is None
 
 
-def test_detection_among_candidates_renormalises_over_them():
+def test_detection_among_candidates_renormalises_over_them(german_detected):
     headers = {**_media_type(GERMAN), "response_format": "verbose_json"}
-    free = send(clip_bytes(GERMAN), headers).json()
+    free = german_detected  # the same request without candidates
     among = send(clip_bytes(GERMAN), {**headers, "language_candidates": "de,en"}).json()
     without = send(clip_bytes(GERMAN), {**headers, "language_candidates": "French, Spanish"}).json()
     assert among["language"] == "german" and among["language_probability"] >= free["language_probability"]
