@@ -1,11 +1,13 @@
 """The whisper-base built from the CTranslate2 wheels behaves as CTranslate2's, and its files are complete.
 
 The first run builds the cache (a few seconds); the module then takes ~10-20 s on 2 CPU cores, most of it one
-whisper-base encoder pass per engine and one greedy decode each.
+whisper-base encoder pass and one greedy decode by transformers (CTranslate2's, the reference, are cached on disk
+by the first run on the machine).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import struct
@@ -19,6 +21,7 @@ from scripts.conversion import ct2_whisper, embedded_model
 from scripts.material.audio_files import read_audio
 from scripts.material.clips import REFERENCES
 from scripts.material.data import AUDIO_DIR
+from scripts.scoring.reference_cache import cached
 from scripts.scoring.wer import normalise
 from serving.constants import SAMPLE_RATE
 
@@ -86,11 +89,21 @@ def prompt(processor) -> list[int]:
 
 
 @pytest.fixture(scope="session")
-def ct2_encoded(ct2_model, features):
-    """CTranslate2's encoder output (a CPU StorageView); its ``generate`` accepts it in place of the features."""
-    import ctranslate2
+def ct2_encoded(request, features) -> np.ndarray:
+    """CTranslate2's encoder output, cached on disk like every CTranslate2 reference (keyed by the features, the
+    model and faster-whisper's version; ``scripts.scoring.reference_cache``): the model is loaded and run once per
+    machine. Stored as the float32 bytes themselves (base64), so that the comparison is with CTranslate2's exact
+    numbers."""
 
-    return ct2_model.encode(ctranslate2.StorageView.from_array(features), to_cpu=True)
+    def encode() -> dict:
+        import ctranslate2
+
+        ct2_model = request.getfixturevalue("ct2_model")
+        encoded = np.asarray(ct2_model.encode(ctranslate2.StorageView.from_array(features), to_cpu=True))
+        return {"shape": list(encoded.shape), "float32": base64.b64encode(encoded.astype(np.float32).tobytes()).decode()}
+
+    stored = cached("reference-ct2-encode", features.tobytes() + json.dumps(features.shape).encode(), encode)
+    return np.frombuffer(base64.b64decode(stored["float32"]), np.float32).reshape(stored["shape"]).copy()
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +113,19 @@ def hf_encoded(hf_model, features) -> torch.Tensor:
 
 
 @pytest.fixture(scope="session")
-def ct2_tokens(ct2_model, ct2_encoded, prompt) -> list[int]:
-    result = ct2_model.generate(ct2_encoded, [prompt], beam_size=1)
-    return list(result[0].sequences_ids[0])  # the prompt and <|endoftext|> are not part of it
+def ct2_tokens(request, ct2_encoded, prompt) -> list[int]:
+    """CTranslate2's greedy tokens from its encoder output (``generate`` accepts it in place of the features), cached
+    on disk like its encoder output."""
+
+    def generate() -> list[int]:
+        import ctranslate2
+
+        ct2_model = request.getfixturevalue("ct2_model")
+        result = ct2_model.generate(ctranslate2.StorageView.from_array(ct2_encoded), [prompt], beam_size=1)
+        return list(result[0].sequences_ids[0])  # the prompt and <|endoftext|> are not part of it
+
+    key = ct2_encoded.tobytes() + json.dumps({"prompt": prompt, "beam_size": 1}).encode()
+    return cached("reference-ct2-generate", key, generate)
 
 
 @pytest.fixture(scope="session")
