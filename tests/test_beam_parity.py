@@ -53,6 +53,12 @@ def features(whisper_base_loaded) -> torch.Tensor:
     return LogMel(whisper_base_loaded.processor.feature_extractor.mel_filters, "cpu")(np.stack(windows))
 
 
+@pytest.fixture(scope="module")
+def states(decoder, features) -> torch.Tensor:
+    """Our encoder's states for the features, computed once for both modes (text and timestamps)."""
+    return decoder.encode(features)
+
+
 def ct2_tokens(features: torch.Tensor, prompts: list[tuple[int, ...]], beam_size: int) -> list[tuple[int, ...]]:
     """CTranslate2's choice for each window, cached on disk like every faster-whisper reference (keyed by the features,
     the prompts and the options, the model and faster-whisper's version): computed once per machine."""
@@ -73,7 +79,7 @@ def _generate(array: np.ndarray, prompts: list[tuple[int, ...]], options: dict) 
 
 
 @pytest.mark.parametrize("timestamps", [False, True])
-def test_beam_tokens_equal_faster_whisper_s(decoder, features, timestamps):
+def test_beam_tokens_equal_faster_whisper_s(decoder, features, states, timestamps):
     """Four windows with 5 beams each (two passes: three windows fill 15 of the 16 rows), and the same windows
     greedy, in one call."""
     from serving.engine.decoding import SearchOptions
@@ -81,7 +87,6 @@ def test_beam_tokens_equal_faster_whisper_s(decoder, features, timestamps):
     beams = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0, SearchOptions(BEAM_SIZE))
              for _, language in CLIPS]
     greedy = [decoder.window_prompt(language, "transcribe", (), timestamps, 0.0) for _, language in CLIPS]
-    states = decoder.encode(features)
     decoded = decoder.decode(torch.cat([states, states]), beams + greedy)
     ours_beam, ours_greedy = [d.tokens for d in decoded[: len(CLIPS)]], [d.tokens for d in decoded[len(CLIPS) :]]
     prefixes = [p.prefix for p in beams]
