@@ -2,7 +2,8 @@
 
 Per row, from the token history: never the suppressed tokens; no blank or end of text as the first token; in
 timestamp mode (openai's ``ApplyTimestampRules``) timestamps in pairs, never decreasing, the first one no later than
-1 s, and a timestamp whenever the timestamps together are likelier than any text token; in text mode no timestamps.
+1 s, and a timestamp whenever the timestamps together are likelier than any text token, and (ours) no end of text
+before a timestamp the row is told its speech reaches; in text mode no timestamps.
 Everything is tensor arithmetic on the device, with no host synchronisation, so it can live in a CUDA graph.
 """
 
@@ -27,6 +28,9 @@ class RowState:
     timestamps: torch.Tensor  # (rows,) bool: timestamp mode
     last_timestamp: torch.Tensor  # (rows,) the last sampled timestamp token, -1 before the first
     min_new: torch.Tensor  # (rows,) end of text is suppressed until this many tokens were sampled
+    # (rows,) in timestamp mode, end of text is suppressed until a timestamp token at least this one was sampled
+    # (-1: never suppressed): the window's speech runs on to there, so Whisper may not leave its last sentence out
+    end_not_before: torch.Tensor | None = None
 
 
 class LogitRules:
@@ -73,6 +77,8 @@ class LogitRules:
         mask = mask | (open_pair.unsqueeze(1) & self.is_text)
         mask = mask | (self.is_timestamp & (self.ids < floor.unsqueeze(1)))
         mask = mask | (first & ~self.is_timestamp) | (first & self.too_late_initially)
+        if row.end_not_before is not None:
+            mask = mask | ((row.last_timestamp < row.end_not_before).unsqueeze(1) & self.is_eot)
         return (mask | self.is_no_timestamps) & row.timestamps.unsqueeze(1)
 
     def _prefer_timestamps(self, logits: torch.Tensor, row: RowState) -> torch.Tensor:
