@@ -82,8 +82,11 @@ class LogitRules:
         return (mask | self.is_no_timestamps) & row.timestamps.unsqueeze(1)
 
     def _prefer_timestamps(self, logits: torch.Tensor, row: RowState) -> torch.Tensor:
-        logprobs = logits.log_softmax(dim=-1)
-        timestamp_mass = logprobs.masked_fill(~self.is_timestamp, NEG_INF).logsumexp(dim=-1)
-        best_text = logprobs.masked_fill(self.is_timestamp, NEG_INF).amax(dim=-1)
+        """openai compares log-probabilities; both sides are the logits less the same normaliser, so the logits
+        (the timestamps are the ids from ``timestamp_begin`` on) compare the same without a softmax."""
+        begin = self.vocabulary.timestamp_begin
+        timestamp_mass = logits[:, begin:].logsumexp(dim=-1)
+        best_text = logits[:, :begin].amax(dim=-1)
         force = (row.timestamps & (timestamp_mass > best_text)).unsqueeze(1)
-        return logits.masked_fill(force & ~self.is_timestamp, NEG_INF)
+        logits[:, :begin].masked_fill_(force, NEG_INF)  # ``logits`` is apply()'s own tensor
+        return logits
