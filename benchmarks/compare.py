@@ -47,16 +47,17 @@ SYSTEMS = ("ours", "baseline", "faster-whisper")
 WORK_OPTIONS = ("vad", "long_form", "chunk_overlap_seconds", "compression_ratio_threshold", "logprob_threshold")
 GPU = Runtime("cuda", torch.bfloat16)
 QUICK_BATCH_SIZES = (1, 8, 64)
-FASTER_WHISPER_MODES = ("sequential", "workers", "batched")
-DEFAULT_FASTER_WHISPER_MODE = "batched"  # the fastest of the three on 2 cores (bursts and long clips alike)
+FASTER_WHISPER_MODES = ("sequential", "workers", "batched", "batched-vad")
+DEFAULT_FASTER_WHISPER_MODE = "batched-vad"  # issue 14's baseline: batched, with its VAD where a request is alone
 
 
 def faster_whisper_setup(mode: str, threads: int) -> FasterWhisperSetup:
     """sequential: one request at a time on all threads; workers: a burst on ``threads`` single-threaded workers;
-    batched: BatchedInferencePipeline over all windows of a call."""
+    batched: BatchedInferencePipeline over all windows of a call; batched-vad: the same, with faster-whisper's VAD
+    cutting a request that is alone in its call."""
     if mode == "workers":
         return FasterWhisperSetup(cpu_threads=1, num_workers=threads)
-    return FasterWhisperSetup(cpu_threads=threads, batched=mode == "batched")
+    return FasterWhisperSetup(cpu_threads=threads, batched=mode.startswith("batched"), vad=mode == "batched-vad")
 
 
 def compare(
@@ -147,9 +148,11 @@ CPU_NOTES = (
     "gaps), none crossing a 30 s window edge, to ~90 s and 5 min. Each system is warmed up once on a short clip.",
     "ours includes the wav encoding of each request (the client's work, 1-2 ms per 10 s of audio here) and host "
     "decoding; the baseline and faster-whisper get the float32 waveform.",
-    "faster-whisper's setting (--faster-whisper): batched, the fastest of sequential / workers / batched when compared "
-    "on this machine at 1 thread each (8 short clips at once: 38-44 s batched vs 61-66 s sequential; one 90 s clip: "
-    "21-23 s vs 25 s). CTranslate2 uses the same number of threads as torch.",
+    "faster-whisper's setting (--faster-whisper): batched-vad, issue 14's baseline: BatchedInferencePipeline, the "
+    "fastest of sequential / workers / batched when compared on this machine at 1 thread each (8 short clips at once: "
+    "38-44 s batched vs 61-66 s sequential; one 90 s clip: 21-23 s vs 25 s), with its own VAD (its default) packing "
+    "the speech of a request that is alone in its call into windows of up to 30 s; a burst is one call at fixed 30 s "
+    "edges. CTranslate2 uses the same number of threads as torch.",
 )
 
 

@@ -75,9 +75,13 @@ class CountingRunner:
     def __getattr__(self, name: str):
         return getattr(self.runner, name)
 
-    def run(self, batch, sessions):
+    def run(self, batch, sessions):  # whole batches (scheduling=batches, and beams)
         self.windows += len(batch)
         return self.runner.run(batch, sessions)
+
+    def join(self, batch, sessions):  # windows joining the running batch (scheduling=steps, the default)
+        self.windows += len(batch)
+        return self.runner.join(batch, sessions)
 
 
 def with_pauses(long_audio: LongAudio) -> Material:

@@ -309,19 +309,25 @@ class FasterWhisperSetup:
     """CTranslate2 threading and batching.
 
     ``batched``: every call goes through BatchedInferencePipeline, all windows of all the call's requests in batches
-    of ``batch_size`` (cut at fixed 30 s edges, as ours does), so a burst is one call; otherwise each request is one
-    ``WhisperModel.transcribe`` (sequential windows), a burst spread over ``num_workers`` threads.
+    of ``batch_size`` (cut at fixed 30 s edges), so a burst is one call; otherwise each request is one
+    ``WhisperModel.transcribe`` (sequential windows), a burst spread over ``num_workers`` threads. ``vad`` (batched):
+    a request alone in its call is cut by faster-whisper's own VAD instead (its default: speech chunks merged into
+    windows of up to 30 s, as ours packs them).
     """
 
     cpu_threads: int = 0  # 0: CTranslate2's default
     num_workers: int = 1
     batched: bool = False
     batch_size: int = SERVING_MAX_BATCH_WINDOWS
+    vad: bool = False
 
     def describe(self) -> str:
         threads = f"cpu_threads={self.cpu_threads}, num_workers={self.num_workers}"
         if self.batched:
-            return f"{threads}; BatchedInferencePipeline(batch_size={self.batch_size}), a burst in one call"
+            cut = "fixed 30 s edges"
+            if self.vad:
+                cut = "its VAD for a request alone in a call, fixed 30 s edges for a burst"
+            return f"{threads}; BatchedInferencePipeline(batch_size={self.batch_size}), a burst in one call; {cut}"
         return f"{threads}; WhisperModel.transcribe per request" + (
             f", a burst on {self.num_workers} threads" if self.num_workers > 1 else ", a burst one at a time"
         )
@@ -380,6 +386,11 @@ class FasterWhisper:
 
     def _batched(self, batch: list[np.ndarray]) -> list[str]:
         """All windows of all requests in one pipeline call; each request's language detected on its own windows."""
+        if self.setup.vad and len(batch) == 1:
+            segments, _ = self.pipeline.transcribe(
+                batch[0], batch_size=self.setup.batch_size, **{**self.options, "vad_filter": True}
+            )
+            return [self._join(list(segments))]
         owners, timestamps = [], []
         for request, audio in enumerate(batch):
             offset = len(timestamps) * WINDOW_SECONDS

@@ -14,6 +14,7 @@ The vocabulary is hand-made with small ids, so that every rule can be seen on a 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -142,6 +143,20 @@ def test_end_of_text_waits_for_min_new_tokens():
     assert VOCABULARY.eot not in allowed(apply(flat_logits(), [[4, 5]], [False], min_new=[3])[0])
     assert VOCABULARY.eot in allowed(apply(flat_logits(), [[4, 5, 6]], [False], min_new=[3])[0])
     assert VOCABULARY.eot in allowed(apply(flat_logits(), [[4, 5]], [False], min_new=[0])[0])
+
+
+def test_in_timestamp_mode_end_of_text_waits_for_a_timestamp_at_or_after_where_the_speech_runs_to():
+    """A window told its speech runs to timestamp 20 (``end_not_before``): after a segment closing at timestamp 12
+    Whisper may not end, only start the next segment; once timestamp 20 or later was sampled, it may; -1 never holds
+    a row back."""
+    histories = [[ts(0), 4, ts(12)], [ts(0), 4, ts(20)], [ts(0), 4, ts(12)], [4, 5]]
+    modes = [True, True, True, False]
+    state = replace(rows_state(histories, modes, [0] * 4), end_not_before=torch.tensor([ts(20), ts(20), -1, ts(20)]))
+    rows = RULES.apply(flat_logits(4), state, timestamps=True, min_new=False)
+    waiting, reached, unbounded, text_mode = (allowed(row) for row in rows)
+    assert VOCABULARY.eot not in waiting and ts(12) in waiting  # the next segment may start where this one ended
+    assert VOCABULARY.eot in reached and VOCABULARY.eot in unbounded
+    assert VOCABULARY.eot in text_mode  # text mode has no timestamps to wait for
 
 
 def test_the_first_timestamp_mode_token_is_a_timestamp_no_later_than_one_second():

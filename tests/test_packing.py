@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
-from serving.longform.chunked import ChunkedPlan, window_starts
+from serving.longform.chunked import TAIL_GAP_SECONDS, ChunkedPlan, window_starts
 from serving.longform.packing import MIN_FILL, PAUSE_MARGIN_SECONDS, Window, fixed_windows, packed_windows
 from serving.longform.vad import FRAME_SAMPLES, Pause, Region, VadOptions, speech_pauses
 from tests.handmade import audio, context, every_second, heard, options, request, segment_words
@@ -244,3 +244,59 @@ def test_a_window_whose_words_reach_its_pause_gets_no_gap_window():
     for task in p.pending():
         p.accept(task, heard(task, script))
     assert p.pending() == [] and p.done and len(p.tasks) == 3
+
+
+# ---- what a window cut in pauses is told, and what it is spared ----------------------------------------------------
+
+
+def segment_texts(segments) -> str:
+    return "".join(s.text for s in segments)
+
+
+def test_a_window_cut_in_pauses_on_both_sides_is_not_aligned_and_keeps_its_segments_whole():
+    """Without word timestamps asked for, only windows with an overlapping seam need their words (to merge it);
+    windows whose seams are all cuts in pauses keep their segments as decoded, and the text is the script's once."""
+    script = every_second(0, 66)
+    p = plan(67.0, [pause(27.6, 28.0)], words=False)  # window 0 cut at 27.8, window 1 [27.8, 57.8) overlaps 2
+    tasks = p.pending()
+    assert [t.words for t in tasks] == [False, True, True]
+    for task in tasks:
+        p.accept(task, heard(task, script))
+    assert p.done and segment_texts(p.segments()) == "".join(f" w{k}" for k in range(67))
+    assert all(s.words == () for s in p.segments())
+
+
+def test_a_window_cut_in_a_pause_must_decode_up_to_where_its_speech_stops():
+    """The window is told how far its text must reach: where the pause it ends in starts, less TAIL_GAP_SECONDS
+    (Whisper in timestamp mode often ends a window early, leaving its last sentence out)."""
+    p = plan(67.0, [pause(27.6, 28.0), pause(52.6, 53.0)], words=False)
+    tasks = p.pending()
+    expected = [27.6 - TAIL_GAP_SECONDS, 52.6 - 27.8 - TAIL_GAP_SECONDS]
+    assert [t.speech_until for t in tasks[:2]] == pytest.approx(expected)
+    assert tasks[2].speech_until is None  # the last window ends at the end of the audio, not at a pause
+
+
+def test_words_that_stop_where_a_long_pause_starts_get_no_gap_window():
+    """Window 0 ends in the middle of an 8 s pause (20-28 s): its words stop at 19.6 s, where the pause starts, so
+    nothing was left out, however far the window's end is."""
+    script = [sentence for sentence in every_second(0, 66) if sentence[0][1] < 20.0 or sentence[0][1] >= 28.0]
+    p = plan(67.0, [pause(19.8, 28.0)], words=False)
+    tasks = p.pending()
+    assert tasks[0].length > s(19.8 + TAIL_GAP_SECONDS)
+    assert tasks[0].speech_until == pytest.approx(19.8 - TAIL_GAP_SECONDS)
+    for task in tasks:
+        p.accept(task, heard(task, script))
+    assert p.pending() == [] and p.done and p.tasks == tasks
+
+
+def test_without_words_the_gap_check_reads_where_the_last_segment_ends():
+    script = every_second(0, 66)
+    p = plan(67.0, [pause(27.6, 28.0), pause(52.6, 53.0)], words=False)
+    tasks = p.pending()
+    p.accept(tasks[0], heard(tasks[0], script, until=23.0))
+    (gap,) = p.pending()
+    assert (gap.start, gap.start + gap.length, gap.words) == (s(22.6), s(27.8), False)
+    assert gap.speech_until == pytest.approx(27.6 - 22.6 - TAIL_GAP_SECONDS)
+    for task in [*tasks[1:], gap]:
+        p.accept(task, heard(task, script))
+    assert p.done and segment_texts(p.segments()) == "".join(f" w{k}" for k in range(67))

@@ -236,7 +236,7 @@ class Runner:
         language, options = languages[task.request], task.options
         search = SearchOptions(options.beam_size, options.patience, options.length_penalty, options.best_of)
         return self.decoder.window_prompt(language, options.task, task.prompt, task.timestamps, temperature, search,
-                                          max_new_tokens)
+                                          max_new_tokens, task.speech_until)
 
     def _log_retry(self, task: WindowTask, failed: DecodedWindow, temperature: float) -> None:
         text = self.decoder.text.decode(failed.tokens)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from serving.constants import MAX_PROMPT_TOKENS
+from serving.constants import ENCODER_POSITIONS, MAX_PROMPT_TOKENS, SECONDS_PER_TIMESTAMP
 from serving.engine.alignment import word_timings
 from serving.engine.beam_search import BeamSearch, Hypothesis, ranking_score
 from serving.engine.decoded import DecodedWindow, WordTiming
@@ -189,11 +189,12 @@ class WhisperDecoder:
 
     def window_prompt(
         self, language: str, task: str, prompt: tuple[int, ...], timestamps: bool, temperature: float,
-        search: SearchOptions | None = None, max_new_tokens: int | None = None,
+        search: SearchOptions | None = None, max_new_tokens: int | None = None, speech_until: float | None = None,
     ) -> WindowPrompt:
         """How to decode one window: its forced tokens (the prompt's last MAX_PROMPT_TOKENS, then Whisper's start
         sequence), its limits (``max_new_tokens`` lowers the serving option's, never below ``min_new_tokens``) and
-        its candidates (beams at temperature 0, samples above)."""
+        its candidates (beams at temperature 0, samples above). ``speech_until``: seconds into the window that its
+        text must reach, in timestamp mode: no end of text before a timestamp at or after it."""
         most = self.options.max_new_tokens
         limit = most if max_new_tokens is None else min(max(max_new_tokens, self.options.min_new_tokens), most)
         prefix, sot_index = self.vocabulary.initial_tokens(language, task, timestamps, prompt[-MAX_PROMPT_TOKENS:])
@@ -210,7 +211,12 @@ class WhisperDecoder:
             length_penalty=search.length_penalty,
             best_of=search.best_of if temperature > 0 else 1,
             beam_rule=self.options.beam_rule,
+            end_not_before=self._timestamp_token(speech_until) if timestamps and speech_until is not None else -1,
         )
+
+    def _timestamp_token(self, seconds: float) -> int:
+        index = min(ENCODER_POSITIONS, max(0, round(seconds / SECONDS_PER_TIMESTAMP)))
+        return self.vocabulary.timestamp_begin + index
 
 
 def best_sample(samples: list[DecodedWindow], length_penalty: float | None) -> DecodedWindow:

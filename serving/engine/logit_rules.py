@@ -2,7 +2,8 @@
 
 Per row, from the token history: never the suppressed tokens; no blank or end of text as the first token; in
 timestamp mode (openai's ``ApplyTimestampRules``) timestamps in pairs, never decreasing, the first one no later than
-1 s, and a timestamp whenever the timestamps together are likelier than any text token; in text mode no timestamps.
+1 s, and a timestamp whenever the timestamps together are likelier than any text token, and (ours) no end of text
+before a timestamp the row is told its speech reaches; in text mode no timestamps.
 Everything is tensor arithmetic on the device, with no host synchronisation, so it can live in a CUDA graph.
 """
 
@@ -27,6 +28,9 @@ class RowState:
     timestamps: torch.Tensor  # (rows,) bool: timestamp mode
     last_timestamp: torch.Tensor  # (rows,) the last sampled timestamp token, -1 before the first
     min_new: torch.Tensor  # (rows,) end of text is suppressed until this many tokens were sampled
+    # (rows,) in timestamp mode, end of text is suppressed until a timestamp token at least this one was sampled
+    # (-1: never suppressed): the window's speech runs on to there, so Whisper may not leave its last sentence out
+    end_not_before: torch.Tensor | None = None
 
 
 class LogitRules:
@@ -73,11 +77,16 @@ class LogitRules:
         mask = mask | (open_pair.unsqueeze(1) & self.is_text)
         mask = mask | (self.is_timestamp & (self.ids < floor.unsqueeze(1)))
         mask = mask | (first & ~self.is_timestamp) | (first & self.too_late_initially)
+        if row.end_not_before is not None:
+            mask = mask | ((row.last_timestamp < row.end_not_before).unsqueeze(1) & self.is_eot)
         return (mask | self.is_no_timestamps) & row.timestamps.unsqueeze(1)
 
     def _prefer_timestamps(self, logits: torch.Tensor, row: RowState) -> torch.Tensor:
-        logprobs = logits.log_softmax(dim=-1)
-        timestamp_mass = logprobs.masked_fill(~self.is_timestamp, NEG_INF).logsumexp(dim=-1)
-        best_text = logprobs.masked_fill(self.is_timestamp, NEG_INF).amax(dim=-1)
+        """openai compares log-probabilities; both sides are the logits less the same normaliser, so the logits
+        (the timestamps are the ids from ``timestamp_begin`` on) compare the same without a softmax."""
+        begin = self.vocabulary.timestamp_begin
+        timestamp_mass = logits[:, begin:].logsumexp(dim=-1)
+        best_text = logits[:, :begin].amax(dim=-1)
         force = (row.timestamps & (timestamp_mass > best_text)).unsqueeze(1)
-        return logits.masked_fill(force & ~self.is_timestamp, NEG_INF)
+        logits[:, :begin].masked_fill_(force, NEG_INF)  # ``logits`` is apply()'s own tensor
+        return logits

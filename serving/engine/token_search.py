@@ -49,6 +49,7 @@ class WindowPrompt:
     beam_rule: str = "ctranslate2"  # which end-of-text candidates finish a hypothesis (serving.engine.beam_search)
     best_of: int = 1  # samples drawn for the window when the temperature is above 0 (WhisperDecoder keeps the best)
     sample_seed: int = 0  # which of the window's samples this row draws (0: the one sample of best_of=1)
+    end_not_before: int = -1  # timestamp mode: no end of text before a timestamp token >= this id (-1: any time)
 
 
 def column(values: list, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
@@ -75,6 +76,7 @@ class SearchState:
     timestamps: torch.Tensor
     last_timestamp: torch.Tensor
     min_new: torch.Tensor
+    end_not_before: torch.Tensor  # (rows,) see RowState
     limit: torch.Tensor  # (rows,) a row ends when its history holds this many tokens
     temperature: torch.Tensor
     done: torch.Tensor
@@ -89,6 +91,7 @@ class SearchState:
         return cls(  # every row starts inert: ended, one token in its history
             history=torch.zeros(capacity, positions + 1, dtype=torch.long, device=device),
             length=longs() + 1, sample_begin=longs(), last_timestamp=longs() - 1, min_new=longs(), limit=longs() + 1,
+            end_not_before=longs() - 1,
             timestamps=torch.zeros(capacity, dtype=torch.bool, device=device),
             temperature=torch.zeros(capacity, device=device),
             done=torch.ones(capacity, dtype=torch.bool, device=device),
@@ -117,6 +120,7 @@ class SearchState:
         most = column([p.max_new_tokens for p in prompts], device)
         self.limit[at] = torch.clamp(lengths + most, max=positions)
         self.min_new[at] = column([p.min_new_tokens for p in prompts], device)
+        self.end_not_before[at] = column([p.end_not_before for p in prompts], device)
         self.timestamps[at] = column([p.timestamps for p in prompts], device, torch.bool)
         self.last_timestamp[at] = -1
         self.sum_logprob[at] = 0.0
@@ -133,7 +137,7 @@ class SearchState:
     def rows(self, count: int) -> RowState:
         return RowState(
             self.history[:count], self.length[:count], self.sample_begin[:count], self.timestamps[:count],
-            self.last_timestamp[:count], self.min_new[:count],
+            self.last_timestamp[:count], self.min_new[:count], self.end_not_before[:count],
         )
 
 

@@ -2,11 +2,12 @@
 
 Windows end in the pauses the VAD found where they can, and the next one starts there; where speech runs across a
 window's edge, the next one overlaps it by ``chunk_overlap_seconds`` (:mod:`serving.longform.packing`; without
-pauses, every seam overlaps). A seam at a pause is a plain cut: each window keeps its words. Every window is decoded with timestamps and aligned to
-words. At each seam, the words both windows heard in the overlap are matched by their text (difflib), and the merge
-switches from the earlier window to the later one at the matched word nearest the middle of the overlap: each word
-is taken once, from a window where it lies away from the edge. Without a match (silence, disagreement) the middle
-of the overlap is the cut.
+pauses, every seam overlaps). A seam at a pause is a plain cut: each window keeps its segments as decoded. Every
+window is decoded with timestamps; a window with an overlapping seam is aligned to words too (all of them when the
+request asks for word timestamps). At each overlapping seam, the words both windows heard in the overlap are matched
+by their text (difflib), and the merge switches from the earlier window to the later one at the matched word nearest
+the middle of the overlap: each word is taken once, from a window where it lies away from the edge. Without a match
+(silence, disagreement) the middle of the overlap is the cut.
 
 A window that starts inside a sentence can make Whisper skip speech (it jumps to the next sentence start it trusts):
 the two windows of that seam then disagree on the words they both heard. Such a seam is repaired once: the later
@@ -14,12 +15,14 @@ window is decoded again from the start of the earlier window's segment that runs
 and replaces it. Likewise Whisper often leaves out a sentence cut by the end of its window, which for the last
 window is the end of the audio: when the last window's words stop short of the end, one more window is decoded from
 where they stop (Whisper's own seek), and silence there gives no words. It does so too with the last sentence
-before a pause a window ends at (on the long file's sentences with pauses, 3 of 12 windows): there the audio from
-where the words stop to the pause is decoded once more, as a window between the two.
-"""
+before a pause a window ends at (8 of the 10 windows of the compare benchmark's 300 s file), so such a window is told
+where its speech stops (``WindowTask.speech_until``: the pause's start, less TAIL_GAP_SECONDS), and Whisper may not
+end before a timestamp there (:mod:`serving.engine.logit_rules`). Where its text still stops short of the pause, the
+audio from there to the pause is decoded once more, as a window between the two (a gap window)."""
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import string
 from collections.abc import Sequence
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.packing import fixed_windows, packed_windows
+from serving.longform.packing import Window, fixed_windows, packed_windows
 from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
@@ -69,11 +72,14 @@ class ChunkedPlan:
         self.context = context
         self.language = options.language
         self.language_probability: float | None = None
+        self.pauses = tuple(pauses)
         samples = waveform.shape[0]
         windows = packed_windows(samples, pauses, context.chunk_overlap_seconds)
         self.tasks = [
             WindowTask(request=request, options=options, key=key, start=window.start, length=window.length,
-                       prompt=options.prompt, timestamps=True, words=True, first=key == 0)
+                       prompt=options.prompt, timestamps=True, words=options.words or _overlaps(windows, key),
+                       first=key == 0,
+                       speech_until=self._speech_until(window.start, window.end) if window.at_pause else None)
             for key, window in enumerate(windows)
         ]
         self.ends_at_pause = {key for key, window in enumerate(windows) if window.at_pause}
@@ -108,28 +114,36 @@ class ChunkedPlan:
             self._add_gap_if_short(position)
 
     def _add_gap_if_short(self, position: int) -> None:
-        """A window that ends at a pause and whose words stop more than TAIL_GAP_SECONDS before it: Whisper left
-        out its last sentence (as it often does with one it takes for cut by the window's end). The audio from
-        where its words stop to the pause is decoded once more, as a window of its own placed after it."""
+        """A window that ends at a pause and whose words stop more than TAIL_GAP_SECONDS before the pause starts:
+        Whisper left out its last sentence (as it often does with one it takes for cut by the window's end). The
+        audio from where its words stop to the window's end is decoded once more, as a window of its own placed
+        after it. Words that stop where the pause starts left nothing out, however long the pause."""
         window = self.tasks[position]
         self.gaps_checked.add(window.key)
-        words = _placed(self._drafts(window))
-        if not words:
+        stop = _text_end(self._drafts(window))
+        if stop is None:
             return
-        start, end = round(words[-1].word.end * SAMPLE_RATE), window.start + window.length
-        if end - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= window.start:
+        start, end = round(stop * SAMPLE_RATE), window.start + window.length
+        if _speech_end(self.pauses, end) - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= window.start:
             return
         gap = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
-                         length=end - start, prompt=self.options.prompt, timestamps=True, words=True, first=False)
+                         length=end - start, prompt=self.options.prompt, timestamps=True, words=self.options.words,
+                         first=False, speech_until=self._speech_until(start, end))
         self.gaps_checked.add(gap.key)
         self.ends_at_pause.add(gap.key)
         self.tasks.insert(position + 1, gap)
         self.repaired = {p + 1 if p > position else p for p in self.repaired}
         self.repairs.append(gap)
 
+    def _speech_until(self, start: int, end: int) -> float | None:
+        """For a window from ``start`` that ends at a pause at ``end``: how far into it (s) its text must reach,
+        TAIL_GAP_SECONDS short of where its speech stops (None: its speech is shorter than that)."""
+        until = (_speech_end(self.pauses, end) - start) / SAMPLE_RATE - TAIL_GAP_SECONDS
+        return until if until > 0 else None
+
     def _add_tail_if_short(self, last: WindowTask) -> None:
-        words = _placed(self._drafts(last))
-        stop = words[-1].word.end if words else last.offset
+        stop = _text_end(self._drafts(last))
+        stop = last.offset if stop is None else stop
         start = round(stop * SAMPLE_RATE)
         samples = self.waveform.shape[0]
         covers_the_end = last.start + last.length >= samples  # a repaired last window may end before the audio
@@ -203,10 +217,12 @@ class ChunkedPlan:
         placed = [_placed(window) for window in drafts]
         keep = [[0, len(words)] for words in placed]
         for left in range(len(tasks) - 1):
-            keep[left][1], keep[left + 1][0] = _seam(placed[left], placed[left + 1], tasks[left + 1].offset,
-                                                     self._end(tasks[left]))
-        return [_kept_segments(window_drafts_, words[low:high], self.options.words)
-                for window_drafts_, words, (low, high) in zip(drafts, placed, keep)]
+            if tasks[left].words and tasks[left + 1].words:
+                keep[left][1], keep[left + 1][0] = _seam(placed[left], placed[left + 1], tasks[left + 1].offset,
+                                                         self._end(tasks[left]))
+        return [_kept_segments(window_drafts_, words[low:high], self.options.words) if task.words
+                else [draft.freeze(with_words=False) for draft in window_drafts_]
+                for task, window_drafts_, words, (low, high) in zip(tasks, drafts, placed, keep)]
 
     def _timeline(self, windows: list[list[Segment]]) -> list[Segment]:
         return clamp_timeline([s for segments in windows for s in segments], self.waveform.shape[0] / SAMPLE_RATE)
@@ -222,6 +238,29 @@ class ChunkedPlan:
     @staticmethod
     def _end(task: WindowTask) -> float:
         return task.offset + task.length / SAMPLE_RATE
+
+
+def _speech_end(pauses: Sequence[Pause], cut: int) -> int:
+    """Where the speech before ``cut`` stops: the start of the pause ``cut`` lies in (``cut`` itself in none)."""
+    index = bisect.bisect_right([pause.start for pause in pauses], cut) - 1
+    if index >= 0 and pauses[index].start <= cut <= pauses[index].end:
+        return pauses[index].start
+    return cut
+
+
+def _overlaps(windows: Sequence[Window], key: int) -> bool:
+    """Window ``key`` overlaps a neighbour (a seam merged word by word, so its words are aligned): the one before
+    did not end at a pause, or it does not and is not the last."""
+    after = not windows[key].at_pause and key < len(windows) - 1
+    return after or (key > 0 and not windows[key - 1].at_pause)
+
+
+def _text_end(drafts: list[Draft]) -> float | None:
+    """Where a window's text stops (s): its last word's end where its words are aligned, else its last segment's."""
+    words = _placed(drafts)
+    if words:
+        return words[-1].word.end
+    return drafts[-1].end if drafts else None
 
 
 def _placed(drafts: list[Draft]) -> list[_Placed]:

@@ -61,6 +61,7 @@ class WindowTask:
     timestamps: bool
     words: bool  # word timings are needed (for the response or for merging)
     first: bool  # the request's first window: its language is detected here (when the request names none)
+    speech_until: float | None = None  # seconds into the window its text must reach (timestamp mode), where known
     # The window's earlier decodings when it is back for the next temperature of the fallback (the runner's business:
     # plans never see a window until its outcome is final).
     attempts: tuple[DecodedWindow, ...] = field(default=(), compare=False, repr=False)
