@@ -15,6 +15,7 @@ import pytest
 from serving.api.params import TranscriptionParams
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
+from serving.engine.features import CONTEXT_SAMPLES, CONTEXT_WINDOW_SAMPLES
 from serving.errors import BadParameter
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import RequestOptions, SilentPlan
@@ -164,7 +165,7 @@ def test_the_plan_decodes_the_speech_regions_joined():
     assert session.plan.waveform.waveform is job.waveform  # read through the decoded waveform: the speech not copied
     (task,) = session.pending()
     assert (task.start, task.length) == (0, 281_600)
-    window = session.window_audio(task)
+    window = session.window_audio(task)[CONTEXT_SAMPLES:]  # after the context before the window
     np.testing.assert_array_equal(window[:281_600], joined)
     assert not window[281_600:].any()
 
@@ -192,20 +193,27 @@ def test_long_audio_is_planned_on_the_length_of_its_speech():
 # ---- the window's audio ------------------------------------------------------------------------------------------
 
 
-def test_window_audio_is_the_windows_samples_padded_with_zeros_to_thirty_seconds():
+def test_window_audio_is_the_windows_samples_padded_with_zeros_to_thirty_seconds_in_context():
+    """Each window comes with the audio its STFT's edge frames see (serving.engine.features.window_in_context):
+    the samples before it (reflected at the start), after a whole window the samples after it, after a short one
+    zeros."""
     session = open_session(70.0, planner(long_form="sequential"), response_format="verbose_json")
+    audio = session.plan.waveform
     first = session.pending()[0]
     window = session.window_audio(first)
-    assert window.dtype == np.float32 and window.shape == (WINDOW_SAMPLES,)
-    np.testing.assert_array_equal(window, session.plan.waveform[:WINDOW_SAMPLES])
+    assert window.dtype == np.float32 and window.shape == (CONTEXT_WINDOW_SAMPLES,)
+    np.testing.assert_array_equal(window[CONTEXT_SAMPLES:], audio[: WINDOW_SAMPLES + CONTEXT_SAMPLES])
+    np.testing.assert_array_equal(window[:CONTEXT_SAMPLES], audio[CONTEXT_SAMPLES:0:-1])
     session.accept(first, outcome([ts(0.0), 1, ts(5.0), ts(5.0), 2]))
     second = session.pending()[0]
     assert (second.start, second.length) == (5 * SAMPLE_RATE, WINDOW_SAMPLES)
-    np.testing.assert_array_equal(session.window_audio(second), session.plan.waveform[80_000:560_000])
+    np.testing.assert_array_equal(session.window_audio(second),
+                                  audio[80_000 - CONTEXT_SAMPLES : 560_000 + CONTEXT_SAMPLES])
     last = replace(second, start=60 * SAMPLE_RATE, length=10 * SAMPLE_RATE)  # the audio's last 10 s
     window = session.window_audio(last)
-    np.testing.assert_array_equal(window[: 10 * SAMPLE_RATE], session.plan.waveform[60 * SAMPLE_RATE:])
-    assert window.shape == (WINDOW_SAMPLES,) and not window[10 * SAMPLE_RATE:].any()
+    np.testing.assert_array_equal(window[: CONTEXT_SAMPLES + 10 * SAMPLE_RATE],
+                                  audio[60 * SAMPLE_RATE - CONTEXT_SAMPLES :])
+    assert not window[CONTEXT_SAMPLES + 10 * SAMPLE_RATE :].any()
 
 
 # ---- the result, timed in the original audio --------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 from serving.api.params import TranscriptionParams
 from serving.audio.decode import duration_seconds
 from serving.constants import MAX_BEAM_SIZE, WINDOW_SAMPLES
+from serving.engine.features import window_in_context
 from serving.errors import BadParameter, ConfigurationError
 from serving.identity import RequestId
 from serving.longform.chunked import ChunkedPlan
@@ -65,11 +66,9 @@ class Session:
         self.plan.accept(task, outcome)
 
     def window_audio(self, task: WindowTask) -> np.ndarray:
-        """The task's samples, zero-padded to one window."""
-        window = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
-        piece = self.plan.waveform[task.start : task.start + task.length]
-        window[: piece.shape[0]] = piece
-        return window
+        """The task's samples, zero-padded to one window, with the audio around it that the STFT's edge frames see
+        (``CONTEXT_WINDOW_SAMPLES``: :func:`serving.engine.features.window_in_context`)."""
+        return window_in_context(self.plan.waveform, task.start, task.length)
 
     def result(self) -> Transcription:
         """The transcription of a finished session."""
