@@ -233,7 +233,9 @@ def mapped_session(words_wanted: bool = True) -> Session:
 
 def test_the_result_is_timed_in_the_original_audio():
     """Joined time t is 2 + t in the first region (t < 4 s) and 6 + t in the second. A start in a region's padding
-    before its speech moves to the speech onset, an end in the padding after it to the speech offset."""
+    before its speech moves to the speech onset, an end in the padding after it to the speech offset. A segment
+    whose words lie in both regions is split at the stretch between them (the VAD found no speech there: a subtitle
+    shown over it would stand over silence), each part with its words' text and tokens."""
     session = mapped_session()
     (task,) = session.pending()
     assert task.length == 10 * SAMPLE_RATE
@@ -249,13 +251,28 @@ def test_the_result_is_timed_in_the_original_audio():
     assert [(s.start, s.end, s.text) for s in result.segments] == [
         (2.4, 2.9, words(1)),  # [2.1, 2.9]: starts in the padding before the speech (2.4 s)
         (3.6, 5.5, words(2, 3)),
-        (5.5, 12.0, words(4, 5)),  # runs over the joint: from the first region into the second
+        (5.5, 5.6, words(4)),  # joined [3.5, 6.0] runs over the joint: split there, not [5.5, 12.0]
+        (10.4, 12.0, words(5)),
         (12.2, 15.6, words(6, 7)),  # [12.2, 15.9]: ends in the padding after the speech (15.6 s)
     ]
+    assert [s.tokens for s in result.segments[2:4]] == [(4,), (5,)]
     assert [(w.word, w.start, w.end) for w in result.words] == [
         (" w1", 2.4, 2.9), (" w2", 3.6, 4.4), (" w3", 4.6, 5.5), (" w4", 5.5, 5.6),  # w4 ends in the padding
         (" w5", 10.4, 12.0), (" w6", 12.2, 13.0), (" w7", 15.2, 15.6)]  # w5 starts at joined 4.2 s: in the padding before 10.4 s
     assert session.final_segments() == list(result.segments)
+
+
+def test_a_segment_without_words_over_the_joint_stays_in_the_region_holding_most_of_it():
+    """Without word timings a segment cannot be split: it is kept in the region where most of it lies, never
+    stretched over the 4.8 s between the two regions' speech (5.6 s to 10.4 s)."""
+    session = mapped_session(words_wanted=False)
+    (task,) = session.pending()
+    session.accept(task, outcome([ts(0.0), 1, ts(1.6), ts(1.6), 2, 3, ts(5.5), ts(5.5), 4, ts(10.0)]))
+    assert [(s.start, s.end, s.text) for s in session.result().segments] == [
+        (2.4, 3.6, words(1)),
+        (3.6, 5.6, words(2, 3)),  # joined [1.6, 5.5]: 2.4 s in the first region, 1.5 s in the second
+        (11.5, 15.6, words(4)),
+    ]
 
 
 def test_a_start_on_the_joint_is_in_the_later_region_and_an_end_on_it_in_the_earlier():
