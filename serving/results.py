@@ -11,6 +11,9 @@ class Word:
     start: float  # seconds from the start of the audio
     end: float
     probability: float
+    # The word's tokens, as its segment's tokens hold them (not compared, never rendered): what a segment split at a
+    # stretch without speech gives each part (serving.batching.sessions).
+    tokens: tuple[int, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

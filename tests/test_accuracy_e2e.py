@@ -4,12 +4,14 @@ detected language's probability, detection among candidate languages, and detect
 import json
 import re
 
+import numpy as np
 import pytest
 
 from scripts.material.audio_files import encode_audio, read_audio
 from scripts.material.clips import clip_bytes
 from scripts.material.data import AUDIO_DIR
 from scripts.material.longform_audio import with_silence
+from serving.constants import SAMPLE_RATE
 from tests.handler import send, send_batch, start_handler, stop_handler
 
 pytestmark = pytest.mark.real_model
@@ -92,3 +94,28 @@ def test_language_is_detected_on_the_speech_after_vad_not_on_the_first_window_of
     assert document["language"] == "german"
     assert document["segments"][0]["start"] >= 39.0
     assert 0.5 < document["language_probability"] <= 1.0
+
+
+@pytest.mark.parametrize("granularities", ["segment", "word,segment"])
+def test_no_segment_spans_the_silence_the_vad_found_inside_a_sentence(granularities):
+    """One sentence cut between "late" and "so" by 20 s of silence: the VAD joins its two parts into one window,
+    which whisper-base decodes as one segment. That segment never covers the silence (it did: 0.19 s to 24.35 s):
+    with word timings it is split there, each part where its words are; without them it stays in the region holding
+    most of it (issue 15, item 6)."""
+    speech = read_audio(AUDIO_DIR / "en_awb_train.wav")
+    cut = round(1.555 * SAMPLE_RATE)  # the quietest 100 ms in the middle third: the pause after "late"
+    audio = np.concatenate([speech[:cut], np.zeros(20 * SAMPLE_RATE, np.float32), speech[cut:]])
+    silence = (cut / SAMPLE_RATE + 0.5, cut / SAMPLE_RATE + 19.5)
+    reply = send(encode_audio(audio, "flac"), {"Content-Type": "audio/flac", "response_format": "verbose_json",
+                                               "timestamp_granularities": granularities})
+    assert reply.code == 200
+    document = reply.json()
+    spans = [(s["start"], s["end"]) for s in document["segments"]] + [(w["start"], w["end"])
+                                                                      for w in document.get("words", [])]
+    assert [span for span in spans if span[0] < silence[1] and span[1] > silence[0]] == []
+    texts = [s["text"].strip() for s in document["segments"]]
+    if "word" in granularities:
+        assert texts == ["Our train was late.", "So we waited on the platform for a long time."]
+        assert document["segments"][0]["end"] < silence[0] < silence[1] < document["segments"][1]["start"]
+    else:
+        assert texts == ["Our train was late. So we waited on the platform for a long time."]

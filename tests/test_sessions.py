@@ -15,6 +15,7 @@ import pytest
 from serving.api.params import TranscriptionParams
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
+from serving.engine.features import CONTEXT_SAMPLES, CONTEXT_WINDOW_SAMPLES
 from serving.errors import BadParameter
 from serving.longform.chunked import ChunkedPlan
 from serving.longform.plans import RequestOptions, SilentPlan
@@ -164,7 +165,7 @@ def test_the_plan_decodes_the_speech_regions_joined():
     assert session.plan.waveform.waveform is job.waveform  # read through the decoded waveform: the speech not copied
     (task,) = session.pending()
     assert (task.start, task.length) == (0, 281_600)
-    window = session.window_audio(task)
+    window = session.window_audio(task)[CONTEXT_SAMPLES:]  # after the context before the window
     np.testing.assert_array_equal(window[:281_600], joined)
     assert not window[281_600:].any()
 
@@ -192,20 +193,27 @@ def test_long_audio_is_planned_on_the_length_of_its_speech():
 # ---- the window's audio ------------------------------------------------------------------------------------------
 
 
-def test_window_audio_is_the_windows_samples_padded_with_zeros_to_thirty_seconds():
+def test_window_audio_is_the_windows_samples_padded_with_zeros_to_thirty_seconds_in_context():
+    """Each window comes with the audio its STFT's edge frames see (serving.engine.features.window_in_context):
+    the samples before it (reflected at the start), after a whole window the samples after it, after a short one
+    zeros."""
     session = open_session(70.0, planner(long_form="sequential"), response_format="verbose_json")
+    audio = session.plan.waveform
     first = session.pending()[0]
     window = session.window_audio(first)
-    assert window.dtype == np.float32 and window.shape == (WINDOW_SAMPLES,)
-    np.testing.assert_array_equal(window, session.plan.waveform[:WINDOW_SAMPLES])
+    assert window.dtype == np.float32 and window.shape == (CONTEXT_WINDOW_SAMPLES,)
+    np.testing.assert_array_equal(window[CONTEXT_SAMPLES:], audio[: WINDOW_SAMPLES + CONTEXT_SAMPLES])
+    np.testing.assert_array_equal(window[:CONTEXT_SAMPLES], audio[CONTEXT_SAMPLES:0:-1])
     session.accept(first, outcome([ts(0.0), 1, ts(5.0), ts(5.0), 2]))
     second = session.pending()[0]
     assert (second.start, second.length) == (5 * SAMPLE_RATE, WINDOW_SAMPLES)
-    np.testing.assert_array_equal(session.window_audio(second), session.plan.waveform[80_000:560_000])
+    np.testing.assert_array_equal(session.window_audio(second),
+                                  audio[80_000 - CONTEXT_SAMPLES : 560_000 + CONTEXT_SAMPLES])
     last = replace(second, start=60 * SAMPLE_RATE, length=10 * SAMPLE_RATE)  # the audio's last 10 s
     window = session.window_audio(last)
-    np.testing.assert_array_equal(window[: 10 * SAMPLE_RATE], session.plan.waveform[60 * SAMPLE_RATE:])
-    assert window.shape == (WINDOW_SAMPLES,) and not window[10 * SAMPLE_RATE:].any()
+    np.testing.assert_array_equal(window[: CONTEXT_SAMPLES + 10 * SAMPLE_RATE],
+                                  audio[60 * SAMPLE_RATE - CONTEXT_SAMPLES :])
+    assert not window[CONTEXT_SAMPLES + 10 * SAMPLE_RATE :].any()
 
 
 # ---- the result, timed in the original audio --------------------------------------------------------------------
@@ -225,7 +233,9 @@ def mapped_session(words_wanted: bool = True) -> Session:
 
 def test_the_result_is_timed_in_the_original_audio():
     """Joined time t is 2 + t in the first region (t < 4 s) and 6 + t in the second. A start in a region's padding
-    before its speech moves to the speech onset, an end in the padding after it to the speech offset."""
+    before its speech moves to the speech onset, an end in the padding after it to the speech offset. A segment
+    whose words lie in both regions is split at the stretch between them (the VAD found no speech there: a subtitle
+    shown over it would stand over silence), each part with its words' text and tokens."""
     session = mapped_session()
     (task,) = session.pending()
     assert task.length == 10 * SAMPLE_RATE
@@ -241,13 +251,28 @@ def test_the_result_is_timed_in_the_original_audio():
     assert [(s.start, s.end, s.text) for s in result.segments] == [
         (2.4, 2.9, words(1)),  # [2.1, 2.9]: starts in the padding before the speech (2.4 s)
         (3.6, 5.5, words(2, 3)),
-        (5.5, 12.0, words(4, 5)),  # runs over the joint: from the first region into the second
+        (5.5, 5.6, words(4)),  # joined [3.5, 6.0] runs over the joint: split there, not [5.5, 12.0]
+        (10.4, 12.0, words(5)),
         (12.2, 15.6, words(6, 7)),  # [12.2, 15.9]: ends in the padding after the speech (15.6 s)
     ]
+    assert [s.tokens for s in result.segments[2:4]] == [(4,), (5,)]
     assert [(w.word, w.start, w.end) for w in result.words] == [
         (" w1", 2.4, 2.9), (" w2", 3.6, 4.4), (" w3", 4.6, 5.5), (" w4", 5.5, 5.6),  # w4 ends in the padding
         (" w5", 10.4, 12.0), (" w6", 12.2, 13.0), (" w7", 15.2, 15.6)]  # w5 starts at joined 4.2 s: in the padding before 10.4 s
     assert session.final_segments() == list(result.segments)
+
+
+def test_a_segment_without_words_over_the_joint_stays_in_the_region_holding_most_of_it():
+    """Without word timings a segment cannot be split: it is kept in the region where most of it lies, never
+    stretched over the 4.8 s between the two regions' speech (5.6 s to 10.4 s)."""
+    session = mapped_session(words_wanted=False)
+    (task,) = session.pending()
+    session.accept(task, outcome([ts(0.0), 1, ts(1.6), ts(1.6), 2, 3, ts(5.5), ts(5.5), 4, ts(10.0)]))
+    assert [(s.start, s.end, s.text) for s in session.result().segments] == [
+        (2.4, 3.6, words(1)),
+        (3.6, 5.6, words(2, 3)),  # joined [1.6, 5.5]: 2.4 s in the first region, 1.5 s in the second
+        (11.5, 15.6, words(4)),
+    ]
 
 
 def test_a_start_on_the_joint_is_in_the_later_region_and_an_end_on_it_in_the_earlier():

@@ -72,10 +72,12 @@ def has_beam_search() -> bool:
 
 
 class Ours:
-    """Our schedulers, one per set of serving options, started when first needed; transcripts cached on disk."""
+    """Our scheduler for one set of serving options at a time (another set closes it first: one model in memory, not
+    one per set: the full run held four and was killed for memory), started when needed; transcripts cached on
+    disk."""
 
     def __init__(self) -> None:
-        self._schedulers: dict[tuple, Scheduler] = {}
+        self._scheduler: tuple[tuple, Scheduler] | None = None
         self._source = _source_digest()
 
     def default_padding(self) -> str:
@@ -101,14 +103,16 @@ class Ours:
 
     def scheduler(self, chosen: dict[str, str]) -> Scheduler:
         key = tuple(sorted(chosen.items()))
-        if key not in self._schedulers:
+        if self._scheduler is None or self._scheduler[0] != key:
+            self.close()
             options = {"model_id": str(ensure_whisper_base()), "vad": "off", **chosen}
-            self._schedulers[key] = start_scheduler(load_settings(options, environ={}), "-1")
-        return self._schedulers[key]
+            self._scheduler = (key, start_scheduler(load_settings(options, environ={}), "-1"))
+        return self._scheduler[1]
 
     def close(self) -> None:
-        for scheduler in self._schedulers.values():
-            scheduler.close()
+        if self._scheduler is not None:
+            self._scheduler[1].close()
+            self._scheduler = None
 
 
 def _never():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from serving.api.params import TranscriptionParams
 from serving.audio.decode import duration_seconds
 from serving.constants import MAX_BEAM_SIZE, WINDOW_SAMPLES
+from serving.engine.features import window_in_context
 from serving.errors import BadParameter, ConfigurationError
 from serving.identity import RequestId
 from serving.longform.chunked import ChunkedPlan
@@ -65,11 +67,9 @@ class Session:
         self.plan.accept(task, outcome)
 
     def window_audio(self, task: WindowTask) -> np.ndarray:
-        """The task's samples, zero-padded to one window."""
-        window = np.zeros(WINDOW_SAMPLES, dtype=np.float32)
-        piece = self.plan.waveform[task.start : task.start + task.length]
-        window[: piece.shape[0]] = piece
-        return window
+        """The task's samples, zero-padded to one window, with the audio around it that the STFT's edge frames see
+        (``CONTEXT_WINDOW_SAMPLES``: :func:`serving.engine.features.window_in_context`)."""
+        return window_in_context(self.plan.waveform, task.start, task.length)
 
     def result(self) -> Transcription:
         """The transcription of a finished session."""
@@ -83,7 +83,7 @@ class Session:
         return clamp_timeline(self._original(self.plan.final_segments()), duration_seconds(self.job.waveform))
 
     def _original(self, segments: list[Segment]) -> list[Segment]:
-        return [_remapped(segment, self.speech) for segment in segments]
+        return [part for segment in segments for part in _remapped(segment, self.speech)]
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,29 @@ class Planner:
         )
 
 
-def _remapped(segment: Segment, speech: SpeechMap) -> Segment:
-    words = []
+def _remapped(segment: Segment, speech: SpeechMap) -> list[Segment]:
+    """A segment of the joined audio in the original audio, covering no stretch between two speech regions (where
+    the VAD found no speech for at least ``min_silence_seconds``). Each word goes to the region holding most of it;
+    a segment whose words lie in several regions becomes one segment per region (its words' text and tokens, the
+    other figures the segment's); one without words (none were asked for) stays in the region holding most of it."""
+    placed = []
     for word in segment.words:
-        start, end = speech.original_span(word.start, word.end)
-        words.append(replace(word, start=start, end=end))
-    start, end = speech.original_span(segment.start, segment.end)
-    return replace(segment, start=start, end=end, words=tuple(words))
+        region = speech.region_of(word.start, word.end)
+        start, end = speech.original_span(word.start, word.end, region)
+        placed.append((region, replace(word, start=start, end=end)))
+    if not placed:
+        start, end = speech.original_span(segment.start, segment.end, speech.region_of(segment.start, segment.end))
+        return [replace(segment, start=start, end=end)]
+    groups = [(region, [word for _, word in group]) for region, group in groupby(placed, key=lambda p: p[0])]
+    if len(groups) == 1:
+        start, end = speech.original_span(segment.start, segment.end, groups[0][0])
+        return [replace(segment, start=start, end=end, words=tuple(groups[0][1]))]
+    parts = []
+    for index, (region, words) in enumerate(groups):
+        edges = speech.original_span(segment.start, segment.end, region)
+        start = edges[0] if index == 0 else words[0].start
+        end = edges[1] if index == len(groups) - 1 else words[-1].end
+        parts.append(replace(segment, start=min(start, words[0].start), end=max(end, words[-1].end),
+                             text="".join(w.word for w in words), tokens=tuple(t for w in words for t in w.tokens),
+                             words=tuple(words)))
+    return parts

@@ -20,6 +20,15 @@ to 8 below the window's maximum), as transformers' feature extractor and openai'
 ``PAD_FEATURES`` sets every frame past the audio (``length // HOP_LENGTH`` frames hold audio) to zero, as
 faster-whisper and openai's ``transcribe()`` do (they pad 160 samples, take the log-mel, then pad the features with
 zeros). Which one the server uses is the option ``log_mel_padding``, chosen by measurement (``docs/accuracy.md``).
+
+Edges: an STFT frame is centred on its sample, so the frames at a window's edges see ``N_FFT // 2`` samples beyond
+it. openai/whisper and faster-whisper take the log-mel of the whole file and slice windows out of it, so those
+frames see the neighbouring audio. :func:`window_in_context` gives a window with that much of its neighbours on each
+side (``CONTEXT_WINDOW_SAMPLES``), and :class:`LogMel` takes such windows without padding them: every frame of a
+window then equals the whole file's (with faster-whisper's ceiling). A bare ``WINDOW_SAMPLES`` window is
+reflect-padded at both edges, as a window of its own (transformers' feature extractor). For audio of one window the
+two are the same (its start is the file's start, and past its audio there are zeros either way); on the 301 s long
+file, windows cut at arbitrary seeks, the bare windows' first two frames and last one differed from the file's.
 """
 
 from __future__ import annotations
@@ -35,6 +44,29 @@ DYNAMIC_RANGE = 8.0  # log10 units kept below the loudest bin of a window
 CPU_WINDOWS_PER_STFT = 1
 PAD_AUDIO, PAD_FEATURES = "audio", "features"
 PADDINGS = (PAD_AUDIO, PAD_FEATURES)
+CONTEXT_SAMPLES = N_FFT // 2  # samples beyond a window's edge that its edge frame sees
+CONTEXT_WINDOW_SAMPLES = WINDOW_SAMPLES + 2 * CONTEXT_SAMPLES  # a window with its context on both sides
+
+
+def window_in_context(samples, start: int, length: int) -> np.ndarray:
+    """The audio ``samples[start : start + length]`` zero-padded to ``WINDOW_SAMPLES``, with ``CONTEXT_SAMPLES`` on
+    each side as the STFT of the whole file sees them (``CONTEXT_WINDOW_SAMPLES`` float32): before it, the samples
+    before ``start`` (at the file's start, reflected, as the STFT's reflect padding does); after it, the samples
+    after a whole window (zeros past the file's end, as faster-whisper's 160 samples of padding give), zeros after
+    a shorter one (its frames past the audio see silence). ``samples``: a 1-D array or anything sliced like one."""
+    total = samples.shape[0]
+    window = np.zeros(CONTEXT_WINDOW_SAMPLES, dtype=np.float32)
+    body = CONTEXT_SAMPLES
+    window[body : body + length] = samples[start : start + length]
+    before = samples[max(start - CONTEXT_SAMPLES, 0) : start]
+    window[body - before.shape[0] : body] = before
+    if start < CONTEXT_SAMPLES:  # reflected: sample -i is sample i
+        reflected = np.asarray(samples[1 : CONTEXT_SAMPLES - start + 1], dtype=np.float32)[::-1]
+        window[body - start - reflected.shape[0] : body - start] = reflected
+    if length == WINDOW_SAMPLES:
+        after = samples[start + length : min(start + length + CONTEXT_SAMPLES, total)]
+        window[body + length : body + length + after.shape[0]] = after
+    return window
 
 
 class LogMel:
@@ -52,14 +84,16 @@ class LogMel:
 
     def __call__(self, windows: np.ndarray | torch.Tensor, lengths: Sequence[int] | None = None,
                  ceilings: Sequence[float | None] | None = None) -> torch.Tensor:
-        """(batch, WINDOW_SAMPLES) float32 -> (batch, n_mels, FRAMES_PER_WINDOW) float32 on the device.
+        """(batch, WINDOW_SAMPLES) float32 -> (batch, n_mels, FRAMES_PER_WINDOW) float32 on the device; or
+        (batch, CONTEXT_WINDOW_SAMPLES): windows in context (:func:`window_in_context`), not padded.
 
         ``lengths``: the samples of audio at the start of each window (the rest is zero padding); with
         ``PAD_FEATURES`` the frames past them are set to zero. None: every window is all audio.
         ``ceilings``: per window, the loudest log10 mel bin of its request's audio (None: the window's own)."""
         audio = torch.as_tensor(windows, dtype=torch.float32).to(self.device, non_blocking=True)
-        if audio.dim() != 2 or audio.shape[1] != WINDOW_SAMPLES:
-            raise ValueError(f"expected (batch, {WINDOW_SAMPLES}) windows, got {tuple(audio.shape)}")
+        if audio.dim() != 2 or audio.shape[1] not in (WINDOW_SAMPLES, CONTEXT_WINDOW_SAMPLES):
+            raise ValueError(f"expected (batch, {WINDOW_SAMPLES}) or (batch, {CONTEXT_WINDOW_SAMPLES}) windows, "
+                             f"got {tuple(audio.shape)}")
         step = CPU_WINDOWS_PER_STFT if self.device.type == "cpu" else max(audio.shape[0], 1)
         features = torch.empty(audio.shape[0], self.n_mels, FRAMES_PER_WINDOW, device=self.device)
         for start in range(0, audio.shape[0], step):
@@ -73,19 +107,22 @@ class LogMel:
 
     def ceiling(self, samples) -> float:
         """The loudest log10 mel bin of a request's audio (a 1-D array, or anything sliced like one), computed a
-        window at a time (the last zero-padded)."""
+        window at a time, in context: faster-whisper's maximum over the frames of the whole file (its frames
+        ``0 .. len // HOP_LENGTH``)."""
         loudest = -10.0
-        for start in range(0, samples.shape[0], WINDOW_SAMPLES):
-            piece = np.asarray(samples[start : start + WINDOW_SAMPLES], dtype=np.float32)
-            window = torch.zeros(1, WINDOW_SAMPLES, device=self.device)
-            window[0, : piece.shape[0]] = torch.tensor(piece, device=self.device)  # a copy: the audio may be read-only
-            frames = -(-piece.shape[0] // HOP_LENGTH)
+        total = samples.shape[0]
+        for start in range(0, total, WINDOW_SAMPLES):
+            length = min(WINDOW_SAMPLES, total - start)
+            window = torch.from_numpy(window_in_context(samples, start, length)).to(self.device)[None]
+            frames = min(length // HOP_LENGTH + 1, FRAMES_PER_WINDOW)
             loudest = max(loudest, float(self._log10_mel(window)[:, :frames].amax()))
         return loudest
 
     def _log10_mel(self, audio: torch.Tensor) -> torch.Tensor:
-        """(windows, samples) -> (windows, frames, mels), log10 of the mel energies."""
-        stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=self.window, return_complex=True)
+        """(windows, samples) -> (windows, frames, mels), log10 of the mel energies; windows in context
+        (``CONTEXT_WINDOW_SAMPLES``) as they are, bare ones reflect-padded."""
+        bare = audio.shape[1] == WINDOW_SAMPLES
+        stft = torch.stft(audio, N_FFT, HOP_LENGTH, window=self.window, center=bare, return_complex=True)
         spectra = stft.transpose(1, 2)[:, :FRAMES_PER_WINDOW]  # (windows, frames, bins): contiguous bins
         squared_parts = torch.view_as_real(spectra).square().flatten(2)  # (windows, frames, 2 * bins)
         return (squared_parts @ self.parts_filters).clamp_(min=1e-10).log10_()  # (windows, frames, mels)

@@ -5,7 +5,9 @@ final segments never change)."""
 
 from __future__ import annotations
 
-from serving.results import Segment, Word
+from dataclasses import replace
+
+from serving.results import Segment
 
 
 def clamp_timeline(segments: list[Segment], duration: float) -> list[Segment]:
@@ -17,7 +19,7 @@ def clamp_timeline(segments: list[Segment], duration: float) -> list[Segment]:
         for word in segment.words:
             start = _clamped(word.start, word_floor, duration)
             end = _clamped(word.end, start, duration)
-            words.append(Word(word.word, round(start, 3), round(end, 3), word.probability))
+            words.append(replace(word, start=round(start, 3), end=round(end, 3)))
             word_floor = end
         start = _clamped(segment.start, segment_floor, duration)
         end = _clamped(segment.end, start, duration)

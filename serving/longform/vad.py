@@ -190,11 +190,14 @@ class SpeechMap:
             return waveform
         return JoinedAudio(waveform, self.regions)
 
-    def original_span(self, start: float, end: float) -> tuple[float, float]:
+    def original_span(self, start: float, end: float, region: int | None = None) -> tuple[float, float]:
         """A (start, end) in the joined audio -> the original audio. A start inside a region's padding before the
         speech moves to the speech onset, an end inside the padding after it to the speech offset: the padding is
-        context for the model, not speech."""
+        context for the model, not speech. ``region``: both mapped into that region (times outside it at its
+        edges), so that the span covers no stretch between regions."""
         first, second = self._locate(start, is_end=False), self._locate(end, is_end=True)
+        if region is not None:
+            first = second = region
         begin, finish = self._original(start, first), self._original(end, second)
         onset, offset = self.regions[first].onset / SAMPLE_RATE, self.regions[second].offset / SAMPLE_RATE
         if begin < onset < finish:
@@ -202,6 +205,18 @@ class SpeechMap:
         if begin < offset < finish:
             finish = offset
         return begin, finish
+
+    def region_of(self, start: float, end: float) -> int:
+        """The region holding the most of a span of the joined audio (the earliest of equals)."""
+        first, second = self._locate(start, is_end=False), self._locate(end, is_end=True)
+        starts = self._joined_starts
+
+        def overlap(index: int) -> float:
+            low = max(start * SAMPLE_RATE, starts[index])
+            high = min(end * SAMPLE_RATE, starts[index] + self.regions[index].end - self.regions[index].start)
+            return high - low
+
+        return max(range(first, max(first, second) + 1), key=lambda index: (overlap(index), -index))
 
     def _locate(self, seconds: float, is_end: bool) -> int:
         """The region of a joined-audio time; a time on a joint belongs to the earlier region if it is an end."""
@@ -211,8 +226,10 @@ class SpeechMap:
         return max(0, min(found - 1, len(self.regions) - 1))
 
     def _original(self, seconds: float, index: int) -> float:
-        sample = min(max(seconds * SAMPLE_RATE, 0.0), self.joined_samples)
-        return (self.regions[index].start + sample - self._joined_starts[index]) / SAMPLE_RATE
+        """A joined time -> the original, in region ``index`` (a time outside it at its nearer edge)."""
+        region, joined_start = self.regions[index], self._joined_starts[index]
+        sample = min(max(seconds * SAMPLE_RATE, joined_start), joined_start + region.end - region.start)
+        return (region.start + sample - joined_start) / SAMPLE_RATE
 
     @property
     def _joined_starts(self) -> list[int]:

@@ -4,6 +4,7 @@ its words. Torch-free: the timings come from :mod:`serving.engine.alignment`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,7 +74,7 @@ def attach_words(drafts: list[Draft], timings: list[WordTiming], offset: float, 
             timing = timings[index]
             if timing.word:
                 words.append(Word(timing.word, round(offset + timing.start, 2), round(offset + timing.end, 2),
-                                  round(timing.probability, 4)))
+                                  round(timing.probability, 4), tuple(timing.tokens)))
                 tokens.append(timing.tokens)
             saved += len(timing.tokens)
             index += 1
@@ -114,4 +115,4 @@ def _prefer_segment_edges(draft: Draft, words: list[Word], median: float) -> lis
 
 
 def _timed(word: Word, start: float, end: float) -> Word:
-    return Word(word.word, round(start, 2), round(end, 2), word.probability)
+    return replace(word, start=round(start, 2), end=round(end, 2))
