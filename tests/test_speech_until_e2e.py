@@ -6,7 +6,6 @@ is unchanged."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from benchmarks.workload import packed_request
@@ -23,12 +22,12 @@ LAST_SENTENCE = "The shop on the corner sells fresh fruit and vegetables."
 @pytest.fixture(scope="module")
 def decode(whisper_base_loaded):
     from serving.engine.decoding import EngineOptions, WhisperDecoder
-    from serving.engine.features import LogMel
+    from serving.engine.features import LogMel, window_in_context
 
     decoder = WhisperDecoder(whisper_base_loaded, EngineOptions(capacity=2, cuda_graphs=False))
     audio = packed_request(90).audio  # the same clips, placed the same way, as the first 90 s of packed_request(300)
     start = round(WINDOW_START * SAMPLE_RATE)
-    window = np.ascontiguousarray(audio[start : start + WINDOW_SAMPLES])
+    window = window_in_context(audio, start, WINDOW_SAMPLES)  # as the server cuts it
     states = decoder.encode(LogMel(whisper_base_loaded.processor.feature_extractor.mel_filters, "cpu")(window[None]))
 
     def text(speech_until: float | None) -> str:
