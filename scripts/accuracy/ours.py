@@ -22,6 +22,8 @@ from serving.settings import Settings, load_settings
 
 LIMITS = AudioLimits(10**9, 24 * 3600)
 BEAM = "beam_size"  # the request parameter beam search adds (issue 15 item 3)
+# Thresholds no window reaches: every window is decoded once, at temperature 0, as the reference decoder does.
+NO_FALLBACK_OPTIONS = {"compression_ratio_threshold": "1e9", "logprob_threshold": "-1e9"}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Variant:
     long_form: str | None = None
     language: str | None = None
     conditioned: bool | None = None  # request parameter condition_on_previous_text; None: its default (true)
+    fallback: bool | None = None  # False: no temperature fallback (its thresholds out of reach); None: the default
 
     @property
     def name(self) -> str:
@@ -47,12 +50,15 @@ class Variant:
             parts.append(self.long_form)
         if self.conditioned is False:
             parts.append("not conditioned on previous text")
+        if self.fallback is False:
+            parts.append("temperature 0 only")
         return ", ".join(parts)
 
     def options(self) -> dict[str, str]:
         """The serving options this variant sets (the others at their defaults)."""
         chosen = {"log_mel_padding": self.padding, "timestamps_in_every_format": self.timestamps}
-        return {key: str(value).lower() for key, value in chosen.items() if value is not None}
+        options = {key: str(value).lower() for key, value in chosen.items() if value is not None}
+        return {**options, **(NO_FALLBACK_OPTIONS if self.fallback is False else {})}
 
     def params(self) -> TranscriptionParams:
         values = {"response_format": self.response_format}

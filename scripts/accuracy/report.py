@@ -56,6 +56,9 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
         runs.append(SystemRun(variant.name, tuple(o["text"] for o in out), seconds))
     default = next(r for v, r in zip(variants, runs) if v.padding == ours.default_padding() and
                    v.timestamps == ours.default_timestamps())
+    alike = Variant(fallback=False)  # decoded as the reference decoder decodes: temperature 0, once
+    out, seconds = ours.transcribe(alike, audio)
+    runs.append(SystemRun(alike.name, tuple(o["text"] for o in out), seconds))
     beam = Variant(beam_size=5)
     beam_note = "ours beam 5: `beam_size` is not a request parameter on this branch yet (no figures)."
     if has_beam_search():
@@ -74,8 +77,9 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
         f"{len(rows)} clips{subset}, {minutes:.1f} min: 40 sentences with numbers, names and short final words, 8 voices "
         "(flite slt, rms, awb, kal16; espeak-ng en-us, en-gb-x-rp, en-us+f3, en-gb-scotland) at 3 speeds, each "
         "(voice, speed) speaking 5 sentences (`scripts/material/eval_corpus.py`). WER after Whisper's English "
-        "normaliser; no VAD; temperature 0 (ours falls back to higher temperatures on failed windows, "
-        "faster-whisper here does not).",
+        "normaliser; no VAD; temperature 0 (ours falls back to higher temperatures on failed windows, as "
+        "openai/whisper and faster-whisper do by default, unless its column says `temperature 0 only`; faster-whisper "
+        "here does not: its fallback samples at random, so its text would change from run to run).",
         "",
         *wer_table(rows, [*runs, fw1, fw5], against=fw1),
     ]
