@@ -300,3 +300,25 @@ def test_without_words_the_gap_check_reads_where_the_last_segment_ends():
     for task in [*tasks[1:], gap]:
         p.accept(task, heard(task, script))
     assert p.done and segment_texts(p.segments()) == "".join(f" w{k}" for k in range(67))
+
+
+def test_the_last_region_s_padding_is_a_pause_the_audio_ends_in():
+    vad = VadOptions()
+    probabilities = frames((10.0, 0.9), (10.0, 0.0), (10.0, 0.9), (0.4, 0.0))
+    pad = s(vad.pad_seconds)
+    second = s(20.0)
+    regions = [Region(0, s(10.0) + pad, 0, s(10.0)), Region(second - pad, s(30.0) + pad, second, s(30.0))]
+    joined = sum(region.end - region.start for region in regions)
+    found = speech_pauses(probabilities, regions, vad)
+    assert found == (Pause(s(10.0), regions[0].end - regions[0].start + pad), Pause(joined - pad, joined))
+
+
+def test_audio_ending_in_a_pause_needs_its_last_window_to_reach_only_the_pause():
+    """30.3 s of audio whose last 0.4 s is the padding after its speech: one 30 s window, told that its speech runs
+    to 29.9 s (it would be two windows, the second 0.3 s of silence, if the padding counted as speech)."""
+    assert [(w.start, w.length) for w in packed_windows(s(30.3), [pause(29.9, 30.3)], OVERLAP)] == [(0, s(30.0))]
+    assert len(packed_windows(s(30.3), [], OVERLAP)) == 2
+    (task,) = plan(30.3, [pause(29.9, 30.3)], words=False).pending()
+    assert (task.length, task.speech_until) == (s(30.0), pytest.approx(29.9 - TAIL_GAP_SECONDS))
+    (task,) = plan(29.0, [], words=False).pending()
+    assert task.speech_until is None  # audio ending in speech (or no VAD): nothing to tell

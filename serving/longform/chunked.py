@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS
 from serving.identity import RequestId
 from serving.longform.drafts import Draft, window_drafts
-from serving.longform.packing import Window, fixed_windows, packed_windows
+from serving.longform.packing import Window, fixed_windows, packed_windows, speech_end
 from serving.longform.plans import PlanContext, RequestOptions, Samples, WindowOutcome, WindowTask, adopt_language
 from serving.longform.quality import is_silence
 from serving.longform.timeline import clamp_timeline
@@ -79,7 +79,8 @@ class ChunkedPlan:
             WindowTask(request=request, options=options, key=key, start=window.start, length=window.length,
                        prompt=options.prompt, timestamps=True, words=options.words or _overlaps(windows, key),
                        first=key == 0,
-                       speech_until=self._speech_until(window.start, window.end) if window.at_pause else None)
+                       speech_until=self._speech_until(window.start, window.end)
+                       if self._ends_in_pause(window) else None)
             for key, window in enumerate(windows)
         ]
         self.ends_at_pause = {key for key, window in enumerate(windows) if window.at_pause}
@@ -141,13 +142,19 @@ class ChunkedPlan:
         until = (_speech_end(self.pauses, end) - start) / SAMPLE_RATE - TAIL_GAP_SECONDS
         return until if until > 0 else None
 
+    def _ends_in_pause(self, window: Window) -> bool:
+        """The window ends at a pause: one it was cut in, or the one the audio ends in (the last window)."""
+        samples = self.waveform.shape[0]
+        speech = speech_end(samples, self.pauses)
+        return window.at_pause or speech < samples and window.end >= speech
+
     def _add_tail_if_short(self, last: WindowTask) -> None:
         stop = _text_end(self._drafts(last))
         stop = last.offset if stop is None else stop
         start = round(stop * SAMPLE_RATE)
-        samples = self.waveform.shape[0]
-        covers_the_end = last.start + last.length >= samples  # a repaired last window may end before the audio
-        if (covers_the_end and samples - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
+        speech = speech_end(self.waveform.shape[0], self.pauses)  # the audio's end, or the pause it ends in
+        covers_the_end = last.start + last.length >= speech  # a repaired last window may end before the audio
+        if (covers_the_end and speech - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
             return
         tail = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                           length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,

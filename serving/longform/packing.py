@@ -48,10 +48,11 @@ def fixed_windows(samples: int, overlap_seconds: float) -> list[Window]:
 
 def packed_windows(samples: int, pauses: Sequence[Pause], overlap_seconds: float) -> list[Window]:
     """Windows covering ``samples`` of audio: cut in the pauses where they can be, overlapping where speech runs
-    across an edge. ``pauses`` in order and apart, in samples of the same audio."""
+    across an edge. ``pauses`` in order and apart, in samples of the same audio. Where the audio ends in a pause, the
+    last window need only reach that pause's start (the silence after it, beyond the window's 30 s, is left out)."""
     packer = _Packer(samples, pauses, int((WINDOW_SECONDS - overlap_seconds) * SAMPLE_RATE))
     windows, start = [], 0
-    while samples - start > WINDOW_SAMPLES:
+    while packer.speech_end - start > WINDOW_SAMPLES:
         cut = packer.cut(start, start + round(MIN_FILL * WINDOW_SAMPLES))
         if cut is not None and (cut >= start + packer.step or packer.no_more_windows(cut, start + packer.step)):
             windows.append(Window(start, cut - start, at_pause=True))
@@ -59,8 +60,13 @@ def packed_windows(samples: int, pauses: Sequence[Pause], overlap_seconds: float
         else:
             windows.append(Window(start, WINDOW_SAMPLES))
             start += packer.step
-    windows.append(Window(start, samples - start))
+    windows.append(Window(start, min(samples - start, WINDOW_SAMPLES)))
     return windows
+
+
+def speech_end(samples: int, pauses: Sequence[Pause]) -> int:
+    """Where the audio's speech ends: the start of the pause it ends in (``samples`` if it ends in speech)."""
+    return pauses[-1].start if pauses and pauses[-1].end >= samples else samples
 
 
 class _Packer:
@@ -69,6 +75,7 @@ class _Packer:
         self.pauses = pauses
         self.ends = [pause.end for pause in pauses]
         self.step = step  # an overlapped window's: 30 s less the overlap
+        self.speech_end = speech_end(samples, pauses)  # the last window must reach this far
 
     def cut(self, start: int, low: int) -> int | None:
         """The latest place inside a pause (by the margin, its middle if it can) in [low, start + 30 s]."""
@@ -87,7 +94,7 @@ class _Packer:
 
     def farthest(self, start: int) -> int:
         """Where the next window starts when this one goes as far as it can (the end: it is the last)."""
-        if self.samples - start <= WINDOW_SAMPLES:
+        if self.speech_end - start <= WINDOW_SAMPLES:
             return self.samples
         cut = self.cut(start, start + self.step)
         return cut if cut is not None else start + self.step

@@ -143,8 +143,8 @@ class Pause:
 
 def speech_pauses(probabilities: np.ndarray, regions: list[Region], options: VadOptions) -> tuple[Pause, ...]:
     """The pauses of the joined audio, in order: each joint between two regions (from the earlier speech's offset to
-    the later one's onset, their padding) and, inside a region's speech, every run of frames below ``release``
-    lasting at least ``min_pause_seconds``."""
+    the later one's onset, their padding), inside a region's speech every run of frames below ``release`` lasting
+    at least ``min_pause_seconds``, and the last region's padding after its speech (the audio ends in that pause)."""
     min_frames = max(1, round(options.min_pause_seconds * SAMPLE_RATE / FRAME_SAMPLES))
     pauses, joined = [], 0
     for index, region in enumerate(regions):
@@ -158,6 +158,8 @@ def speech_pauses(probabilities: np.ndarray, regions: list[Region], options: Vad
             if end > start:
                 pauses.append(Pause(joined + start - region.start, joined + end - region.start))
         joined += region.end - region.start
+    if regions and regions[-1].end > regions[-1].offset:
+        pauses.append(Pause(joined - (regions[-1].end - regions[-1].offset), joined))
     return tuple(pauses)
 
 
