@@ -126,9 +126,9 @@ class Settings(BaseModel):
     @field_validator("decode_workers", mode="before")
     @classmethod
     def _workers(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        workers = int(value)  # a non-number raises ValueError, reported with the key below
+        workers = _word_or_int(value, "auto")
+        if workers == "auto":
+            return workers
         if not 0 <= workers <= MAX_DECODE_WORKERS:
             raise ValueError(f"must be 'auto' or a number of processes from 0 to {MAX_DECODE_WORKERS}")
         return workers
@@ -136,9 +136,9 @@ class Settings(BaseModel):
     @field_validator("tensor_parallel_degree", mode="before")
     @classmethod
     def _degree(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() == "max":
-            return "max"
-        degree = int(value)  # a non-number raises ValueError, reported with the key below
+        degree = _word_or_int(value, "max")
+        if degree == "max":
+            return degree
         if degree < 1:
             raise ValueError("must be a positive integer or 'max'")
         return degree
@@ -211,3 +211,11 @@ def _accepted_values(key: str) -> str:
         return ""
     annotation = str(field.annotation).replace("typing.", "")
     return f" (accepted: {annotation})"
+
+
+def _word_or_int(value: object, word: str) -> str | int:
+    """``word`` (any case, spaces around), else the value as an integer (a non-number raises ValueError, reported
+    with the option's key)."""
+    if isinstance(value, str) and value.strip().lower() == word:
+        return word
+    return int(value)

@@ -22,7 +22,6 @@ audio from there to the pause is decoded once more, as a window between the two 
 
 from __future__ import annotations
 
-import bisect
 import difflib
 import string
 from collections.abc import Sequence
@@ -125,7 +124,7 @@ class ChunkedPlan:
         if stop is None:
             return
         start, end = round(stop * SAMPLE_RATE), window.start + window.length
-        if _speech_end(self.pauses, end) - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= window.start:
+        if speech_end(self.pauses, end) - start < TAIL_GAP_SECONDS * SAMPLE_RATE or start <= window.start:
             return
         gap = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                          length=end - start, prompt=self.options.prompt, timestamps=True, words=self.options.words,
@@ -139,20 +138,20 @@ class ChunkedPlan:
     def _speech_until(self, start: int, end: int) -> float | None:
         """For a window from ``start`` that ends at a pause at ``end``: how far into it (s) its text must reach,
         TAIL_GAP_SECONDS short of where its speech stops (None: its speech is shorter than that)."""
-        until = (_speech_end(self.pauses, end) - start) / SAMPLE_RATE - TAIL_GAP_SECONDS
+        until = (speech_end(self.pauses, end) - start) / SAMPLE_RATE - TAIL_GAP_SECONDS
         return until if until > 0 else None
 
     def _ends_in_pause(self, window: Window) -> bool:
         """The window ends at a pause: one it was cut in, or the one the audio ends in (the last window)."""
         samples = self.waveform.shape[0]
-        speech = speech_end(samples, self.pauses)
+        speech = speech_end(self.pauses, samples)
         return window.at_pause or speech < samples and window.end >= speech
 
     def _add_tail_if_short(self, last: WindowTask) -> None:
         stop = _text_end(self._drafts(last))
         stop = last.offset if stop is None else stop
         start = round(stop * SAMPLE_RATE)
-        speech = speech_end(self.waveform.shape[0], self.pauses)  # the audio's end, or the pause it ends in
+        speech = speech_end(self.pauses, self.waveform.shape[0])  # the audio's end, or the pause it ends in
         covers_the_end = last.start + last.length >= speech  # a repaired last window may end before the audio
         if (covers_the_end and speech - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
             return
@@ -245,14 +244,6 @@ class ChunkedPlan:
     @staticmethod
     def _end(task: WindowTask) -> float:
         return task.offset + task.length / SAMPLE_RATE
-
-
-def _speech_end(pauses: Sequence[Pause], cut: int) -> int:
-    """Where the speech before ``cut`` stops: the start of the pause ``cut`` lies in (``cut`` itself in none)."""
-    index = bisect.bisect_right([pause.start for pause in pauses], cut) - 1
-    if index >= 0 and pauses[index].start <= cut <= pauses[index].end:
-        return pauses[index].start
-    return cut
 
 
 def _overlaps(windows: Sequence[Window], key: int) -> bool:

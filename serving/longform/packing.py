@@ -64,9 +64,13 @@ def packed_windows(samples: int, pauses: Sequence[Pause], overlap_seconds: float
     return windows
 
 
-def speech_end(samples: int, pauses: Sequence[Pause]) -> int:
-    """Where the audio's speech ends: the start of the pause it ends in (``samples`` if it ends in speech)."""
-    return pauses[-1].start if pauses and pauses[-1].end >= samples else samples
+def speech_end(pauses: Sequence[Pause], cut: int) -> int:
+    """Where the speech before ``cut`` stops: the start of the pause ``cut`` lies in (``cut`` itself in none). With
+    ``cut`` the audio's length: where its speech ends (the start of the pause it ends in, if it does)."""
+    index = bisect.bisect_right([pause.start for pause in pauses], cut) - 1
+    if index >= 0 and pauses[index].start <= cut <= pauses[index].end:
+        return pauses[index].start
+    return cut
 
 
 class _Packer:
@@ -75,7 +79,7 @@ class _Packer:
         self.pauses = pauses
         self.ends = [pause.end for pause in pauses]
         self.step = step  # an overlapped window's: 30 s less the overlap
-        self.speech_end = speech_end(samples, pauses)  # the last window must reach this far
+        self.speech_end = speech_end(pauses, samples)  # the last window must reach this far
 
     def cut(self, start: int, low: int) -> int | None:
         """The latest place inside a pause (by the margin, its middle if it can) in [low, start + 30 s]."""
