@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from serving.constants import MAX_BEAM_SIZE, MAX_BEST_OF
+from serving.constants import DEFAULT_BEST_OF, MAX_BEAM_SIZE, MAX_BEST_OF
 from serving.errors import BadParameter, ConfigurationError
 from serving.languages import language_list
 
@@ -80,7 +80,7 @@ class Settings(BaseModel):
     # Which end-of-text candidates finish a beam hypothesis: CTranslate2's (faster-whisper's tokens exactly; 2.97 %
     # WER against openai's 3.14 % and greedy's 3.84 % on the 92 long-form sentence clips, beam 5) or openai/whisper's
     beam_rule: Literal["openai", "ctranslate2"] = "ctranslate2"
-    best_of: int = Field(1, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
+    best_of: int = Field(DEFAULT_BEST_OF, ge=1, le=MAX_BEST_OF)  # samples per window above temperature 0, for requests naming none
     cuda_graphs: bool = True
     torch_compile: bool = False
     long_form: Literal["chunked", "sequential"] = "chunked"

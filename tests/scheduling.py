@@ -58,6 +58,7 @@ class FakeSession:
     issued: int = 0
     accepted: list[int] = field(default_factory=list)
     beams: int = 1
+    samples: int = 1  # rows each window takes in the running batch (best_of)
 
     @property
     def done(self) -> bool:
@@ -68,7 +69,7 @@ class FakeSession:
         if self.sequential and (waiting or self.issued == self.windows):
             return []
         end = self.issued + 1 if self.sequential else self.windows
-        tasks = [_task(self.job.request, window, self.beams) for window in range(self.issued, end)]
+        tasks = [_task(self.job.request, window, self.beams, self.samples) for window in range(self.issued, end)]
         self.issued = end
         return tasks
 
@@ -126,8 +127,8 @@ class FakeRunner:
         return [len(batch) for batch in self.batches]
 
 
-def _task(request: RequestId, window: int, beams: int = 1) -> WindowTask:
-    options = OPTIONS if beams == 1 else replace(OPTIONS, beam_size=beams)
+def _task(request: RequestId, window: int, beams: int = 1, samples: int = 1) -> WindowTask:
+    options = replace(OPTIONS, beam_size=beams, best_of=samples)
     return WindowTask(request=request, options=options, key=window, start=window * SAMPLE_RATE, length=SAMPLE_RATE, prompt=(),
                       timestamps=True, words=False, first=window == 0)
 
@@ -143,7 +144,8 @@ STEPS_PER_SECOND = 8  # the step stand-in: a window of an N-second job decodes i
 class FakeStepRunner(FakeRunner):
     """:class:`FakeRunner` with a running batch: a window of an N-second job ends ``N * STEPS_PER_SECOND`` steps after
     it joins; steps over a window of the 2-second job (window ``failing_window``) raise, and so does joining it when
-    ``fail_join`` is set. Jobs with ``beam_size`` > 1 need a whole batch. Records what joined and what left."""
+    ``fail_join`` is set. Jobs with ``beam_size`` > 1 need a whole batch; a window of a job with ``best_of`` N takes N
+rows. Records what joined and what left."""
 
     def __init__(self, capacity: int = 4, error: Exception | None = None, failing_window: int = 0,
                  fail_join: bool = False) -> None:
@@ -158,11 +160,12 @@ class FakeStepRunner(FakeRunner):
     def open(self, job_: Job) -> FakeSession:
         session = super().open(job_)
         session.beams = job_.params.beam_size or 1
+        session.samples = job_.params.best_of or 1
         return session
 
     @property
     def free_rows(self) -> int:
-        return self.capacity - len(self._rows)
+        return self.capacity - sum(self.rows_of(task) for task, _, _ in self._rows.values())
 
     @property
     def busy(self) -> bool:
@@ -174,11 +177,14 @@ class FakeStepRunner(FakeRunner):
     def joinable(self, task: WindowTask) -> bool:
         return task.options.beam_size == 1
 
+    def rows_of(self, task: WindowTask) -> int:
+        return task.options.best_of
+
     def join(self, batch: list[WindowTask], sessions) -> dict[str, float]:
         seconds = [seconds_of(sessions[t.request].job) for t in batch]
         if self.fail_join and FAILING_SECONDS in seconds:
             raise self.error
-        assert len(batch) <= self.free_rows and all(self.joinable(t) for t in batch)
+        assert sum(map(self.rows_of, batch)) <= self.free_rows and all(self.joinable(t) for t in batch)
         self.joins.append([(s, t.key) for s, t in zip(seconds, batch)])
         self.joined_at.append(self.steps)
         for task, s in zip(batch, seconds):

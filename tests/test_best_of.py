@@ -1,17 +1,27 @@
 """``best_of`` at temperatures above 0 (openai/whisper's fallback samples several candidates and keeps the likeliest):
 on the tiny random model, a window's samples are its rows with seeds 0..best_of-1, seed 0 is the one sample that
 ``best_of=1`` draws, the samples differ, and the kept one ranks highest (log-probability over length). Beams and
-samples of one batch are decoded apart and each window keeps its own."""
+samples of one batch are decoded apart and each window keeps its own. A window's samples joining the running batch
+(one row each) give what a whole batch gives."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
+from serving.api.params import parse_params
+from serving.batching.runner import Runner
+from serving.batching.sessions import Job
+from serving.constants import SAMPLE_RATE
+from serving.endpoint.service import runner_options
 from serving.engine.beam_search import Hypothesis, ranking_score
 from serving.engine.decoding import EngineOptions, SearchOptions, WhisperDecoder
+from serving.engine.loading import load_model
+from serving.engine.placement import resolve_placement
+from serving.settings import load_settings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -68,3 +78,35 @@ def test_a_batch_of_beams_samples_and_greedy_rows_decodes_each_window_as_alone(d
     alone = [decoder.decode(window_states[i : i + 1], [p])[0] for i, p in enumerate(prompts)]
     assert [w.tokens for w in together] == [w.tokens for w in alone]
     assert [w.sum_logprob for w in together] == pytest.approx([w.sum_logprob for w in alone], abs=1e-4)
+
+
+def test_samples_joining_the_running_batch_give_the_whole_batch_result(tiny_random_dir):
+    """A window at temperature 1 with ``best_of`` 6 takes six rows of the running batch, beside a greedy window of
+    another request, and both leave with what a whole batch of the two gives (the same samples, the same one kept,
+    the same verdict of the quality tests), which is not what its first sample alone gives."""
+    settings = load_settings({"model_id": str(tiny_random_dir), "vad": "off", "max_batch_windows": "8"}, environ={})
+    runner = Runner(load_model(settings, None, resolve_placement(settings, "-1")), runner_options(settings))
+    noise = np.random.default_rng(0).normal(0, 0.1, 3 * SAMPLE_RATE).astype(np.float32)
+    hot = {"language": "en", "temperature": 1.0}
+    sampled = runner.open(Job.new(noise, parse_params({**hot, "best_of": 6})))
+    alone = runner.open(Job.new(noise, parse_params({**hot, "best_of": 1})))
+    greedy = runner.open(Job.new(noise[::-1].copy(), parse_params({"language": "en"})))
+    sessions = {s.request: s for s in (sampled, alone, greedy)}
+    (window, first_sample, other) = (*sampled.pending(), *alone.pending(), *greedy.pending())
+    assert (runner.rows_of(window), runner.rows_of(first_sample), runner.rows_of(other)) == (6, 1, 1)
+    whole = runner.run([window, other], sessions)
+    runner.join([window, other], sessions)
+    assert runner.free_rows == runner.capacity - 7
+    ended = {}
+    while runner.busy:
+        step = runner.advance(8)
+        ended.update(_verdicts(step.ended, step.outcomes, step.retries))
+    assert ended == _verdicts([window, other], whole.outcomes, whole.retries) and runner.free_rows == runner.capacity
+    (own,) = runner.run([first_sample], sessions).outcomes  # temperature 1 is the last: never a retry
+    assert own.decoded.tokens != whole.outcomes[0].decoded.tokens  # the samples mattered: not the first one kept
+
+
+def _verdicts(tasks, outcomes, retries) -> dict:
+    """Per request: its window's outcome, or the attempts of its retry."""
+    found = {t.request: o for t, o in zip(tasks, outcomes) if o is not None}
+    return {**found, **{r.request: r.attempts for r in retries}}

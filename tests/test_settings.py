@@ -87,7 +87,7 @@ def test_the_async_batch_wait_is_a_non_negative_number_of_milliseconds():
 
 def test_beams_default_to_greedy_and_ctranslate2_s_rule():
     settings = load_settings({}, environ={})
-    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "ctranslate2", 1)
+    assert (settings.beam_size, settings.beam_rule, settings.best_of) == (1, "ctranslate2", 5)
     assert load_settings({"beam_size": "5", "beam_rule": "openai"}, {}).beam_rule == "openai"
 
 

@@ -1,7 +1,7 @@
 """Step-level scheduling with a stand-in runner (tests/scheduling.py: a window of an N-second job decodes in N x 8
 steps): windows join the running batch between steps and leave when they end, so a short request is answered while
-a long one decodes; requests that go leave the running batch; windows that need a whole batch wait until it is
-empty; a failure reaches only the request that causes it."""
+a long one decodes; requests that go leave the running batch; a window of several samples joins once its rows are
+free; windows that need a whole batch wait until it is empty; a failure reaches only the request that causes it."""
 
 from __future__ import annotations
 
@@ -95,6 +95,21 @@ def test_a_window_that_needs_a_whole_batch_waits_for_the_running_batch_to_empty(
     assert [f.result(timeout=20).text for f in (greedy, beams, later)] == [text_of(3), "w0", "w0"]
     assert runner.joins[0] == [(3, 0), (3, 1), (3, 2)]
     assert runner.batches[0] == [(1, 0), (1, 0)]  # the beam window's whole batch (with the window behind it)
+    scheduler.close()
+
+
+def test_a_window_of_several_samples_joins_once_its_rows_are_free(runner):
+    scheduler = scheduler_on(runner)
+    runner.hold()
+    greedy = scheduler.submit(job(3))  # three windows, one row each, of the four
+    assert runner.held.wait(20)
+    sampled = scheduler.submit(job(1, best_of="3"))  # one window, three rows: one is free
+    wait_until(lambda: scheduler.waiting == 1)
+    runner.release()
+    assert [f.result(timeout=20).text for f in (greedy, sampled)] == [text_of(3), "w0"]
+    assert runner.joins == [[(3, 0), (3, 1), (3, 2)], [(1, 0)]]
+    assert runner.joined_at == [0, 3 * STEPS_PER_SECOND]  # it joined when the three rows were free, not before
+    assert runner.batches == []  # in the running batch: no whole batch was needed
     scheduler.close()
 
 

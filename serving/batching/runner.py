@@ -10,11 +10,12 @@ degenerates stops early (:mod:`serving.engine.degeneration`), all attempts of a 
 kept until it comes back (at most ``KEPT_STATES_PER_WINDOW`` x ``capacity`` windows' states, the oldest dropped first:
 a window whose states were dropped is encoded again), so a retry costs its decoding only.
 
-Step-level scheduling (:meth:`Runner.join`, :meth:`Runner.advance`, :meth:`Runner.leave`): windows that decode one
-row each (greedy, or one sample) join the decoder's running batch (:mod:`serving.engine.running_batch`) between
-steps, after their log-mel, encoder and language detection; :meth:`Runner.advance` runs some steps and returns the
-windows that ended, judged and aligned like a batch's (:class:`StepResult`). Windows with beams or several samples
-decode as a whole batch (:meth:`Runner.run`) while the running batch is empty.
+Step-level scheduling (:meth:`Runner.join`, :meth:`Runner.advance`, :meth:`Runner.leave`): windows that decode in
+independent rows (greedy: one row; above temperature 0: one row per sample of ``best_of``, seeds 0, 1, ...) join the
+decoder's running batch (:mod:`serving.engine.running_batch`) between steps, after their log-mel, encoder and
+language detection; :meth:`Runner.advance` runs some steps and returns the windows whose rows have all ended (of
+several samples, the likeliest), judged and aligned like a batch's (:class:`StepResult`). Windows with beams decode
+as a whole batch (:meth:`Runner.run`) while the running batch is empty.
 
 The runner reads the sessions (audio, options, language) and changes none of them: :class:`BatchResult` says what
 each window gave, and the scheduler applies it. A batch that raises has changed nothing, so its windows can be run
@@ -34,7 +35,7 @@ import torch
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
 from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
 from serving.engine.decoded import DecodedWindow, WordTiming
-from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder
+from serving.engine.decoding import AlignmentRequest, EngineOptions, SearchOptions, WhisperDecoder, best_sample
 from serving.engine.degeneration import window_token_cap
 from serving.engine.features import PAD_FEATURES, LogMel
 from serving.engine.loading import LoadedModel, input_device
@@ -92,12 +93,17 @@ class StepResult:
 
 @dataclass(frozen=True)
 class _Row:
-    """A window in the running batch."""
+    """A row of the running batch: a window, or one of its ``best_of`` samples (a window's rows share its task)."""
 
     task: WindowTask
     language: str
     probability: float | None  # of the language detected on this window; None: not detected here
     states: torch.Tensor  # its encoder states (kept for a retry)
+
+
+def _window_key(task: WindowTask) -> tuple[RequestId, int]:
+    """A window's identity in the running batch (its samples' rows share it)."""
+    return task.request, task.key
 
 
 def most_likely(probabilities: Mapping[str, float], candidates: Sequence[str] = ()) -> tuple[str, float]:
@@ -280,10 +286,20 @@ class Runner:
     # ---- the running batch (step-level scheduling) ------------------------------------------------------------
 
     def joinable(self, task: WindowTask) -> bool:
-        """Whether the window decodes in one row at its temperature (greedy, or one sample): it can join the running
-        batch. Beams (temperature 0) and several samples (above) decode as a whole batch."""
-        temperature = temperatures(task.options.temperature)[len(task.attempts)]
-        return task.options.beam_size == 1 if temperature == 0 else task.options.best_of == 1
+        """Whether the window decodes in independent rows at its temperature (one greedy row, or ``best_of`` samples
+        that fit the running batch): it can join the running batch. Beams (temperature 0) decode as a whole batch."""
+        if self._temperature(task) == 0:
+            return task.options.beam_size == 1
+        return self.rows_of(task) <= self.decoder.running.capacity
+
+    def rows_of(self, task: WindowTask) -> int:
+        """The running batch's rows the window takes at its temperature: ``best_of`` samples above 0, else one."""
+        return task.options.best_of if self._temperature(task) > 0 else 1
+
+    @staticmethod
+    def _temperature(task: WindowTask) -> float:
+        """The window's temperature of the fallback schedule (the first for a new window)."""
+        return temperatures(task.options.temperature)[len(task.attempts)]
 
     @property
     def free_rows(self) -> int:
@@ -299,42 +315,48 @@ class Runner:
         return {row.task.request for row in self._rows.values()}
 
     def join(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session]) -> Mapping[str, float]:
-        """Joinable windows (at most :attr:`free_rows`) join the running batch: log-mel, encoder, language detection
-        and prefill; the stages' milliseconds. On failure no window has joined."""
+        """Joinable windows (:meth:`rows_of` each, at most :attr:`free_rows` in all) join the running batch: log-mel,
+        encoder, language detection and prefill; the stages' milliseconds. On failure no window has joined."""
         timer, running = StageTimer(), self.decoder.running
-        slots = running.reserve(len(batch))
+        owners = [i for i, task in enumerate(batch) for _ in range(self.rows_of(task))]  # each row's window
+        slots = running.reserve(len(owners))
         try:
             states = self._encoder_states(batch, sessions, timer)
-            running.bind(slots, states)
+            running.bind(slots, states if len(owners) == len(batch) else states[owners])
+            first = {i: slots[owners.index(i)] for i in range(len(batch))}
             with timer("detect"):
-                languages, probabilities = self._languages(batch, sessions, lambda rows: self._detect_in(slots, rows))
+                languages, probabilities = self._languages(
+                    batch, sessions, lambda rows: self._detect_in([first[row] for row in rows]))
             with timer("generate"):
-                running.start(slots, [self._first_prompt(task, languages) for task in batch])
+                running.start(slots, self._row_prompts(batch, owners, languages))
         except BaseException:
             running.release(slots)
             raise
-        for slot, task, window_states in zip(slots, batch, states):
-            self._rows[slot] = _Row(task, languages[task.request], probabilities.get(task.request), window_states)
+        for slot, i in zip(slots, owners):
+            task = batch[i]
+            self._rows[slot] = _Row(task, languages[task.request], probabilities.get(task.request), states[i])
         return {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES}
 
     def advance(self, steps: int) -> StepResult:
-        """At most ``steps`` decoding steps of the running batch; the windows that ended leave it, judged (a failed
-        one comes back as a retry) and aligned."""
+        """At most ``steps`` decoding steps of the running batch; the windows whose rows have all ended leave it (of a
+        window's samples, the likeliest is kept), judged (a failed one comes back as a retry) and aligned."""
         timer, running = StageTimer(), self.decoder.running
-        on_model = tuple(row.task for row in self._rows.values())
+        on_model = tuple({_window_key(row.task): row.task for row in self._rows.values()}.values())
         with timer("generate"):
-            slots = running.run(steps)
-            decoded = running.windows(slots)
-        rows = [self._rows[slot] for slot in slots]
+            groups = self._complete(running.run(steps))
+            decoded = iter(running.windows([slot for group in groups for slot in group]))
+            rows = [self._rows[group[0]] for group in groups]
+            picked = [best_sample([next(decoded) for _ in group], row.task.options.length_penalty)
+                      for row, group in zip(rows, groups)]
         tasks = [row.task for row in rows]
-        finals, retries = self._judge(tasks, decoded)
+        finals, retries = self._judge(tasks, picked)
         for row, final in zip(rows, finals):
             if final is None:
                 self._keep(row.task, row.states)
         languages = {row.task.request: row.language for row in rows}
         with timer("align"):
-            timings = self._align(tasks, languages, None, finals, rows=slots)
-        self._leave_slots(slots)
+            timings = self._align(tasks, languages, None, finals, rows=[group[0] for group in groups])
+        self._leave_slots([slot for group in groups for slot in group])
         outcomes = tuple(None if d is None else WindowOutcome(d, tuple(w), row.language, row.probability)
                          for row, d, w in zip(rows, finals, timings))
         return StepResult(tuple(tasks), outcomes, {stage: timer.milliseconds.get(stage, 0.0) for stage in STAGES},
@@ -343,25 +365,37 @@ class Runner:
     def leave(self, requests: set[RequestId] | None = None) -> list[WindowTask]:
         """The windows of these requests (None: every window) leave the running batch undecoded; they are returned."""
         slots = [slot for slot, row in self._rows.items() if requests is None or row.task.request in requests]
-        tasks = [self._rows[slot].task for slot in slots]
+        tasks = list({_window_key(self._rows[slot].task): self._rows[slot].task for slot in slots}.values())
         self._leave_slots(slots)
         return tasks
+
+    def _complete(self, ended: list[int]) -> list[list[int]]:
+        """The slots of each window whose rows have all ended (a window's samples leave together)."""
+        done, groups = set(ended), {}
+        for slot in sorted(self._rows):
+            groups.setdefault(_window_key(self._rows[slot].task), []).append(slot)
+        return [slots for slots in groups.values() if done.issuperset(slots)]
+
+    def _row_prompts(self, batch: Sequence[WindowTask], owners: list[int],
+                     languages: Mapping[RequestId, str]) -> list[WindowPrompt]:
+        """Each row's prompt: its window's, drawing the window's next sample (seeds 0, 1, ... in its rows)."""
+        prompts = [self._first_prompt(task, languages) for task in batch]
+        return [replace(prompts[i], sample_seed=owners[:at].count(i)) for at, i in enumerate(owners)]
 
     def _leave_slots(self, slots: list[int]) -> None:
         self.decoder.running.release(slots)
         for slot in slots:
             del self._rows[slot]
 
-    def _detect_in(self, slots: list[int], rows: list[int]) -> list[dict[str, float]]:
+    def _detect_in(self, slots: list[int]) -> list[dict[str, float]]:
         if not self.decoder.is_multilingual:
-            return [{ENGLISH: 1.0}] * len(rows)
-        return self.decoder.running.detect_languages([slots[row] for row in rows])
+            return [{ENGLISH: 1.0}] * len(slots)
+        return self.decoder.running.detect_languages(slots)
 
     def _first_prompt(self, task: WindowTask, languages: Mapping[RequestId, str]) -> WindowPrompt:
         """The window's prompt at its temperature of the fallback schedule (the first for a new window), within its
         token cap and what is left of its budget."""
-        temperature = temperatures(task.options.temperature)[len(task.attempts)]
-        return self._prompt(task, languages, temperature, min(self._token_cap(task), self._tokens_left(task)))
+        return self._prompt(task, languages, self._temperature(task), min(self._token_cap(task), self._tokens_left(task)))
 
     def _keep(self, task: WindowTask, states: torch.Tensor) -> None:
         self._kept[(task.request, task.key)] = states.clone()

@@ -13,8 +13,9 @@ decoder's batch is a set of rows. Every ``STEPS_PER_TURN`` decoding steps the mo
    While rows are decoding, waiting windows join free rows (log-mel, encoder, language detection, prefill) once all
    that wait fit or a quarter of the rows are free, so the encoder runs for a few windows at a time and decoding is
    never starved; an idle model takes a batch as soon as ``capacity`` windows wait or the oldest has waited
-   ``max_batch_wait_ms``. A window with beams or several samples decodes as a whole batch: while it is the oldest,
-   no window joins, and it runs once the running batch is empty;
+   ``max_batch_wait_ms``. A window takes one row, or one per sample (``best_of`` above temperature 0). A window
+   with beams decodes as a whole batch: while it is the oldest, no window joins, and it runs once the running batch
+   is empty;
 3. the runner runs the steps and returns the windows that ended (:class:`~serving.batching.runner.StepResult`);
 4. ``update_from_output``: each outcome goes to its request's session; a window that failed the quality tests joins
    the queue again for its next temperature; a sequential plan's next window joins the queue at once; a streaming
@@ -112,6 +113,8 @@ class StepRunner(WindowRunner, Protocol):
 
     def joinable(self, task: WindowTask) -> bool: ...
 
+    def rows_of(self, task: WindowTask) -> int: ...
+
     def join(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, SessionLike]) -> Mapping[str, float]: ...
 
     def advance(self, steps: int) -> StepResult: ...
@@ -181,7 +184,7 @@ class Scheduler:
         self._budget = options.request_timeout_s
         self._deadlines = DeadlineWatch(self._expire, clock) if self._budget is not None else None
         self._steps = options.step_level and callable(getattr(runner, "join", None))
-        self._join_min = max(1, self._capacity // 4)  # a busy running batch takes new windows this many at a time
+        self._join_min = max(1, self._capacity // 4)  # a busy running batch takes new rows this many at a time
         self._worker = threading.Thread(target=self._run_steps if self._steps else self._run, name="scheduler-model",
                                         daemon=True)
         self._worker.start()
@@ -371,8 +374,8 @@ class Scheduler:
     def _run_steps(self) -> None:
         """Every ``STEPS_PER_TURN`` decoding steps: windows whose request has gone leave the running batch, waiting
         windows join it (the oldest request's first), and the windows that ended are applied; windows that need a
-        whole batch (beams, several samples) run once the running batch is empty (it takes no new window while such
-        a window is the oldest waiting)."""
+        whole batch (beams) run once the running batch is empty (it takes no new window while such a window is the
+        oldest waiting)."""
         while (turn := self._next_turn()) is not None:
             kind, batch = turn
             try:
@@ -403,8 +406,8 @@ class Scheduler:
                     head = self._joinable_head()
                     if not head and not busy and due:
                         return _WHOLE, self._take()
-                    if head and (self._join_due(len(head)) if busy else due):
-                        return _JOIN, self._take_joinable(len(head))
+                    if head and (self._join_due(head) if busy else due):
+                        return _JOIN, self._take_joinable(head)
                 if busy:
                     return _STEPS, []
                 if not self._queue and self._closing and not self._opening and not self._active:
@@ -421,14 +424,20 @@ class Scheduler:
             head.append(waiting)
         return head
 
-    def _join_due(self, joinable: int) -> bool:
-        """A busy running batch takes new windows once all that wait fit, or at least a quarter of its rows are free
-        (the encoder runs for a few windows at a time, never between every step)."""
-        free = self._runner.free_rows
-        return free > 0 and free >= min(joinable, self._join_min)
+    def _join_due(self, head: list[_Waiting]) -> bool:
+        """A busy running batch takes new windows once the first fits and all that wait fit, or at least a quarter of
+        its rows are free (the encoder runs for a few windows at a time, never between every step)."""
+        rows, free = [self._runner.rows_of(waiting.task) for waiting in head], self._runner.free_rows
+        return rows[0] <= free and free >= min(sum(rows), self._join_min)
 
-    def _take_joinable(self, joinable: int) -> list[WindowTask]:
-        count = min(joinable, self._runner.free_rows)
+    def _take_joinable(self, head: list[_Waiting]) -> list[WindowTask]:
+        """The waiting windows, oldest first, whose rows fit the free rows together."""
+        count, free = 0, self._runner.free_rows
+        for waiting in head:
+            free -= self._runner.rows_of(waiting.task)
+            if free < 0:
+                break
+            count += 1
         taken, self._queue = self._queue[:count], self._queue[count:]
         return [waiting.task for waiting in taken]
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from serving.api.params import TranscriptionParams
 from serving.audio.decode import duration_seconds
-from serving.constants import MAX_BEAM_SIZE, WINDOW_SAMPLES
+from serving.constants import DEFAULT_BEST_OF, MAX_BEAM_SIZE, WINDOW_SAMPLES
 from serving.engine.features import window_in_context
 from serving.errors import BadParameter, ConfigurationError
 from serving.identity import RequestId
@@ -91,7 +91,7 @@ class PlannerOptions:
     long_form: str = "chunked"  # for requests that do not choose
     vad_model: Path | None = None  # Silero VAD; None: every request is transcribed whole
     beam_size: int = 1  # for requests that do not choose
-    best_of: int = 1  # for requests that do not choose
+    best_of: int = DEFAULT_BEST_OF  # for requests that do not choose
     max_beam_size: int = MAX_BEAM_SIZE  # the decoder batch's rows (max_batch_windows)
     language_candidates: tuple[str, ...] = ()  # detection's choice for requests that name no candidates
     timestamps_in_every_format: bool = True  # False: short audio in json/text is decoded as plain text
