@@ -5,6 +5,7 @@ and 5, per speed and per voice, the options measured), the languages of the bund
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import jiwer
 from transformers.models.whisper.english_normalizer import BasicTextNormalizer
@@ -18,7 +19,7 @@ from scripts.material.eval_speech import ensure_eval_set, load_references
 from scripts.material.longform_audio import build_long_audio
 from scripts.scoring.accuracy import SystemRun, wer_table, worst_clips
 from scripts.scoring.longform_errors import lost_or_doubled, seam_errors
-from scripts.scoring.reference import faster_whisper_transcribe
+from scripts.scoring.reference import FALLBACK, faster_whisper_transcribe
 from scripts.scoring.wer import wer
 from scripts.scoring.word_reference import Word, faster_whisper_words, match_words, timing_difference
 from serving.api.params import parse_params
@@ -27,6 +28,7 @@ from serving.batching.sessions import Job
 
 EVAL_SET_FOLDER = "eval-speech"  # under the cache root: the English evaluation set, made on first use
 SECTIONS = ("english", "languages", "long", "words")
+REFERENCE_SEED = 0  # CTranslate2's sampling seed for faster-whisper's own fallback
 
 
 def _faster_whisper(name: str, audio: list[bytes], **options) -> tuple[SystemRun, list[str]]:
@@ -46,6 +48,8 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
     rows = [references[n] for n in names]
     audio = [(directory / n).read_bytes() for n in names]
     fw1, _ = _faster_whisper("faster-whisper beam 1", audio)
+    fw1_fallback, _ = _faster_whisper(f"faster-whisper beam 1, its fallback (seed {REFERENCE_SEED})", audio,
+                                      **FALLBACK, random_seed=REFERENCE_SEED)
     fw5 = _faster_whisper("faster-whisper beam 5", audio, beam_size=5)[0] if 5 in reference_beams else \
         SystemRun("faster-whisper beam 5", None)
     padding, timestamps = ours.default_padding(), ours.default_timestamps()
@@ -56,9 +60,12 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
         runs.append(SystemRun(variant.name, tuple(o["text"] for o in out), seconds))
     default = next(r for v, r in zip(variants, runs) if v.padding == ours.default_padding() and
                    v.timestamps == ours.default_timestamps())
-    alike = Variant(fallback=False)  # decoded as the reference decoder decodes: temperature 0, once
-    out, seconds = ours.transcribe(alike, audio)
-    runs.append(SystemRun(alike.name, tuple(o["text"] for o in out), seconds))
+    alike = [replace(v, fallback=False) for v in variants]  # decoded as the reference decoder: temperature 0, once
+    alike_runs = []
+    for variant in alike:
+        out, seconds = ours.transcribe(variant, audio)
+        alike_runs.append(SystemRun(variant.name, tuple(o["text"] for o in out), seconds))
+    runs.append(next(r for v, r in zip(alike, alike_runs) if v.padding == padding and v.timestamps == timestamps))
     beam = Variant(beam_size=5)
     beam_note = "ours beam 5: `beam_size` is not a request parameter on this branch yet (no figures)."
     if has_beam_search():
@@ -77,13 +84,15 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
         f"{len(rows)} clips{subset}, {minutes:.1f} min: 40 sentences with numbers, names and short final words, 8 voices "
         "(flite slt, rms, awb, kal16; espeak-ng en-us, en-gb-x-rp, en-us+f3, en-gb-scotland) at 3 speeds, each "
         "(voice, speed) speaking 5 sentences (`scripts/material/eval_corpus.py`). WER after Whisper's English "
-        "normaliser; no VAD; temperature 0 (ours falls back to higher temperatures on failed windows, as "
-        "openai/whisper and faster-whisper do by default, unless its column says `temperature 0 only`; faster-whisper "
-        "here does not: its fallback samples at random, so its text would change from run to run).",
+        "normaliser; no VAD. Ours falls back to higher temperatures on failed windows (5 samples each, the likeliest "
+        "kept), as openai/whisper's CLI and faster-whisper do by default, unless its column says `temperature 0 "
+        "only`. faster-whisper beam 1 and 5 decode at temperature 0 only (the reference decoder); the column "
+        f"`its fallback` runs faster-whisper's own defaults (temperatures 0 to 1, best_of 5), its samples seeded "
+        f"(`ctranslate2.set_random_seed({REFERENCE_SEED})` before each clip) so that they repeat.",
         "",
-        *wer_table(rows, [*runs, fw1, fw5], against=fw1),
+        *wer_table(rows, [*runs, fw1, fw1_fallback, fw5], against=fw1),
     ]
-    lines += ["", *_choices(ours, variants, runs, rows, fw1)]
+    lines += ["", *_choices(ours, [*variants, *alike], [*runs[: len(variants)], *alike_runs], rows, fw1)]
     if beam_note:
         lines += ["", beam_note]
     behind = worst_clips(rows, names, default, fw1)
@@ -96,25 +105,26 @@ def english_set(ours: Ours, every: int, reference_beams: tuple[int, ...]) -> lis
 
 def _choices(ours: Ours, variants: list[Variant], runs: list[SystemRun], rows: list[dict],
              reference: SystemRun) -> list[str]:
-    """The two options measured here, each value's WER against the references and against faster-whisper, and the
-    server's default."""
+    """The two options measured here, each value's WER against the references and against faster-whisper, with the
+    fallback (the default) and at temperature 0 only, and the server's default."""
     texts = [r["text"] for r in rows]
     figures = {}
     for variant, run in zip(variants, runs):
-        figures[(variant.padding, variant.timestamps)] = (wer(texts, list(run.texts)),
-                                                          wer(list(reference.texts), list(run.texts)))
+        figures[(variant.padding, variant.timestamps, variant.fallback)] = (
+            wer(texts, list(run.texts)), wer(list(reference.texts), list(run.texts)))
 
     def line(option: str, values: dict, default) -> str:
-        shown = "; ".join(f"`{value}`: {a * 100:.2f}% (against {reference.name}: {b * 100:.2f}%)"
-                          for value, (a, b) in values.items())
+        shown = "; ".join(f"`{value}`: {a * 100:.2f}% (against {reference.name}: {b * 100:.2f}%), temperature 0 "
+                          f"only {c * 100:.2f}% ({d * 100:.2f}%)" for value, ((a, b), (c, d)) in values.items())
         return f"- `{option}`: {shown}. Default: `{str(default).lower()}`."
 
     timestamps, padding = ours.default_timestamps(), ours.default_padding()
     return [
         "Options measured on this set (WER against the references):", "",
-        line("log_mel_padding", {p: figures[(p, timestamps)] for p in ("audio", "features")}, padding),
-        line("timestamps_in_every_format", {str(t).lower(): figures[(padding, t)] for t in (True, False)},
-             timestamps),
+        line("log_mel_padding", {p: (figures[(p, timestamps, None)], figures[(p, timestamps, False)])
+                                 for p in ("audio", "features")}, padding),
+        line("timestamps_in_every_format", {str(t).lower(): (figures[(padding, t, None)], figures[(padding, t, False)])
+                                            for t in (True, False)}, timestamps),
     ]
 
 
