@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
+from benchmarks.goals import load_goal
 from scripts.hostile.mix import ANY_ANSWER, HostileRequest, hostile_requests
 from scripts.material.clips import REFERENCES, clip_bytes, clips, english_speech_clips
 from scripts.paths import PROJECT_ROOT
@@ -404,13 +405,21 @@ def main(argv: list[str] | None = None) -> int:
     cases = build_cases(arguments.requests, arguments.seed, arguments.hostile)
     modes = list(COMPARISONS.get(arguments.mode, (arguments.mode,)))
     server_arguments = ("--model-id", arguments.model_id) if arguments.model_id else ()
-    failed = False
+    summaries = {}
     for mode in modes:
-        summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log, server_arguments)
+        summaries[mode] = summary = run_mode(mode, cases, arguments.concurrency, arguments.server_log,
+                                             server_arguments)
         print(f"[{mode} mode: {', '.join(MODE_OPTIONS[mode])}]")
         print(format_summary(summary, arguments.concurrency), flush=True)
-        failed |= bool(summary.problems) or summary.requests != len(cases)
+    if arguments.mode == "schedulers":
+        print(scheduler_goal(summaries["batches"], summaries["steps"]))
+    failed = any(s.problems or s.requests != len(cases) for s in summaries.values())
     return 1 if failed else 0
+
+
+def scheduler_goal(batches: Summary, steps: Summary) -> str:
+    """Issue 14's verdict on step-level scheduling against whole batches, on the same requests."""
+    return load_goal(steps.transcribed_p99 / steps.transcribed_p50, steps.throughput, batches.throughput)
 
 
 def run_mode(mode: str, cases: Sequence[Case], concurrency: int, log_path: str = os.devnull,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.load_test import Case, Outcome, build_cases, format_summary, problem, summarize
+from benchmarks.load_test import Case, Outcome, build_cases, format_summary, problem, scheduler_goal, summarize
 from scripts.hostile.mix import ANY_ANSWER, LIMITS, SORTS
 from serving.audio.decode import decode_audio
 from serving.audio.pcm import MAX_PEAK
@@ -61,3 +61,18 @@ def test_the_normal_latency_is_reported_apart_from_the_hostile():
     assert (summary.hostile.requests, summary.hostile.p50) == (1, 20.0)
     assert "normal requests (2)" in format_summary(summary, 4)
     assert summarize(outcomes[:2], 10.0).normal is None  # no hostile requests: one latency line, as before
+
+
+def test_the_scheduler_goal_judges_the_transcribed_spread_at_equal_or_better_throughput():
+    case = Case(0, "short", b"", {}, 200)
+    refused = outcome(Case(1, "malformed", b"", {}, 415), 415, {"error": {"code": 415}}, 0.01)
+    answered = {"text": "x", "duration": 1.0}
+
+    def run(seconds: list[float], wall: float):
+        return summarize([refused, *(outcome(case, 200, answered, s) for s in seconds)], wall)
+
+    batches = run([10.0, 20.0, 30.0], 40.0)
+    assert scheduler_goal(batches, run([10.0, 12.0, 19.0], 30.0)).endswith(", met")  # 19/12 < 2, faster
+    assert "1.58" in scheduler_goal(batches, run([10.0, 12.0, 19.0], 30.0))
+    assert scheduler_goal(batches, run([5.0, 8.0, 19.0], 30.0)).endswith("NOT met")  # 19/8 over 2
+    assert scheduler_goal(batches, run([10.0, 12.0, 19.0], 50.0)).endswith("NOT met")  # slower than whole batches

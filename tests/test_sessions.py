@@ -14,7 +14,7 @@ import pytest
 
 from serving.api.params import TranscriptionParams
 from serving.batching.sessions import Job, Planner, PlannerOptions, Session
-from serving.constants import SAMPLE_RATE, WINDOW_SAMPLES
+from serving.constants import DEFAULT_BEST_OF, SAMPLE_RATE, WINDOW_SAMPLES
 from serving.engine.features import CONTEXT_SAMPLES, CONTEXT_WINDOW_SAMPLES
 from serving.errors import BadParameter
 from serving.longform.chunked import ChunkedPlan
@@ -133,7 +133,7 @@ def test_the_request_options_come_from_the_parameters():
     assert prompts.asked == ["Guten Tag"]
     assert session.plan.options == RequestOptions(
         language="de", task="translate", prompt=(9, 7), temperature=0.4, timestamps=True, words=True,
-        long_form="sequential", condition_on_previous_text=False)
+        long_form="sequential", condition_on_previous_text=False, best_of=DEFAULT_BEST_OF)  # the planner's default
     assert session.plan.language == "de"
 
 
