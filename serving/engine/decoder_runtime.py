@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from serving.engine.output_projection import OutputProjection
+
 
 @dataclass(frozen=True)
 class _Layer:
@@ -65,6 +67,7 @@ class DecoderRuntime:
         self.device = self.embed.device
         self.final_norm = (decoder.layer_norm.weight, decoder.layer_norm.bias)
         self.output = model.proj_out.weight  # tied to embed_tokens in every Whisper checkpoint
+        self._project = OutputProjection(self.output, blocked=self.device.type == "cpu")
         self.layers = [_layer(layer) for layer in decoder.layers]
         self.capacity = capacity
         self.sources = config.max_source_positions  # encoder states per window (1,500)
@@ -258,7 +261,7 @@ class DecoderRuntime:
 
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         hidden = _layer_norm(hidden.to(self.device), self.final_norm)
-        return F.linear(hidden, self.output).float()
+        return self._project(hidden)
 
 
 LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, which every Whisper layer norm uses
