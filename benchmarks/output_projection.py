@@ -9,27 +9,15 @@ cost does not depend on their values), at the row counts a decoding step sees. O
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
+from benchmarks.host_cost import median_ms
 from serving.engine.output_projection import OutputProjection
 
 VOCAB, WIDTH = 51865, 512  # whisper-base (every multilingual Whisper but large-v3's 51,866)
-
-
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main(argv: list[str] | None = None) -> int:

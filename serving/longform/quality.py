@@ -1,8 +1,9 @@
 """When a window's decoding is not to be trusted: openai/whisper's compression-ratio, log-probability and
 no-speech rules, with its default thresholds; a window stopped as degenerate while it decoded
 (:mod:`serving.engine.degeneration`) is not trusted either. The temperature fallback is bounded: all attempts of a
-window together decode at most ``FALLBACK_TOKEN_FACTOR`` times its token cap (in time, the request's budget bounds
-them).
+window together decode at most ``FALLBACK_TOKEN_FACTOR`` times its token cap, counted on the sample each attempt kept
+(an attempt above temperature 0 draws ``best_of`` samples side by side, each within that cap; in time, the request's
+budget bounds them).
 """
 
 from __future__ import annotations
