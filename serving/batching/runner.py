@@ -102,7 +102,7 @@ class _Row:
 
 
 def _window_key(task: WindowTask) -> tuple[RequestId, int]:
-    """A window's identity in the running batch (its samples' rows share it)."""
+    """A window's identity in the runner (its samples' rows share it; a retry keeps it)."""
     return task.request, task.key
 
 
@@ -159,7 +159,7 @@ class Runner:
     def _encoder_states(self, batch: Sequence[WindowTask], sessions: Mapping[RequestId, Session],
                         timer: StageTimer) -> torch.Tensor:
         """The windows' encoder states: kept ones for retries, the others from log-mel and the encoder."""
-        kept = [self._kept.pop((t.request, t.key), None) if t.attempts else None for t in batch]
+        kept = [self._kept.pop(_window_key(t), None) if t.attempts else None for t in batch]
         fresh = [t for t, k in zip(batch, kept) if k is None]
         if len(fresh) == len(batch):
             return self._encode(fresh, sessions, timer)
@@ -395,9 +395,10 @@ class Runner:
     def _first_prompt(self, task: WindowTask, languages: Mapping[RequestId, str]) -> WindowPrompt:
         """The window's prompt at its temperature of the fallback schedule (the first for a new window), within its
         token cap and what is left of its budget."""
-        return self._prompt(task, languages, self._temperature(task), min(self._token_cap(task), self._tokens_left(task)))
+        most = min(self._token_cap(task), self._tokens_left(task))
+        return self._prompt(task, languages, self._temperature(task), most)
 
     def _keep(self, task: WindowTask, states: torch.Tensor) -> None:
-        self._kept[(task.request, task.key)] = states.clone()
+        self._kept[_window_key(task)] = states.clone()
         while len(self._kept) > KEPT_STATES_PER_WINDOW * self.capacity:
             self._kept.popitem(last=False)

@@ -67,7 +67,8 @@ class DecoderRuntime:
         self.device = self.embed.device
         self.final_norm = (decoder.layer_norm.weight, decoder.layer_norm.bias)
         self.output = model.proj_out.weight  # tied to embed_tokens in every Whisper checkpoint
-        self._project = OutputProjection(self.output, blocked=self.device.type == "cpu")
+        on_cpu = self.device.type == "cpu"
+        self._project = OutputProjection(self.output, blocked=on_cpu)
         self.layers = [_layer(layer) for layer in decoder.layers]
         self.capacity = capacity
         self.sources = config.max_source_positions  # encoder states per window (1,500)
@@ -78,7 +79,7 @@ class DecoderRuntime:
         self._bound: torch.Tensor | None = None  # the states whose keys and values the cross caches hold
         # On the CPU (no graphs, no device to wait for) a step attends only to the positions written so far; on an
         # accelerator every step has the same shapes, so that it can be captured in a graph.
-        self._trim_positions = self.device.type == "cpu"
+        self._trim_positions = on_cpu
 
     # ---- caches -----------------------------------------------------------------------------------------------
 

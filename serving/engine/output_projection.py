@@ -3,9 +3,9 @@
 A decoding step asks for the logits of a few rows. On the CPU, ``F.linear`` over the tied (vocab, width) weight is
 slow for so few rows: it seems to pass over the whole weight (106 MB for whisper-base) once per row. The same weight
 transposed, seen as column blocks (blocks, width, ``BLOCK``) and multiplied by one batched matmul, reuses each block
-for every row while it is in cache; one row multiplies the transposed weight whole. ``python -m benchmarks.output_projection`` measures both (docs/benchmarks.md). The blocks cost
-one more copy of the weight, on the CPU only. Elsewhere (an accelerator, or many rows at once: prefill, alignment)
-it is ``F.linear``.
+for every row while it is in cache; one row multiplies the transposed weight whole. ``python -m
+benchmarks.output_projection`` measures both (docs/benchmarks.md). The blocks cost one more copy of the weight, on the
+CPU only. Elsewhere (an accelerator, or many rows at once: prefill, alignment) it is ``F.linear``.
 """
 
 from __future__ import annotations

@@ -73,6 +73,7 @@ class ChunkedPlan:
         self.language_probability: float | None = None
         self.pauses = tuple(pauses)
         samples = waveform.shape[0]
+        self.speech_end = speech_end(self.pauses, samples)  # the audio's end, or the start of the pause it ends in
         windows = packed_windows(samples, pauses, context.chunk_overlap_seconds)
         self.tasks = [
             WindowTask(request=request, options=options, key=key, start=window.start, length=window.length,
@@ -143,17 +144,14 @@ class ChunkedPlan:
 
     def _ends_in_pause(self, window: Window) -> bool:
         """The window ends at a pause: one it was cut in, or the one the audio ends in (the last window)."""
-        samples = self.waveform.shape[0]
-        speech = speech_end(self.pauses, samples)
-        return window.at_pause or speech < samples and window.end >= speech
+        return window.at_pause or self.speech_end < self.waveform.shape[0] and window.end >= self.speech_end
 
     def _add_tail_if_short(self, last: WindowTask) -> None:
         stop = _text_end(self._drafts(last))
         stop = last.offset if stop is None else stop
         start = round(stop * SAMPLE_RATE)
-        speech = speech_end(self.pauses, self.waveform.shape[0])  # the audio's end, or the pause it ends in
-        covers_the_end = last.start + last.length >= speech  # a repaired last window may end before the audio
-        if (covers_the_end and speech - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
+        covers_the_end = last.start + last.length >= self.speech_end  # a repaired last window may end before it
+        if (covers_the_end and self.speech_end - start < TAIL_GAP_SECONDS * SAMPLE_RATE) or start <= last.start:
             return
         tail = WindowTask(request=self.request, options=self.options, key=self._next_key(), start=start,
                           length=min(WINDOW_SAMPLES, self.waveform.shape[0] - start), prompt=self.options.prompt,
