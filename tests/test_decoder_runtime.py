@@ -313,3 +313,27 @@ def test_whisper_decoder_greedy_tokens_equal_transformers_generate(request, tiny
         assert len({window.tokens for window in ours}) > 1  # the rows differ: the comparison is per row
         endings |= {(window.ended, len(window.tokens) == MAX_NEW) for window in ours}
     assert endings == {(True, False), (False, True)}  # windows that ended before the limit, and cut by it
+
+
+def test_the_cpu_encoder_runs_a_window_at_a_time_to_the_same_states(model, tiny_random_dir):
+    from transformers import WhisperProcessor
+
+    from serving.engine.decoding import CPU_ENCODER_WINDOWS, EngineOptions, WhisperDecoder
+    from serving.engine.loading import LoadedModel
+    from serving.engine.placement import Placement
+
+    loaded = LoadedModel(model, WhisperProcessor.from_pretrained(tiny_random_dir),
+                         Placement(torch.device("cpu"), torch.float32, 0))
+    decoder = WhisperDecoder(loaded, EngineOptions(capacity=4, cuda_graphs=False))
+    features = torch.randn(3, model.config.num_mel_bins, 3000, generator=torch.Generator().manual_seed(3))
+    passes = []
+    hook = decoder.encoder.register_forward_hook(lambda module, args, kwargs, out: passes.append(
+        kwargs["input_features"].shape[0]), with_kwargs=True)
+    try:
+        chunked = decoder.encode(features)
+    finally:
+        hook.remove()
+    with torch.inference_mode():
+        whole = decoder.encoder(input_features=features).last_hidden_state
+    assert sum(passes) == 3 and max(passes) <= CPU_ENCODER_WINDOWS < 3  # the windows, a few at a time
+    assert chunked.shape == whole.shape and torch.equal(chunked, whole)
