@@ -9,11 +9,11 @@ ratio one pass / ours in seconds per window.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import torch
+
+from benchmarks.in_turns import median_ms_in_turns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.threads} thread(s), torch {torch.__version__})\n|---|---|---|---|")
     for batch in (int(b) for b in args.batches.split(",")):
         features = torch.randn(batch, mels, 3000, generator=torch.Generator().manual_seed(batch))
-        one_pass, ours = _in_turns(lambda: _one_pass(decoder, features), lambda: decoder.encode(features),
-                                   args.repeats)
+        one_pass, ours = (ms / 1000 for ms in median_ms_in_turns(
+            lambda: _one_pass(decoder, features), lambda: decoder.encode(features), args.repeats))
         print(f"| {batch} | {one_pass / batch:.3f} | {ours / batch:.3f} | {one_pass / ours:.2f}x |", flush=True)
     return 0
 
@@ -47,18 +47,6 @@ def main(argv: list[str] | None = None) -> int:
 @torch.inference_mode()
 def _one_pass(decoder, features: torch.Tensor) -> torch.Tensor:
     return decoder.encoder(input_features=features).last_hidden_state
-
-
-def _in_turns(baseline, ours, repeats: int) -> tuple[float, float]:
-    """The median seconds of each, run alternately after one warm-up run of each."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for run in range(repeats + 1):
-        for kept, call in zip(times, (baseline, ours)):
-            started = time.perf_counter()
-            call()
-            if run:
-                kept.append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1])
 
 
 if __name__ == "__main__":

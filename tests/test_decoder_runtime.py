@@ -97,10 +97,16 @@ def padded(rows: list[list[int]], pad: int = 50257) -> torch.Tensor:
 # ---- the runtime against transformers ----------------------------------------------------------------------------
 
 
+@pytest.fixture(params=[True, False], ids=["keys transposed", "keys as values"])
+def transposed(request) -> bool:
+    """Both layouts of the cross-attention keys: transposed (the CPU's default) and laid out as the values."""
+    return request.param
+
+
 @torch.inference_mode()
-def test_prefill_logits_equal_transformers_at_every_position_of_every_row(model):
+def test_prefill_logits_equal_transformers_at_every_position_of_every_row(model, transposed):
     states = encoder_states(3)
-    runtime = DecoderRuntime(model, capacity=4)
+    runtime = DecoderRuntime(model, capacity=4, keys_transposed=transposed)
     runtime.bind(states)
     hidden = runtime.prefill(padded(PREFIXES))
     logits = runtime.logits(hidden)
@@ -113,9 +119,9 @@ def test_prefill_logits_equal_transformers_at_every_position_of_every_row(model)
 
 
 @torch.inference_mode()
-def test_steps_at_each_rows_own_position_equal_transformers_on_the_whole_sequence(model):
+def test_steps_at_each_rows_own_position_equal_transformers_on_the_whole_sequence(model, transposed):
     states = encoder_states(3, seed=1)
-    runtime = DecoderRuntime(model, capacity=3)
+    runtime = DecoderRuntime(model, capacity=3, keys_transposed=transposed)
     runtime.bind(states)
     runtime.prefill(padded(PREFIXES))  # right-padded: the pads' cache entries are overwritten by the steps
     sequences = [list(p) for p in PREFIXES]
@@ -131,9 +137,9 @@ def test_steps_at_each_rows_own_position_equal_transformers_on_the_whole_sequenc
 
 
 @torch.inference_mode()
-def test_a_step_over_fewer_rows_leaves_the_other_rows_alone(model):
+def test_a_step_over_fewer_rows_leaves_the_other_rows_alone(model, transposed):
     states = encoder_states(2, seed=3)
-    runtime = DecoderRuntime(model, capacity=2)
+    runtime = DecoderRuntime(model, capacity=2, keys_transposed=transposed)
     runtime.bind(states)
     runtime.prefill(padded(PREFIXES[:2]))
     runtime.step(torch.tensor([11]), torch.tensor([len(PREFIXES[0])]))  # row 0 only
@@ -143,8 +149,8 @@ def test_a_step_over_fewer_rows_leaves_the_other_rows_alone(model):
 
 
 @torch.inference_mode()
-def test_binding_new_windows_replaces_the_cross_attention_of_the_bound_rows(model):
-    runtime = DecoderRuntime(model, capacity=2)
+def test_binding_new_windows_replaces_the_cross_attention_of_the_bound_rows(model, transposed):
+    runtime = DecoderRuntime(model, capacity=2, keys_transposed=transposed)
     runtime.bind(encoder_states(2, seed=4))
     fresh = encoder_states(1, seed=5)
     runtime.bind(fresh)
@@ -153,9 +159,22 @@ def test_binding_new_windows_replaces_the_cross_attention_of_the_bound_rows(mode
 
 
 @torch.inference_mode()
-def test_alignment_scores_are_transformers_cross_attention_before_the_softmax(model):
+def test_binding_windows_to_chosen_rows_leaves_the_other_rows_alone(model, transposed):
+    runtime = DecoderRuntime(model, capacity=3, keys_transposed=transposed)
+    kept = encoder_states(3, seed=4)
+    runtime.bind(kept)
+    joining = encoder_states(2, seed=5)
+    runtime.bind_rows(joining, torch.tensor([2, 0]))
+    hidden = runtime.prefill(padded([PREFIXES[0]] * 3))
+    logits = runtime.logits(hidden[:, : len(PREFIXES[0])])
+    for row, states in ((0, joining[1]), (1, kept[1]), (2, joining[0])):
+        torch.testing.assert_close(logits[row], hf_forward(model, states, PREFIXES[0]), atol=ATOL, rtol=0)
+
+
+@torch.inference_mode()
+def test_alignment_scores_are_transformers_cross_attention_before_the_softmax(model, transposed):
     states = encoder_states(2, seed=6)
-    runtime = DecoderRuntime(model, capacity=2)
+    runtime = DecoderRuntime(model, capacity=2, keys_transposed=transposed)
     runtime.bind(states)
     sequences = [PREFIXES[0] + [400, 401, 402, 50257], PREFIXES[2] + [500, 50257]]
     heads = [(1, 0), (1, 3), (0, 2)]
@@ -171,9 +190,9 @@ def test_alignment_scores_are_transformers_cross_attention_before_the_softmax(mo
 
 
 @torch.inference_mode()
-def test_alignment_does_not_disturb_the_decoding_caches(model):
+def test_alignment_does_not_disturb_the_decoding_caches(model, transposed):
     states = encoder_states(1, seed=7)
-    runtime = DecoderRuntime(model, capacity=2)
+    runtime = DecoderRuntime(model, capacity=2, keys_transposed=transposed)
     runtime.bind(states)
     runtime.prefill(torch.tensor([PREFIXES[0]]))
     runtime.alignment(torch.tensor([[50258, 7, 8, 9, 10, 11, 12, 13, 14, 15]]), [(1, 0)], torch.tensor([0]))
@@ -181,8 +200,8 @@ def test_alignment_does_not_disturb_the_decoding_caches(model):
     torch.testing.assert_close(logits[0], hf_forward(model, states[0], PREFIXES[0] + [20])[-1], atol=ATOL, rtol=0)
 
 
-def test_shapes_the_runtime_cannot_hold_are_refused(model):
-    runtime = DecoderRuntime(model, capacity=2)
+def test_shapes_the_runtime_cannot_hold_are_refused(model, transposed):
+    runtime = DecoderRuntime(model, capacity=2, keys_transposed=transposed)
     with pytest.raises(ValueError, match="capacity 2"):
         runtime.bind(encoder_states(3))
     with pytest.raises(ValueError, match="1500 sources"):

@@ -5,7 +5,11 @@ This runtime keeps, per decoder layer, a self-attention key/value cache of ``max
 cross-attention keys and values of the bound windows (computed once per window, not once per step), in buffers
 allocated for ``capacity`` rows and reused. On an accelerator every tensor shape of a step depends only on the row
 count, so a step can be captured in a CUDA graph (see :mod:`serving.engine.step_graphs`); on the CPU a step's
-self-attention reads only the positions written so far (a tenth of the step's time on whisper-base at 10 rows).
+self-attention reads only the positions written so far (a tenth of the step's time on whisper-base at 10 rows), and
+the cross-attention keys are kept transposed, (heads, head_dim, sources) per row, so that a step's one query per row
+multiplies them as they lie: a step's cross-attention is memory-bound (every row reads its window's keys and values,
+36 MB per step for whisper-base), and two matrix products over keys in that layout read them faster than the fused
+attention kernel does (``python -m benchmarks.cross_attention``).
 
 The arithmetic is the Hugging Face ``WhisperDecoder``'s (pre-norm layers, GELU, tied output projection, attention
 scaled by ``head_dim ** -0.5``); the weights are the loaded model's tensors (the fused projections are copies), so a
@@ -15,6 +19,7 @@ model partitioned over several GPUs keeps each layer where Accelerate placed it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -54,7 +59,7 @@ class DecoderShape:
 class DecoderRuntime:
     """Prefill, single-token steps and alignment attention over a fixed set of cache rows."""
 
-    def __init__(self, model, capacity: int) -> None:
+    def __init__(self, model, capacity: int, keys_transposed: bool | None = None) -> None:
         decoder = model.get_decoder()
         config = model.config
         self.shape = DecoderShape(
@@ -73,9 +78,12 @@ class DecoderRuntime:
         self.capacity = capacity
         self.sources = config.max_source_positions  # encoder states per window (1,500)
         self._scale = math.sqrt(self.shape.head_dim)
+        # cross_k rows are (heads, head_dim, sources) when transposed (default: on the CPU), else laid out as cross_v
+        self._keys_transposed = on_cpu if keys_transposed is None else keys_transposed
         # Allocated once: captured CUDA graphs hold these addresses.
         self.self_k, self.self_v = self._cache(self.shape.positions), self._cache(self.shape.positions)
-        self.cross_k, self.cross_v = self._cache(self.sources), self._cache(self.sources)
+        self.cross_k = self._cache(self.sources, transposed=self._keys_transposed)
+        self.cross_v = self._cache(self.sources)
         self._bound: torch.Tensor | None = None  # the states whose keys and values the cross caches hold
         # On the CPU (no graphs, no device to wait for) a step attends only to the positions written so far; on an
         # accelerator every step has the same shapes, so that it can be captured in a graph.
@@ -83,9 +91,9 @@ class DecoderRuntime:
 
     # ---- caches -----------------------------------------------------------------------------------------------
 
-    def _cache(self, length: int) -> list[torch.Tensor]:
+    def _cache(self, length: int, transposed: bool = False) -> list[torch.Tensor]:
         s = self.shape
-        size = (self.capacity, s.heads, length, s.head_dim)
+        size = (self.capacity, s.heads, s.head_dim, length) if transposed else (self.capacity, s.heads, length, s.head_dim)
         return [torch.zeros(size, dtype=self.dtype, device=layer.device) for layer in self.layers]
 
     @torch.inference_mode()
@@ -98,12 +106,13 @@ class DecoderRuntime:
         rows, sources, _ = states.shape
         if rows > self.capacity or sources != self.sources:
             raise ValueError(f"cannot bind {tuple(states.shape)}: capacity {self.capacity}, {self.sources} sources")
-        s = self.shape
-        for index, layer in enumerate(self.layers):
-            kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
-            k, v = kv.view(rows, sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
-            self.cross_k[index][:rows].copy_(k)
-            self.cross_v[index][:rows].copy_(v)
+        if self._keys_transposed:
+            self._write_windows(states, range(rows))
+        else:
+            for index, layer in enumerate(self.layers):
+                k, v = self._cross_keys_values(layer, states)
+                self.cross_k[index][:rows].copy_(k)
+                self.cross_v[index][:rows].copy_(v)
         self._bound = states
 
     @torch.inference_mode()
@@ -112,14 +121,40 @@ class DecoderRuntime:
         leaving every other row as it is (the running batch: windows join between steps)."""
         if states.shape[0] != rows.shape[0] or states.shape[1] != self.sources:
             raise ValueError(f"cannot bind {tuple(states.shape)} to {rows.shape[0]} rows")
+        if self._keys_transposed:
+            self._write_windows(states, rows.tolist())
+        else:
+            for index, layer in enumerate(self.layers):
+                k, v = self._cross_keys_values(layer, states)
+                at = rows.to(layer.device)
+                self.cross_k[index].index_copy_(0, at, k.contiguous())
+                self.cross_v[index].index_copy_(0, at, v.contiguous())
+        self._bound = None  # no one states tensor is bound now: the next bind() computes afresh
+
+    def _cross_keys_values(self, layer: _Layer, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One layer's cross-attention keys and values of ``states`` (n, sources, width), each (n, heads, sources,
+        head_dim): views of one product, in cache layout."""
+        s = self.shape
+        kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
+        k, v = kv.view(states.shape[0], self.sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
+        return k, v
+
+    def _write_windows(self, states: torch.Tensor, rows: Sequence[int]) -> None:
+        """Transposed keys: each window's cross-attention keys and values (``states[j]`` into cache row ``rows[j]``)
+        computed straight into the cache, a window at a time: the keys as ``W_k @ states^T``, (width, sources) =
+        (heads, head_dim, sources); the values head by head. The same numbers as one product and a copy, without
+        the copy."""
         s = self.shape
         for index, layer in enumerate(self.layers):
-            kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
-            k, v = kv.view(rows.shape[0], self.sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
-            at = rows.to(layer.device)
-            self.cross_k[index].index_copy_(0, at, k.contiguous())
-            self.cross_v[index].index_copy_(0, at, v.contiguous())
-        self._bound = None  # no one states tensor is bound now: the next bind() computes afresh
+            weight, bias = layer.kv_cross  # keys' rows first
+            key_bias = bias[: s.width].unsqueeze(1)
+            value_weight = weight[s.width :].view(s.heads, s.head_dim, s.width).transpose(1, 2)
+            value_bias = bias[s.width :].view(s.heads, 1, s.head_dim)
+            for window, row in zip(states.to(layer.device, self.dtype), rows):
+                keys = self.cross_k[index][row].view(s.width, self.sources)
+                torch.addmm(key_bias, weight[: s.width], window.t(), out=keys)
+                heads = window.expand(s.heads, -1, -1)
+                torch.baddbmm(value_bias, heads, value_weight, out=self.cross_v[index][row])
 
     # ---- forward passes ---------------------------------------------------------------------------------------
 
@@ -211,7 +246,7 @@ class DecoderRuntime:
             x = x + F.linear(_merge_heads(attended), *layer.out_self)
             out, q, keys = self._cross_attention(i, layer, x, rows, first)
             for head in (head for layer_index, head in capture or () if layer_index == i):
-                captured[(i, head)] = q[:, head].float() @ keys[:, head].float().transpose(-1, -2) / self._scale
+                captured[(i, head)] = q[:, head].float() @ self._keys_by_sources(keys[:, head]).float() / self._scale
             x = x + out
             x = x + self._feed_forward(layer, x)
         return x.to(self.device), captured
@@ -235,7 +270,7 @@ class DecoderRuntime:
         else:
             index = rows.to(layer.device)
             keys, values = self.cross_k[i].index_select(0, index), self.cross_v[i].index_select(0, index)
-        attended = F.scaled_dot_product_attention(q, keys, values)
+        attended = self._attend(q, keys, values)
         return F.linear(_merge_heads(attended), *layer.out_cross), q, keys
 
     def _grouped_cross_attention(self, i: int, layer: _Layer, x: torch.Tensor, group: int, first: int) -> torch.Tensor:
@@ -247,9 +282,19 @@ class DecoderRuntime:
         q = F.linear(_layer_norm(x, layer.norm_cross), *layer.q_cross)
         q = q.view(windows, group, s.heads, s.head_dim).transpose(1, 2)  # (windows, heads, group, head_dim)
         keys, values = self.cross_k[i][first : first + windows], self.cross_v[i][first : first + windows]
-        attended = F.scaled_dot_product_attention(q, keys, values)  # (windows, heads, group, head_dim)
+        attended = self._attend(q, keys, values)  # (windows, heads, group, head_dim)
         merged = attended.transpose(1, 2).reshape(rows, 1, s.width)
         return F.linear(merged, *layer.out_cross)
+
+    def _attend(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Cross-attention of queries (n, heads, length, head_dim) over cached keys and values (unmasked)."""
+        if self._keys_transposed:
+            return attend_transposed_keys(q, keys, values)
+        return F.scaled_dot_product_attention(q, keys, values)
+
+    def _keys_by_sources(self, keys: torch.Tensor) -> torch.Tensor:
+        """Cached cross-attention keys (..., head_dim, sources) whatever their layout, as a view."""
+        return keys if self._keys_transposed else keys.transpose(-1, -2)
 
     @staticmethod
     def _feed_forward(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
@@ -263,6 +308,13 @@ class DecoderRuntime:
     def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
         hidden = _layer_norm(hidden.to(self.device), self.final_norm)
         return self._project(hidden)
+
+
+def attend_transposed_keys(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Unmasked attention of queries (n, heads, length, head_dim) over keys (n, heads, head_dim, sources) and values
+    (n, heads, sources, head_dim), scaled by ``head_dim ** -0.5``: two matrix products and a softmax."""
+    scores = torch.matmul(q, keys).mul_(q.shape[-1] ** -0.5)
+    return torch.matmul(torch.softmax(scores, dim=-1), values)
 
 
 LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, which every Whisper layer norm uses
