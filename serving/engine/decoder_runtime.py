@@ -8,8 +8,8 @@ count, so a step can be captured in a CUDA graph (see :mod:`serving.engine.step_
 self-attention reads only the positions written so far (a tenth of the step's time on whisper-base at 10 rows), and
 the cross-attention keys are kept transposed, (heads, head_dim, sources) per row, so that a step's one query per row
 multiplies them as they lie: a step's cross-attention is memory-bound (every row reads its window's keys and values,
-36 MB per step for whisper-base), and two matrix products over keys in that layout read them faster than the fused
-attention kernel does (``python -m benchmarks.cross_attention``).
+37 MB per row and step for whisper-base), and two matrix products over keys in that layout read them faster than the
+fused attention kernel does (``python -m benchmarks.cross_attention``).
 
 The arithmetic is the Hugging Face ``WhisperDecoder``'s (pre-norm layers, GELU, tied output projection, attention
 scaled by ``head_dim ** -0.5``); the weights are the loaded model's tensors (the fused projections are copies), so a
@@ -93,7 +93,8 @@ class DecoderRuntime:
 
     def _cache(self, length: int, transposed: bool = False) -> list[torch.Tensor]:
         s = self.shape
-        size = (self.capacity, s.heads, s.head_dim, length) if transposed else (self.capacity, s.heads, length, s.head_dim)
+        per_head = (s.head_dim, length) if transposed else (length, s.head_dim)
+        size = (self.capacity, s.heads, *per_head)
         return [torch.zeros(size, dtype=self.dtype, device=layer.device) for layer in self.layers]
 
     @torch.inference_mode()
@@ -142,8 +143,7 @@ class DecoderRuntime:
     def _write_windows(self, states: torch.Tensor, rows: Sequence[int]) -> None:
         """Transposed keys: each window's cross-attention keys and values (``states[j]`` into cache row ``rows[j]``)
         computed straight into the cache, a window at a time: the keys as ``W_k @ states^T``, (width, sources) =
-        (heads, head_dim, sources); the values head by head. The same numbers as one product and a copy, without
-        the copy."""
+        (heads, head_dim, sources); the values head by head. No product's output is copied into the cache layout."""
         s = self.shape
         for index, layer in enumerate(self.layers):
             weight, bias = layer.kv_cross  # keys' rows first
