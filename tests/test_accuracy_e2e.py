@@ -74,7 +74,8 @@ def test_detection_among_candidates_renormalises_over_them(german_detected):
     headers = {**_media_type(GERMAN), "response_format": "verbose_json"}
     free = german_detected  # the same request without candidates
     among = send(clip_bytes(GERMAN), {**headers, "language_candidates": "de,en"}).json()
-    without = send(clip_bytes(GERMAN), {**headers, "language_candidates": "French, Spanish"}).json()
+    # German speech decoded as French or Spanish fails the quality rules at every temperature: one sample each
+    without = send(clip_bytes(GERMAN), {**headers, "language_candidates": "French, Spanish", "best_of": "1"}).json()
     assert among["language"] == "german" and among["language_probability"] >= free["language_probability"]
     assert without["language"] in ("french", "spanish")
 

@@ -90,7 +90,8 @@ def test_the_scheduler_queues_retries_and_answers_with_the_bounded_result(tiny_r
 @pytest.mark.real_model
 def test_a_wrong_language_request_does_not_hold_back_normal_ones(whisper_base_dir, caplog):
     """``language=jw`` on this English clip fails Whisper's quality rules at every temperature (measured: five
-    retries); the retries go back to the queue, so the normal requests beside it are answered first."""
+    retries, here of two samples each, rows of the running batch); the retries go back to the queue, so the normal
+    requests beside it are answered first."""
     caplog.set_level("DEBUG", logger="serving.batching.runner")
     runner = runner_on(whisper_base_dir)
     scheduler = Scheduler(runner, SchedulerOptions(max_batch_wait_ms=50))
@@ -101,7 +102,7 @@ def test_a_wrong_language_request_does_not_hold_back_normal_ones(whisper_base_di
         return decode_audio(clip_bytes(name), AudioLimits(10**8, 60))
 
     order: list[str] = []
-    hostile = scheduler.submit(Job.new(waveform(hostile_clip), parse_params({"language": "jw"})))
+    hostile = scheduler.submit(Job.new(waveform(hostile_clip), parse_params({"language": "jw", "best_of": 2})))
     hostile.add_done_callback(lambda _: order.append("jw"))
     normal = [scheduler.submit(Job.new(waveform(name), parse_params({}))) for name in names]
     for name, future in zip(names, normal):
