@@ -107,13 +107,7 @@ class DecoderRuntime:
         rows, sources, _ = states.shape
         if rows > self.capacity or sources != self.sources:
             raise ValueError(f"cannot bind {tuple(states.shape)}: capacity {self.capacity}, {self.sources} sources")
-        if self._keys_transposed:
-            self._write_windows(states, range(rows))
-        else:
-            for index, layer in enumerate(self.layers):
-                k, v = self._cross_keys_values(layer, states)
-                self.cross_k[index][:rows].copy_(k)
-                self.cross_v[index][:rows].copy_(v)
+        self._write_cross(states, torch.arange(rows))
         self._bound = states
 
     @torch.inference_mode()
@@ -122,23 +116,22 @@ class DecoderRuntime:
         leaving every other row as it is (the running batch: windows join between steps)."""
         if states.shape[0] != rows.shape[0] or states.shape[1] != self.sources:
             raise ValueError(f"cannot bind {tuple(states.shape)} to {rows.shape[0]} rows")
-        if self._keys_transposed:
-            self._write_windows(states, rows.tolist())
-        else:
-            for index, layer in enumerate(self.layers):
-                k, v = self._cross_keys_values(layer, states)
-                at = rows.to(layer.device)
-                self.cross_k[index].index_copy_(0, at, k.contiguous())
-                self.cross_v[index].index_copy_(0, at, v.contiguous())
+        self._write_cross(states, rows)
         self._bound = None  # no one states tensor is bound now: the next bind() computes afresh
 
-    def _cross_keys_values(self, layer: _Layer, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One layer's cross-attention keys and values of ``states`` (n, sources, width), each (n, heads, sources,
-        head_dim): views of one product, in cache layout."""
+    def _write_cross(self, states: torch.Tensor, rows: torch.Tensor) -> None:
+        """Every layer's cross-attention keys and values of ``states`` (n, sources, width) into cache rows ``rows``
+        (n,): transposed keys a window at a time (:meth:`_write_windows`), else from one product per layer."""
+        if self._keys_transposed:
+            self._write_windows(states, rows.tolist())
+            return
         s = self.shape
-        kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
-        k, v = kv.view(states.shape[0], self.sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
-        return k, v
+        for index, layer in enumerate(self.layers):
+            kv = F.linear(states.to(layer.device, self.dtype), *layer.kv_cross)
+            k, v = kv.view(states.shape[0], self.sources, 2, s.heads, s.head_dim).permute(2, 0, 3, 1, 4)
+            at = rows.to(layer.device)
+            self.cross_k[index].index_copy_(0, at, k.contiguous())
+            self.cross_v[index].index_copy_(0, at, v.contiguous())
 
     def _write_windows(self, states: torch.Tensor, rows: Sequence[int]) -> None:
         """Transposed keys: each window's cross-attention keys and values (``states[j]`` into cache row ``rows[j]``)
